@@ -1,0 +1,71 @@
+"""Shared CLI helpers: the stderr console, JSON output, and error reporting.
+
+Data goes to stdout (a rich table, or ``--json``); errors, warnings and progress go to
+stderr so ``--json`` output stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from zoo.errors import ZooError
+
+__all__ = ["err_console", "out_console", "print_json", "warn", "fail", "debug_enabled"]
+
+
+def debug_enabled() -> bool:
+    """True when ``ZOO_DEBUG`` is set to a non-empty, non-zero value (show tracebacks)."""
+    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+
+
+def _console(stderr: bool):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+class _Lazy:
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._c = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._c is None:
+            self._c = _console(self._stderr)
+        return getattr(self._c, name)
+
+
+err_console = _Lazy(stderr=True)
+out_console = _Lazy(stderr=False)
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON to stdout (non-finite floats become ``null``)."""
+    sys.stdout.write(json.dumps(_clean(data), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _clean(obj: Any) -> Any:
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def warn(message: str) -> None:
+    """One ``Warning: ...`` line on stderr."""
+    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.flush()
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Raise a :class:`ZooError` (the entry point prints ``Error: message`` and exits ``code``)."""
+    raise ZooError(message, exit_code=code)

@@ -1,0 +1,37 @@
+"""NASNet-A (Zoph et al. 2018, "Learning Transferable Architectures for Scalable Image
+Recognition", arXiv:1707.07012): NASNetLarge (6 @ 4032) built by timm, NASNetMobile
+(4 @ 1056) implemented here (:mod:`zoo.plugins.nasnet_mobile`, neither timm nor
+torchvision has it) with the state-dict layout of Cadene's pretrained-models.pytorch.
+
+Stages are the cells' own names: ``conv0 cell_stem_0 cell_stem_1 cell_0 ... reduction_cell_0
+... last_linear``. Sources: timm ``models/nasnet.py`` (Apache-2.0), Cadene
+``pretrainedmodels/models/nasnet_mobile.py`` (BSD-3).
+"""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.registry import builtin_specs
+
+
+def _factories():
+    from zoo.plugins.nasnet_mobile import NASNetAMobile
+
+    return {"nasnetamobile": NASNetAMobile}
+
+
+@hookimpl
+def zoo_model_specs():
+    """The NASNet tables of ``registry.toml``."""
+    return builtin_specs(__name__)
+
+
+@hookimpl
+def zoo_build_model(spec, options):
+    """Build a NASNet backbone (random init); ``None`` for other plugins' specs."""
+    if spec.plugin != __name__:
+        return None
+    from zoo.backbones import build_backbone
+
+    factories = _factories() if spec.arch.startswith("zoo:") else None
+    return build_backbone(spec, options, factories=factories)

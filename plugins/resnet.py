@@ -1,0 +1,47 @@
+"""ResNet family: ResNet v1 (He et al. 2016), ResNet v2 / pre-activation (He et al. 2016b), ResNeXt (Xie et al. 2017).
+
+Architectures come from torchvision (``resnet18/50/101/152``, ``resnext50_32x4d``,
+``resnext101_32x8d``) and timm (``resnetv2_50/101/152``, pre-activation ResNets as in
+Keras' ResNet50V2). Stages use each library's own names: torchvision ``conv1 layer1..layer4
+fc``; timm ResNetV2 ``stem stage1..stage4 head``.
+
+Sources: arXiv:1512.03385, arXiv:1603.05027, arXiv:1611.05431; torchvision
+``models/resnet.py`` (BSD-3), timm ``models/resnetv2.py`` (Apache-2.0).
+"""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.registry import builtin_specs
+
+
+def _stages(model):
+    from zoo.adapters import Stage
+    from zoo.backbones import stages_from_children
+
+    if hasattr(model, "layer1"):  # torchvision ResNet / ResNeXt
+        return stages_from_children(model)
+    # timm ResNetV2: stem, stages.0-3, norm, head
+    stages = [Stage("stem", ("stem",))]
+    n = len(model.stages)
+    for i in range(n):
+        extra = ("norm",) if i == n - 1 else ()
+        stages.append(Stage(f"stage{i + 1}", (f"stages.{i}",) + extra))
+    stages.append(Stage("head", ("head",)))
+    return stages
+
+
+@hookimpl
+def zoo_model_specs():
+    """The ResNet, ResNetV2 and ResNeXt tables of ``registry.toml``."""
+    return builtin_specs(__name__)
+
+
+@hookimpl
+def zoo_build_model(spec, options):
+    """Build a ResNet-family backbone (random init); ``None`` for other plugins' specs."""
+    if spec.plugin != __name__:
+        return None
+    from zoo.backbones import build_backbone
+
+    return build_backbone(spec, options, _stages)

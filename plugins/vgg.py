@@ -1,0 +1,45 @@
+"""VGG family: VGG16 and VGG19 (Simonyan & Zisserman 2015, arXiv:1409.1556), built by torchvision.
+
+Stages use Keras Applications' names: ``block1..block5`` (conv blocks, each ending in
+its max-pool), ``fc1``, ``fc2`` and ``predictions`` (the three fully-connected layers).
+Source: torchvision ``models/vgg.py`` (BSD-3).
+"""
+
+from __future__ import annotations
+
+from zoo import hookimpl
+from zoo.registry import builtin_specs
+
+
+def _stages(model):
+    from torch import nn
+
+    from zoo.adapters import Stage
+
+    stages, current = [], []
+    for name, layer in model.features.named_children():
+        current.append(f"features.{name}")
+        if isinstance(layer, nn.MaxPool2d):
+            stages.append(Stage(f"block{len(stages) + 1}", tuple(current)))
+            current = []
+    stages[-1] = Stage(stages[-1].name, stages[-1].modules + ("avgpool",))
+    # classifier: Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear
+    cls = [f"classifier.{n}" for n, _ in model.classifier.named_children()]
+    stages += [Stage("fc1", tuple(cls[0:3])), Stage("fc2", tuple(cls[3:6])), Stage("predictions", tuple(cls[6:]))]
+    return stages
+
+
+@hookimpl
+def zoo_model_specs():
+    """The VGG tables of ``registry.toml``."""
+    return builtin_specs(__name__)
+
+
+@hookimpl
+def zoo_build_model(spec, options):
+    """Build a VGG backbone (random init); ``None`` for other plugins' specs."""
+    if spec.plugin != __name__:
+        return None
+    from zoo.backbones import build_backbone
+
+    return build_backbone(spec, options, _stages)

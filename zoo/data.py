@@ -1,0 +1,261 @@
+"""Data for training and adaptation: user ImageFolders and built-in real data sets.
+
+``--data`` is either a path or ``NAME[:CLASSES]`` of a built-in data set (contributed by
+plugins through ``zoo_datasets``; ``digits`` and ``faces`` ship with zoo):
+
+* an ImageFolder directory (one sub-folder per class, ``torchvision.datasets.ImageFolder``);
+  if it has ``train/`` and ``val/`` sub-folders those are the splits, otherwise a seeded,
+  stratified 80/20 split is made;
+* ``digits``, ``digits:0-4``, ``digits:5,7,9``: classes are kept in the order given and
+  renumbered from 0.
+
+Images are returned by the datasets as ``(C, H, W)`` uint8 tensors or PIL images and
+turned into float32 by the adapter's ``transforms`` (``torchvision.transforms.v2``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from zoo.errors import ZooError, did_you_mean
+
+__all__ = ["DataSource", "resolve_data", "stratified_split", "few_shot", "make_loaders", "parse_classes"]
+
+
+@dataclass
+class DataSource:
+    """A labelled image collection with its train/val split.
+
+    Attributes:
+        name: what the user passed to ``--data``.
+        classes: class names, index = label.
+        channels: channels of the stored images (1 for digits, 3 for RGB folders).
+        native_size: side of the stored images in pixels (8 for digits), or ``None`` for folders.
+        builtin: True for built-in data sets (small images: resized straight to the model size).
+        train, val: ``torch.utils.data.Dataset`` objects returning ``(image, label)``
+            without transforms (images as uint8 ``(C, H, W)`` tensors or PIL images).
+    """
+
+    name: str
+    classes: list[str]
+    channels: int
+    native_size: int | None
+    builtin: bool
+    train: Any = None
+    val: Any = None
+    targets_train: list[int] = field(default_factory=list)
+    targets_val: list[int] = field(default_factory=list)
+
+
+class _ArrayImages(Dataset):
+    """``(uint8 (C, H, W) tensor, int label)`` items from in-memory numpy arrays."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.labels = [int(v) for v in labels]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.images[i], self.labels[i]
+
+
+class Transformed(Dataset):
+    """Applies ``transform`` to the image of each ``(image, label)`` item of ``base``."""
+
+    def __init__(self, base: Any, transform: Any) -> None:
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x, y = self.base[i]
+        return self.transform(x), y
+
+
+def parse_classes(spec: str, available: list[str], data_name: str) -> list[int]:
+    """Parse ``"0-4"`` or ``"5,7,9"`` into class indices of ``available`` (in the order given).
+
+    Raises:
+        ZooError: malformed filter, unknown or repeated class.
+    """
+    out: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part and part.replace("-", "").isdigit() and part.count("-") == 1:
+            a, b = (int(v) for v in part.split("-"))
+            names = [str(v) for v in range(a, b + 1)] if a <= b else []
+            if not names:
+                raise ZooError(f"empty class range {part!r} in --data {data_name}:{spec}; write it low-high, e.g. 0-4", exit_code=2)
+        else:
+            names = [part]
+        for n in names:
+            if n not in available:
+                raise ZooError(
+                    f"--data {data_name} has no class {n!r}{did_you_mean(n, available)}; valid: {', '.join(available)}", exit_code=2
+                )
+            idx = available.index(n)
+            if idx in out:
+                raise ZooError(f"class {n!r} is repeated in --data {data_name}:{spec}", exit_code=2)
+            out.append(idx)
+    if not out:
+        raise ZooError(f"--data {data_name}:{spec} selects no class; valid classes: {', '.join(available)}", exit_code=2)
+    return out
+
+
+def stratified_split(labels: list[int] | np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[int], list[int]]:
+    """Seeded stratified split: ``(train_indices, val_indices)``; each class keeps
+    ``ceil(val_fraction * n)`` items for validation (at least one item stays in train)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        n_val = min(int(math.ceil(val_fraction * len(idx))), max(len(idx) - 1, 0))
+        val += idx[:n_val].tolist()
+        train += idx[n_val:].tolist()
+    return sorted(train), sorted(val)
+
+
+def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, seed: int = 0) -> list[int]:
+    """Keep ``shots`` items per class from ``indices`` (seeded).
+
+    Raises:
+        ZooError: ``shots < 1`` or a class has fewer than ``shots`` training items.
+    """
+    if shots < 1:
+        raise ZooError(f"--shots must be at least 1, got {shots}", exit_code=2)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed + 1)
+    picked: list[int] = []
+    idx = np.asarray(indices)
+    for c in np.unique(labels[idx]):
+        members = idx[labels[idx] == c]
+        if len(members) < shots:
+            raise ZooError(f"class {c} has only {len(members)} training images, fewer than --shots {shots}; lower --shots")
+        picked += rng.choice(members, size=shots, replace=False).tolist()
+    return sorted(picked)
+
+
+def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float) -> DataSource:
+    from zoo.manager import get_plugin_manager
+
+    loaders: dict[str, Any] = {}
+    for contrib in get_plugin_manager().hook.zoo_datasets():
+        loaders.update(contrib or {})
+    if name not in loaders:
+        valid = ", ".join(sorted(loaders)) or "none"
+        raise ZooError(
+            f"--data {name!r} is neither an existing directory nor a built-in data set{did_you_mean(name, loaders)}; "
+            f"built-in: {valid}; or pass an ImageFolder path",
+            exit_code=2,
+        )
+    images, labels, classes = loaders[name]()
+    if class_filter:
+        keep = parse_classes(class_filter, classes, name)
+        remap = {old: new for new, old in enumerate(keep)}
+        mask = np.isin(labels, keep)
+        images, labels = images[mask], np.array([remap[int(v)] for v in labels[mask]], dtype="int64")
+        classes = [classes[i] for i in keep]
+    tr, va = stratified_split(labels, val_fraction, seed)
+    ds = _ArrayImages(images, labels)
+    from torch.utils.data import Subset
+
+    return DataSource(
+        name=name if not class_filter else f"{name}:{class_filter}",
+        classes=list(classes),
+        channels=int(images.shape[1]),
+        native_size=int(images.shape[-1]),
+        builtin=True,
+        train=Subset(ds, tr),
+        val=Subset(ds, va),
+        targets_train=[int(labels[i]) for i in tr],
+        targets_val=[int(labels[i]) for i in va],
+    )
+
+
+def _image_folder(root: Path) -> Any:
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(root))
+    except FileNotFoundError as exc:
+        raise ZooError(f"{root}: {exc}; an ImageFolder needs one sub-folder per class, each with .jpg/.png images") from None
+    except PermissionError as exc:
+        raise ZooError(f"cannot read data directory {root}: {exc.strerror}") from None
+
+
+def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
+    if not path.is_dir():
+        raise ZooError(f"--data {path} is not a directory; pass an ImageFolder directory (one sub-folder per class) or a built-in data set such as digits", exit_code=2)
+    from torch.utils.data import Subset
+
+    if (path / "train").is_dir() and (path / "val").is_dir():
+        train, val = _image_folder(path / "train"), _image_folder(path / "val")
+        if train.classes != val.classes:
+            raise ZooError(f"{path}: train/ and val/ have different class folders ({train.classes} vs {val.classes})")
+        return DataSource(str(path), list(train.classes), 3, None, False, train, val, list(train.targets), list(val.targets))
+    full = _image_folder(path)
+    if len(full.classes) < 2:
+        raise ZooError(f"{path} has {len(full.classes)} class folder(s); a classifier needs at least 2")
+    tr, va = stratified_split(full.targets, val_fraction, seed)
+    return DataSource(
+        str(path), list(full.classes), 3, None, False, Subset(full, tr), Subset(full, va),
+        [full.targets[i] for i in tr], [full.targets[i] for i in va],
+    )
+
+
+def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2) -> DataSource:
+    """Turn a ``--data`` value into a :class:`DataSource` (no transforms applied yet).
+
+    Raises:
+        ZooError: missing/unreadable directory, empty class folder, unknown data set or class.
+    """
+    path = Path(data).expanduser()
+    if path.exists() or "/" in data or data.startswith("."):
+        if not path.exists():
+            raise ZooError(f"data directory {data} does not exist; pass an ImageFolder directory or a built-in data set such as digits", exit_code=2)
+        return _folder(path, seed, val_fraction)
+    name, _, class_filter = data.partition(":")
+    return _builtin(name, class_filter or None, seed, val_fraction)
+
+
+def make_loaders(
+    source: DataSource,
+    *,
+    train_transform: Any,
+    val_transform: Any,
+    batch_size: int,
+    shots: int | None = None,
+    seed: int = 0,
+    num_workers: int = 0,
+    drop_last: bool = False,
+) -> tuple[DataLoader, DataLoader]:
+    """Seeded ``DataLoader``s over ``source`` (few-shot subset of the training split when ``shots``).
+
+    Batches are ``(images (B, C, S, S) float32, labels (B,) int64)``.
+    """
+    from torch.utils.data import Subset
+
+    train = source.train
+    if shots is not None:
+        keep = few_shot(list(range(len(train))), source.targets_train, shots, seed)
+        train = Subset(train, keep)
+    g = torch.Generator().manual_seed(seed)
+    bs = max(1, min(batch_size, len(train)))
+    train_loader = DataLoader(Transformed(train, train_transform), batch_size=bs, shuffle=True, generator=g,
+                              num_workers=num_workers, drop_last=drop_last and len(train) > bs)
+    val_loader = DataLoader(Transformed(source.val, val_transform), batch_size=max(batch_size, 64), shuffle=False, num_workers=num_workers)
+    return train_loader, val_loader

@@ -1,0 +1,40 @@
+"""The one error type of the project.
+
+Library code raises :class:`ZooError` for every problem a user can fix (unknown model,
+bad stage name, unreadable data...). The CLI turns it into one line on stderr and a
+non-zero exit code; a traceback is shown only when ``ZOO_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["ZooError", "did_you_mean"]
+
+
+class ZooError(Exception):
+    """A user-fixable error. ``str(err)`` is one line: what was wrong, what is valid, a hint.
+
+    Attributes:
+        exit_code: the process exit code the CLI uses (1 for runtime errors, 2 for usage).
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:
+    """Return ``" (did you mean: a, b?)"`` for the closest names to ``word``, or ``""``.
+
+    Uses :func:`difflib.get_close_matches` (ratio >= 0.5) plus prefix matches.
+    """
+    choices = list(choices)
+    close = difflib.get_close_matches(word, choices, n=n, cutoff=0.5)
+    for c in choices:
+        if len(close) >= n:
+            break
+        if c not in close and (c.startswith(word) or word in c):
+            close.append(c)
+    return f" (did you mean: {', '.join(close)}?)" if close else ""

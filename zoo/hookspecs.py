@@ -1,0 +1,86 @@
+"""Every hook of the ``zoo`` plugin system, in one documented module.
+
+Plugins (built-in ones in :mod:`zoo.plugins`, third-party ones through the ``zoo``
+entry-point group) implement these hooks with :data:`hookimpl`. Hook implementations
+must not import torch at module import time: ``zoo list`` loads every plugin and has to
+answer in well under a second. Import torch inside the hook body instead.
+
+A third-party ``pyproject.toml``::
+
+    [project.entry-points.zoo]
+    myzoo = "myzoo.plugin"
+
+Source: the pluggy host/plugin pattern (pluggy's ``eggsample`` example, datasette).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from zoo.spec import ModelSpec
+
+__all__ = ["hookspec", "hookimpl", "PROJECT"]
+
+PROJECT = "zoo"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def zoo_model_specs() -> list[ModelSpec]:
+    """Contribute model specs to the registry.
+
+    Called once per process, when the registry is first loaded (``zoo list`` and every
+    command that names a model). Must be cheap: no torch import, no network.
+
+    Returns:
+        A list of :class:`zoo.spec.ModelSpec`. Names must be unique across all plugins;
+        a duplicate name is an error that names both plugins.
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_build_model(spec: ModelSpec, options: dict[str, Any]) -> Any:
+    """Build the model described by ``spec`` and wrap it in its adapter.
+
+    Called by :func:`zoo.registry.build` for every build. The first non-``None`` result
+    wins (``firstresult=True``): return ``None`` for specs of another plugin
+    (check ``spec.plugin``).
+
+    Args:
+        spec: the model's spec.
+        options: build options: ``num_classes`` (int, head size; default ``spec.num_classes``)
+            and, for GANs, ``image_size`` (int, pixels) and ``channels`` (int). Unknown
+            options must be ignored.
+
+    Returns:
+        A :class:`zoo.adapters.BackboneAdapter` (``kind == "backbone"``) or a
+        :class:`zoo.adapters.GANAdapter` (``kind == "gan"``), with random init
+        (weights are loaded afterwards by :mod:`zoo.weights`); or ``None``.
+    """
+
+
+@hookspec
+def zoo_datasets() -> dict[str, Any]:
+    """Contribute named built-in data sets usable as ``--data NAME[:FILTER]``.
+
+    Called when a ``--data`` value is not an existing path.
+
+    Returns:
+        ``{name: factory}`` where ``factory(filter: str | None, img_size: int, channels: int)``
+        returns a :class:`zoo.data.ImageDataset` split description (see :mod:`zoo.data`).
+    """
+
+
+@hookspec
+def zoo_cli_commands(app: Any) -> None:
+    """Add sub-commands to the ``zoo`` Typer app.
+
+    Called once when the CLI starts, after the built-in commands are added.
+
+    Args:
+        app: the root :class:`typer.Typer`; call ``app.command()(fn)`` or ``app.add_typer(...)``.
+    """

@@ -1,0 +1,156 @@
+"""Model metadata as frozen dataclasses: :class:`ModelSpec` and :class:`WeightSource`.
+
+Metadata is data, not code (as in timm's ``PretrainedCfg`` and torchvision's ``Weights``):
+built-in models are declared in ``registry.toml`` and validated against these classes;
+plugins may also construct specs directly. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from zoo.errors import ZooError
+
+__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict"]
+
+KINDS = ("backbone", "gan")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where one set of published weights comes from, and what it scores.
+
+    Attributes:
+        tag: short name used on the command line (``--weights imagenet``).
+        url: download address (https).
+        sha256: full SHA-256 hex digest of the file, or a prefix of it (torchvision
+            publishes 8 hex digits in the file name); ``""`` when unknown.
+        format: ``"pth"`` (pickled state dict, read with ``torch.load(weights_only=True)``)
+            or ``"safetensors"``.
+        license: licence of the weights (SPDX id or the publisher's words).
+        top1, top5: published ImageNet-1k validation accuracy in percent, or ``None``.
+        metrics_source: where ``top1``/``top5`` were published.
+        num_classes: classes of the head the weights were trained with.
+    """
+
+    tag: str
+    url: str
+    sha256: str = ""
+    format: Literal["pth", "safetensors"] = "pth"
+    license: str = ""
+    top1: float | None = None
+    top5: float | None = None
+    metrics_source: str = ""
+    num_classes: int = 1000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything known about a model before it is built (no torch needed).
+
+    Attributes:
+        name: registry name, unique (``resnet50``).
+        family: architecture family (``resnet``); one built-in plugin per family.
+        kind: ``"backbone"`` (image classifier) or ``"gan"``.
+        plugin: name of the plugin that builds it (module name for built-ins).
+        arch: the plugin's own architecture id (``"torchvision:resnet50"``, ``"timm:inception_v3"``).
+        input_size: default input as ``(channels, height, width)``, pixels.
+        min_size: smallest height/width (pixels) the architecture accepts.
+        mean, std: per-channel normalisation of ``[0, 1]`` RGB input.
+        interpolation: resize interpolation of the default transforms (``bilinear``/``bicubic``).
+        crop_pct: centre-crop fraction used at evaluation (timm convention).
+        num_classes: classes of the default head (1000 for ImageNet backbones).
+        num_params: parameters of the default model (``sum(p.numel())``, buffers excluded).
+        stages: named stages from stem to head, usable with ``--freeze-until``.
+        head: dotted module path of the final classifier layer (replaced by ``reset_head``).
+        weights: published weights, the first one is the default.
+        paper: the source of the architecture (citation).
+        description: one line for ``zoo list``.
+        config: plugin-specific construction options (GAN latent size, ...).
+    """
+
+    name: str
+    family: str
+    kind: Literal["backbone", "gan"]
+    plugin: str
+    arch: str
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    min_size: int = 32
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    interpolation: str = "bilinear"
+    crop_pct: float = 0.875
+    num_classes: int = 1000
+    num_params: int = 0
+    stages: tuple[str, ...] = ()
+    head: str = ""
+    weights: tuple[WeightSource, ...] = ()
+    paper: str = ""
+    description: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def weight_source(self, tag: str | None = None) -> WeightSource:
+        """Return the published weights named ``tag`` (default: the first).
+
+        Raises:
+            ZooError: if the model has no published weights or none with that tag.
+        """
+        if not self.weights:
+            raise ZooError(f"{self.name} has no published weights; train it with 'zoo train' or pass --weights FILE")
+        if tag in (None, "", "default"):
+            return self.weights[0]
+        for w in self.weights:
+            if w.tag == tag:
+                return w
+        tags = ", ".join(w.tag for w in self.weights)
+        raise ZooError(f"{self.name} has no weights tagged {tag!r}; valid: {tags}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples become lists)."""
+        return dataclasses.asdict(self)
+
+
+_SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}
+_WEIGHT_FIELDS = {f.name for f in dataclasses.fields(WeightSource)}
+
+
+def spec_from_dict(name: str, table: dict[str, Any], *, plugin: str | None = None) -> ModelSpec:
+    """Validate one ``[models.NAME]`` table of a registry TOML and return its spec.
+
+    Args:
+        name: the table's name (becomes ``ModelSpec.name``).
+        table: the parsed TOML table.
+        plugin: fills ``plugin`` when the table does not name one.
+
+    Raises:
+        ZooError: unknown or missing keys, wrong kind, malformed sizes.
+    """
+    unknown = set(table) - _SPEC_FIELDS
+    if unknown:
+        raise ZooError(f"registry entry {name!r} has unknown keys {sorted(unknown)}; valid: {sorted(_SPEC_FIELDS)}")
+    data = dict(table)
+    data["name"] = name
+    if plugin and "plugin" not in data:
+        data["plugin"] = plugin
+    for req in ("family", "kind", "plugin", "arch"):
+        if req not in data:
+            raise ZooError(f"registry entry {name!r} misses the required key {req!r}")
+    if data["kind"] not in KINDS:
+        raise ZooError(f"registry entry {name!r} has kind {data['kind']!r}; valid: {', '.join(KINDS)}")
+    weights = []
+    for w in data.pop("weights", []):
+        bad = set(w) - _WEIGHT_FIELDS
+        if bad:
+            raise ZooError(f"registry entry {name!r} has weights with unknown keys {sorted(bad)}")
+        weights.append(WeightSource(**w))
+    data["weights"] = tuple(weights)
+    for key in ("input_size", "mean", "std", "stages"):
+        if key in data:
+            data[key] = tuple(data[key])
+    if len(data.get("input_size", (3, 1, 1))) != 3:
+        raise ZooError(f"registry entry {name!r}: input_size must be [channels, height, width]")
+    return ModelSpec(**data)

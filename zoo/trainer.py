@@ -1,0 +1,247 @@
+"""One training loop for every family: backbones and GANs.
+
+The loop follows Lightning Fabric's "build your own trainer" and timm's ``train.py``:
+:meth:`Trainer.fit` drives the epochs, the adapter's ``training_step`` yields one
+:class:`zoo.adapters.Step` per optimizer update (a classifier yields one, a GAN yields a
+discriminator step then a generator step), and ``validation_step`` gives summable
+metrics. Mixed precision is chosen once (``autocast`` or a no-op context, a grad scaler
+only for fp16). Callbacks are plain objects whose ``on_*`` methods are called if present.
+Metrics go to a JSON-lines log, progress to a rich bar on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.errors import ZooError
+
+__all__ = ["Trainer", "resolve_device", "seed_everything"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (all devices)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    """Validate ``--device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``) against this machine.
+
+    Raises:
+        ZooError: the device is unknown or not available here (the message lists what is).
+    """
+    valid = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if torch.backends.mps.is_available() else [])
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ZooError(f"unknown --device {device!r}; valid here: {', '.join(valid)}", exit_code=2)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ZooError(f"--device {device} requested but CUDA is not available on this machine; valid here: {', '.join(valid)}", exit_code=2)
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ZooError(f"--device mps requested but MPS is not available on this machine; valid here: {', '.join(valid)}", exit_code=2)
+    return torch.device(device)
+
+
+def _autocast(device: torch.device, amp: str | None) -> Any:
+    if amp in (None, "", "none", "fp32"):
+        return contextlib.nullcontext
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if amp not in dtypes:
+        raise ZooError(f"unknown --amp {amp!r}; valid: bf16, fp16", exit_code=2)
+    return lambda: torch.autocast(device_type=device.type, dtype=dtypes[amp])
+
+
+def _to(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return batch
+
+
+class Trainer:
+    """Fit an adapter (backbone or GAN) with its own ``training_step``.
+
+    Args:
+        epochs: maximum number of passes over the training loader.
+        max_minutes: stop after this wall time (minutes), checked after each batch; ``None`` = no limit.
+        lr: learning rate passed to ``adapter.configure_optimizers`` (``None`` = the adapter's default).
+        device: ``cpu``, ``cuda[:N]`` or ``mps``.
+        amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
+        log_path: JSON-lines file, one object per epoch (``epoch``, the mean training logs,
+            validation metrics, ``seconds``); ``None`` = no log.
+        callbacks: objects with optional ``on_fit_start(trainer, adapter)``,
+            ``on_epoch_end(trainer, adapter, epoch, metrics)``, ``on_fit_end(trainer, adapter, metrics)``.
+        progress: show a rich progress bar on stderr.
+        seed: seeds every generator before training.
+
+    Raises:
+        ZooError: the device is not available, or an unknown ``amp``.
+    """
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 1,
+        max_minutes: float | None = None,
+        lr: float | None = None,
+        device: str = "cpu",
+        amp: str | None = None,
+        log_path: str | Path | None = None,
+        callbacks: Iterable[Any] = (),
+        progress: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if epochs < 1:
+            raise ZooError(f"--epochs must be at least 1, got {epochs}", exit_code=2)
+        self.epochs = epochs
+        self.max_seconds = None if max_minutes is None else max_minutes * 60.0
+        self.lr = lr
+        self.device = resolve_device(device)
+        self.amp = amp
+        self.autocast = _autocast(self.device, amp)
+        self.log_path = Path(log_path) if log_path else None
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.seed = seed
+        self.history: list[dict[str, Any]] = []
+        self.global_step = 0
+        self.stopped_early = False
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None) -> dict[str, Any]:
+        """Train ``adapter`` and return the last epoch's metrics plus ``history`` and ``seconds``.
+
+        Each epoch: ``adapter.train()``, every batch moved to the device, every yielded step
+        back-propagated and its optimizer stepped (cosine learning-rate decay per step unless
+        the adapter sets ``lr_schedule = "constant"``); then, with a ``val_loader``,
+        ``adapter.eval()`` and ``validation_step`` under ``torch.inference_mode``.
+        """
+        seed_everything(self.seed)
+        adapter.model.to(self.device)
+        optimizers = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
+        total_steps = max(1, self.epochs * len(train_loader))
+        schedulers = {}
+        if getattr(adapter, "lr_schedule", "cosine") == "cosine":
+            for name, opt in optimizers.items():
+                schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
+                    opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps))
+                )
+        scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
+        self._call("on_fit_start", adapter)
+        start = time.perf_counter()
+        metrics: dict[str, Any] = {}
+        bar = _Progress(self.progress, total_steps)
+        with bar:
+            for epoch in range(1, self.epochs + 1):
+                adapter.train()
+                sums: dict[str, float] = {}
+                n = 0
+                for batch in train_loader:
+                    batch = _to(batch, self.device)
+                    with self.autocast():
+                        steps = adapter.training_step(batch)
+                        for step in steps:
+                            opt = optimizers[step.optimizer]
+                            opt.zero_grad(set_to_none=True)
+                            if scaler is not None:
+                                scaler.scale(step.loss).backward()
+                                scaler.step(opt)
+                                scaler.update()
+                            else:
+                                step.loss.backward()
+                                opt.step()
+                            if step.optimizer in schedulers:
+                                schedulers[step.optimizer].step()
+                            for k, v in step.logs.items():
+                                sums[k] = sums.get(k, 0.0) + float(v)
+                    n += 1
+                    self.global_step += 1
+                    bar.advance(epoch, self.epochs, {k: v / n for k, v in sums.items()})
+                    if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                        self.stopped_early = True
+                        break
+                metrics = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}}
+                if val_loader is not None:
+                    metrics.update(self.evaluate(adapter, val_loader))
+                metrics["seconds"] = round(time.perf_counter() - start, 3)
+                self.history.append(metrics)
+                self._log(metrics)
+                self._call("on_epoch_end", adapter, epoch, metrics)
+                if self.stopped_early:
+                    break
+        adapter.eval()
+        result = dict(metrics)
+        result["history"] = self.history
+        result["seconds"] = round(time.perf_counter() - start, 3)
+        result["steps"] = self.global_step
+        self._call("on_fit_end", adapter, result)
+        return result
+
+    def evaluate(self, adapter: Any, loader: Any) -> dict[str, float]:
+        """Summed ``validation_step`` metrics turned into ``adapter.summarize`` values
+        (``val_loss``, ``val_accuracy`` in 0..1 for classifiers)."""
+        adapter.eval()
+        totals: dict[str, float] = {}
+        with torch.inference_mode(), self.autocast():
+            for batch in loader:
+                for k, v in adapter.validation_step(_to(batch, self.device)).items():
+                    totals[k] = totals.get(k, 0.0) + float(v)
+        return adapter.summarize(totals)
+
+    def _log(self, metrics: dict[str, Any]) -> None:
+        if self.log_path is None:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(metrics) + "\n")
+
+
+class _Progress:
+    """A rich progress bar on stderr (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self._p = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._p = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                TextColumn("{task.fields[logs]}"), console=Console(stderr=True), transient=False,
+            )
+            self._p.__enter__()
+            self._task = self._p.add_task("train", total=self.total, logs="")
+        return self
+
+    def advance(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        if self._p is not None:
+            text = " ".join(f"{k}={v:.3f}" for k, v in list(logs.items())[:4])
+            self._p.update(self._task, advance=1, description=f"epoch {epoch}/{epochs}", logs=text)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)
