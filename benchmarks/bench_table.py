@@ -71,6 +71,8 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu_model(),
         "logical cores": os.cpu_count(),
         "torch threads": torch.get_num_threads(),
+        # timings on a busy machine are not comparable: record how busy it was
+        "load average (1/5/15 min)": " / ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
         "os": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -158,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         extra += ["--img-size", str(args.img_size)]
     if args.kind:
         extra += ["--kind", args.kind]
+    info = machine_info()  # before the runs: the load average then says how busy others kept the machine
     runs, worst = [], 0
     for device in devices:
         cmd, rows, rc = run_bench(args.names, device.strip(), extra)
         runs.append((device.strip(), cmd, rows))
         worst = max(worst, rc)
-    write_atomic(args.out, render(machine_info(), runs, argv))
+    write_atomic(args.out, render(info, runs, argv))
     print(f"wrote {args.out}", file=sys.stderr)
     return 1 if worst else 0
 

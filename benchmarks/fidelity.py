@@ -141,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
+    info = machine_info()  # before measuring: the load average says how busy the machine was
     results = [measure(n, budget=args.budget, rounds=args.rounds, img_size=args.img_size, threads=threads) for n in (args.names or DEFAULT_MODELS)]
-    text = render(machine_info(), results, argv, args.budget, args.rounds)
+    text = render(info, results, argv, args.budget, args.rounds)
     write_atomic(args.out, text)
     print(text)
     return 0 if all(abs(r["ratio"] - 1) <= 0.10 for r in results) else 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,29 +20,26 @@ from zoo.errors import ZooError
 __all__ = ["app", "main", "run"]
 
 
-class _UserError(click.ClickException):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-    def show(self, file=None) -> None:  # one line, no usage text
-        click.echo(f"Error: {self.format_message()}", err=True)
+def _user_error(message: str, exit_code: int) -> typer.Exit:
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+    return typer.Exit(code=exit_code)
 
 
 class ZooGroup(TyperGroup):
     """The root command group: maps :class:`ZooError` to a one-line error and exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
             if debug_enabled():
                 raise
-            raise _UserError(str(exc), exc.exit_code) from None
+            raise _user_error(str(exc), exc.exit_code) from None
         except MemoryError:
             if debug_enabled():
                 raise
-            raise _UserError("out of memory; try a smaller --batch-size or --img-size", 1) from None
+            raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
 
 
 app = typer.Typer(

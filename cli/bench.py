@@ -21,7 +21,7 @@ _AMPS = ("bf16", "fp16")
 
 
 def bench_cmd(
-    names: Optional[list[str]] = typer.Argument(None, metavar="[NAMES]...", help="Model names or wildcards ('resnet*'); none: the whole registry."),
+    names: Optional[list[str]] = typer.Argument(None, metavar="NAMES", help="Model names or wildcards ('resnet*'); none: the whole registry."),
     kind: Optional[str] = typer.Option(None, "--kind", help="Only this kind: backbone or gan."),
     family: Optional[str] = typer.Option(None, "--family", help="Only this family (resnet, vgg, dcgan...)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda (or cuda:N) or mps."),

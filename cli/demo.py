@@ -45,7 +45,7 @@ def demo_cmd(
     source_epochs: int = typer.Option(6, "--source-epochs", help="Epochs of source training (digits 0-4)."),
     target_epochs: int = typer.Option(30, "--target-epochs", help="Epochs of few-shot target training (digits 5-9)."),
     shots: int = typer.Option(10, "--shots", help="Labelled target images per class."),
-    freeze_until: str = typer.Option("layer2", "--freeze-until", help="Stage of ResNet-18 frozen for the transfer run."),
+    freeze_until: str = typer.Option("layer1", "--freeze-until", help="Stage of ResNet-18 frozen for the transfer run."),
     gan_minutes: float = typer.Option(3.0, "--gan-minutes", help="Wall-time budget of DCGAN training, minutes."),
     bench_budget: float = typer.Option(1.0, "--bench-budget", help="Timing budget per benchmarked model, seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed of every step."),

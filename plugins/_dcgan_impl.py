@@ -220,7 +220,9 @@ class DCGANAdapter(GANAdapter):
     ``adapter.model`` is ``nn.ModuleDict(generator=Generator, discriminator=Discriminator)``
     (checkpoints hold ``generator.main.*`` and ``discriminator.main.*``). Images are
     float32 ``(N, channels, image_size, image_size)`` in ``[-1, 1]`` (``Normalize(0.5,
-    0.5)``); there is no condition (``condition = "none"``).
+    0.5)``); there is no condition (``condition = "none"``). The learning rate is constant
+    (``lr_schedule = "constant"``: the paper and pytorch/examples use Adam, lr 2e-4,
+    beta1 0.5, without decay; see :meth:`configure_optimizers`).
 
     Args:
         spec: the model's spec (``zoo.plugins.dcgan``).
@@ -236,6 +238,7 @@ class DCGANAdapter(GANAdapter):
     """
 
     condition = "none"
+    lr_schedule = "constant"
 
     def __init__(self, spec: ModelSpec, *, image_size: int = 64, channels: int = 3, latent_dim: int = 100, ngf: int = 64, ndf: int = 64) -> None:
         generator = Generator(latent_dim=latent_dim, ngf=ngf, channels=channels, image_size=image_size)

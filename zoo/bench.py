@@ -272,10 +272,12 @@ def count_flops(model: nn.Module | Callable[..., Any], inputs: Any) -> float:
     Counted with ``torch.utils.flop_counter.FlopCounterMode(display=False)`` under
     ``torch.no_grad()``, which counts matrix products (``mm``, ``addmm``, ``bmm``,
     ``baddbmm``), convolutions (incl. transposed) and scaled-dot-product attention;
-    element-wise ops, normalisation and pooling are not counted (the fvcore / ptflops
-    convention, and torchvision's ``_ops`` metadata). The count is for the whole batch of
-    ``inputs``: divide by the batch size for a per-image figure. GMACs (multiply-adds) are
-    ``count_flops(...) / 2``.
+    element-wise ops, normalisation and pooling are not counted (the same ops fvcore and
+    ptflops count). Beware the factor when comparing: fvcore, ptflops and torchvision's
+    ``_ops`` metadata ("GFLOPS" 1.81 for ResNet18, 4.09 for ResNet50) count one
+    multiply-add as one, i.e. they report GMACs (``count_flops(...) / 2``; ResNet18 gives
+    3.63 GFLOPs here). The count is for the whole batch of ``inputs``: divide by the batch
+    size for a per-image figure.
 
     Args:
         model: a module or any callable.
@@ -475,8 +477,8 @@ class _TensorMemoryTracker:
         tracker = self
         self.current = baseline_bytes
         self.peak = baseline_bytes
-        self._known: set[int] = {id(s) for s in known}
         self._keep_known = list(known)  # ids must stay valid while we compare them
+        self._known: set[int] = {id(s) for s in self._keep_known}
 
         class _Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
@@ -628,7 +630,8 @@ def _is_oom(exc: BaseException) -> bool:
 
 def _error_text(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    first = lines[0] if lines else ""
+    text = first if isinstance(exc, ZooError) else f"{type(exc).__name__}: {first}".rstrip(": ")
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -692,7 +695,9 @@ def bench_model(
     4. throughput at ``batch_size`` (the other half): ``batch / median seconds``; on an
        out-of-memory error the batch is halved until it fits (timm ``benchmark.py``),
        and ``batch_size`` records the batch used;
-    5. peak memory of one forward at that batch (:func:`peak_memory_mb`).
+    5. peak memory of one forward at that batch (:func:`peak_memory_mb`; on CUDA of the
+       timed module, compiled or not; on CPU/MPS of the eager module, since the tensor
+       bookkeeping needs eager ATen calls).
 
     ``amp`` runs steps 3-5 under ``torch.autocast(device_type, dtype)``; ``channels_last``
     converts model and input to ``torch.channels_last``; ``compile`` times
