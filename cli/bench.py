@@ -74,7 +74,7 @@ def bench_cmd(
 
         sys.stdout.write(bench.rows_to_markdown(rows))
     else:
-        _print_table(bench, rows, dev)
+        print_table(rows)
 
     failed = [r for r in rows if r["status"] != "ok"]
     for r in rows:
@@ -114,8 +114,13 @@ def _real(lazy: Any) -> Any:
     return getattr(lazy, "_c", lazy)
 
 
-def _print_table(bench: Any, rows: list[dict[str, Any]], dev: Any) -> None:
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """Print ``zoo.bench`` rows as a rich table on stdout (with the measurement notes)."""
     from rich.table import Table
+
+    from zoo import bench
+
+    dev = rows[0]["device"] if rows else "?"
 
     threads = rows[0]["threads"] if rows else "?"
     title = f"zoo bench: {dev}, {threads} threads, latency at batch 1, throughput at the batch shown"
@@ -138,4 +143,5 @@ def _print_table(bench: Any, rows: list[dict[str, Any]], dev: Any) -> None:
     if rows:
         methods = sorted({r["mem_method"] for r in rows if r.get("mem_method")})
         if methods:
-            console.print(f"peak MB: {', '.join(methods)}; size MB: fp32 weights; GFLOPs: batch 1, multiply-add = 2", highlight=False)
+            console.print(f"peak MB: {', '.join(methods)}; size MB: fp32 weights; GFLOPs: batch 1, multiply-add = 2; "
+                          "top-1*/top-5*: published ImageNet accuracy of the default weights ('zoo info NAME' names the source)", highlight=False)

@@ -54,7 +54,7 @@ def demo_cmd(
     from zoo import tasks
     from zoo.cli import bench as bench_cli
     from zoo.cli import catalog
-    from zoo.trainer import resolve_device
+    from zoo.devices import resolve_device
 
     resolve_device(device)
     t0 = time.perf_counter()

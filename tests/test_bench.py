@@ -382,9 +382,9 @@ def test_cli_json_csv_markdown_table(fake_registry):
     assert [r["name"] for r in rows] == ["tiny", "tinygan"] and all(r["status"] == "ok" for r in rows)
     assert set(rows[0]) == set(bench.ROW_KEYS)
     res = _invoke("tiny", "--csv", "--budget", "0.05")
-    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("name,family,kind,params")
+    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("name,family,kind,top1_ref,top5_ref,params")
     res = _invoke("tiny*", "--kind", "backbone", "--markdown", "--budget", "0.05")
-    assert res.exit_code == 0 and res.stdout.startswith("| model | params (M)") and "| tiny |" in res.stdout
+    assert res.exit_code == 0 and res.stdout.startswith("| model | top-1* | top-5* | params (M)") and "| tiny |" in res.stdout
     res = _invoke("tiny", "--budget", "0.05")
     assert res.exit_code == 0 and "tiny" in res.stdout and "GFLOPs" in res.stdout
 

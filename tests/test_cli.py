@@ -160,3 +160,19 @@ def test_train_and_sample_gan(tmp_path):
         assert im.format == "PNG" and im.size[0] >= 4 * 16
     assert_user_error(run("sample", "resnet18", "--checkpoint", out), "needs a GAN")
     assert_user_error(run("sample", "dcgan", "--checkpoint", tmp_path / "missing"), "missing")
+
+
+def test_demo_runs_end_to_end_small(tmp_path):
+    """`zoo demo` with tiny budgets: every step runs and every output is written."""
+    out = tmp_path / "demo"
+    res = run("demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--gan-minutes", "0.02",
+              "--bench-budget", "0.05")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"transfer_val_accuracy", "scratch_val_accuracy"} <= set(summary["transfer"])
+    assert [r["name"] for r in summary["bench"]] == ["resnet18", "mobilenet_v2", "resnet50"]
+    assert all(r["status"] == "ok" and r["depth"] for r in summary["bench"])
+    for f in ("list.json", "bench.json", "transfer.json", "dcgan_samples.png", "source/model.safetensors",
+              "transfer/model.json", "scratch/model.json", "dcgan/model.safetensors"):
+        assert (out / f).exists(), f
+    assert "transfer" in res.stdout and "from scratch" in res.stdout

@@ -132,3 +132,36 @@ def test_gan_builds_runs_and_counts(name):
 def test_registry_names_unique_across_plugins():
     reg = load_registry()
     assert len(reg) == len(set(reg))
+
+
+# Published parameter counts, independent of our registry: torchvision's Weights.meta
+# ("num_params"), timm's results-imagenet.csv (param_count, millions, 2 decimals) and
+# Cadene's NASNet-A Mobile checkpoint.
+TORCHVISION_WEIGHTS = {
+    "vgg16": "VGG16_Weights", "vgg19": "VGG19_Weights", "resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights",
+    "resnet101": "ResNet101_Weights", "resnet152": "ResNet152_Weights", "resnext50_32x4d": "ResNeXt50_32X4D_Weights",
+    "resnext101_32x8d": "ResNeXt101_32X8D_Weights", "mobilenet_v2": "MobileNet_V2_Weights",
+    "mobilenet_v3_small": "MobileNet_V3_Small_Weights", "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
+    "densenet121": "DenseNet121_Weights", "densenet169": "DenseNet169_Weights", "densenet201": "DenseNet201_Weights",
+}
+TIMM_PUBLISHED_M = {  # huggingface/pytorch-image-models results/results-imagenet.csv @ 7479d451
+    "xception": 22.86, "inception_v3": 23.83, "inception_resnet_v2": 55.84, "mobilenet_v1": 4.23,
+    "nasnetlarge": 88.75, "resnet50v2": 25.55, "resnet101v2": 44.54,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_WEIGHTS))
+def test_param_count_equals_torchvision_metadata(name):
+    import torchvision
+
+    weights = getattr(torchvision.models, TORCHVISION_WEIGHTS[name]).DEFAULT
+    assert get_spec(name).num_params == weights.meta["num_params"]
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_PUBLISHED_M))
+def test_param_count_matches_timm_published(name):
+    assert round(get_spec(name).num_params / 1e6, 2) == TIMM_PUBLISHED_M[name]
+
+
+def test_nasnetmobile_param_count_equals_cadene_checkpoint():
+    assert get_spec("nasnetmobile").num_params == 5_289_978  # Cadene nasnetamobile-7e03cead.pth, 1000 classes

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.devices import resolve_device
 from zoo.errors import ZooError
 
 __all__ = [
@@ -64,6 +65,8 @@ ROW_KEYS: tuple[str, ...] = (
     "name",  # str: registry name
     "family",  # str
     "kind",  # "backbone" | "gan"
+    "top1_ref",  # float | None: published ImageNet top-1 (%) of the default weights (registry.toml, source named there)
+    "top5_ref",  # float | None: published ImageNet top-5 (%)
     "params",  # int | None: parameters of the benched module
     "size_mb",  # float | None: MB of fp32 weights (params + buffers)
     "depth",  # int | None: weight layers on the longest input-to-output path
@@ -93,6 +96,8 @@ ROW_KEYS: tuple[str, ...] = (
 #: ``(row key, header)`` of the human tables (rich table, ``--markdown``).
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "model"),
+    ("top1_ref", "top-1*"),
+    ("top5_ref", "top-5*"),
     ("params", "params (M)"),
     ("size_mb", "size MB"),
     ("depth", "depth"),
@@ -572,47 +577,6 @@ def peak_memory_mb(fn: Callable[[], Any], *, device: str | torch.device = "cpu",
 # ----------------------------------------------------------------------------------------
 # devices
 # ----------------------------------------------------------------------------------------
-def _mps_available() -> bool:
-    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-
-
-def _valid_devices() -> list[str]:
-    valid = ["cpu"]
-    if torch.cuda.is_available():
-        valid.append("cuda" if torch.cuda.device_count() == 1 else f"cuda (cuda:0..cuda:{torch.cuda.device_count() - 1})")
-    if _mps_available():
-        valid.append("mps")
-    return valid
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Check that ``device`` exists here and return it as a ``torch.device``.
-
-    Call it before building anything: a bad device fails in milliseconds.
-
-    Raises:
-        ZooError: unknown device type (exit code 2), ``cuda`` without CUDA, ``cuda:N`` past
-            the device count, ``mps`` without MPS; the message lists the valid devices.
-    """
-    valid = ", ".join(_valid_devices())
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ZooError(f"unknown device {device!r}; valid here: {valid}", exit_code=2) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            built = f"torch {torch.__version__} built with CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} built without CUDA"
-            raise ZooError(f"--device {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ZooError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s); valid here: {valid}")
-    elif dev.type == "mps":
-        if not _mps_available():
-            raise ZooError(f"--device {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}")
-    elif dev.type != "cpu":
-        raise ZooError(f"unsupported device {device!r}; valid here: {valid}", exit_code=2)
-    return dev
-
-
 def default_batch_size(device: str | torch.device) -> int:
     """Throughput batch size used when none is given: 8 on CPU, 32 on CUDA and MPS."""
     return 8 if torch.device(device).type == "cpu" else 32
@@ -641,6 +605,8 @@ def _empty_row(spec: Any, *, device: torch.device, amp: str | None, channels_las
         name=spec.name,
         family=spec.family,
         kind=spec.kind,
+        top1_ref=spec.weights[0].top1 if spec.weights else None,
+        top5_ref=spec.weights[0].top5 if spec.weights else None,
         device=str(device),
         threads=torch.get_num_threads(),
         dtype=f"amp-{amp}" if amp else "fp32",
@@ -971,6 +937,8 @@ def format_cell(key: str, value: Any) -> str:
         return "-"
     if key == "params":
         return f"{value / 1e6:.2f}"
+    if key in ("top1_ref", "top5_ref"):
+        return f"{value:.1f}"
     if key in ("size_mb", "peak_mem_mb", "throughput_ips"):
         return f"{value:.1f}"
     if key in ("gflops", "gmacs", "latency_ms", "latency_p90_ms", "latency_mean_ms"):

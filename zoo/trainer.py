@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from zoo.devices import resolve_device
 from zoo.errors import ZooError
 
 __all__ = ["Trainer", "resolve_device", "seed_everything"]
@@ -35,23 +36,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-
-
-def resolve_device(device: str) -> torch.device:
-    """Validate ``--device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``) against this machine.
-
-    Raises:
-        ZooError: the device is unknown or not available here (the message lists what is).
-    """
-    valid = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if torch.backends.mps.is_available() else [])
-    kind = device.split(":")[0]
-    if kind not in ("cpu", "cuda", "mps"):
-        raise ZooError(f"unknown --device {device!r}; valid here: {', '.join(valid)}", exit_code=2)
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ZooError(f"--device {device} requested but CUDA is not available on this machine; valid here: {', '.join(valid)}", exit_code=2)
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise ZooError(f"--device mps requested but MPS is not available on this machine; valid here: {', '.join(valid)}", exit_code=2)
-    return torch.device(device)
 
 
 def _autocast(device: torch.device, amp: str | None) -> Any:
@@ -150,7 +134,7 @@ class Trainer:
         self._call("on_fit_start", adapter)
         start = time.perf_counter()
         metrics: dict[str, Any] = {}
-        bar = _Progress(self.progress, total_steps)
+        bar = _Progress(self.progress, total_steps, time_budget=self.max_seconds)
         with bar:
             for epoch in range(1, self.epochs + 1):
                 adapter.train()
@@ -219,10 +203,13 @@ class Trainer:
 class _Progress:
     """A rich progress bar on stderr (a no-op when disabled)."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
+    def __init__(self, enabled: bool, total: int, *, time_budget: float | None = None) -> None:
         self.enabled = enabled
-        self.total = total
+        self.time_budget = time_budget
+        # With a wall-time budget shorter than the epochs would take, the bar tracks seconds.
+        self.total = int(math.ceil(time_budget)) if time_budget else total
         self._p = None
+        self._start = time.perf_counter()
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -240,7 +227,12 @@ class _Progress:
     def advance(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
         if self._p is not None:
             text = " ".join(f"{k}={v:.3f}" for k, v in list(logs.items())[:4])
-            self._p.update(self._task, advance=1, description=f"epoch {epoch}/{epochs}", logs=text)
+            desc = f"epoch {epoch}" if self.time_budget else f"epoch {epoch}/{epochs}"
+            if self.time_budget:
+                done = min(self.total, int(time.perf_counter() - self._start))
+                self._p.update(self._task, completed=done, description=desc, logs=text)
+            else:
+                self._p.update(self._task, advance=1, description=desc, logs=text)
 
     def __exit__(self, *exc: Any) -> None:
         if self._p is not None:

@@ -1,0 +1,50 @@
+"""Device selection shared by the trainer and the bench: fail fast on a device this machine lacks."""
+
+from __future__ import annotations
+
+import torch
+
+from zoo.errors import ZooError
+
+__all__ = ["resolve_device", "valid_devices"]
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def valid_devices() -> list[str]:
+    valid = ["cpu"]
+    if torch.cuda.is_available():
+        valid.append("cuda" if torch.cuda.device_count() == 1 else f"cuda (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    if _mps_available():
+        valid.append("mps")
+    return valid
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Check that ``device`` exists here and return it as a ``torch.device``.
+
+    Call it before building anything: a bad device fails in milliseconds.
+
+    Raises:
+        ZooError: unknown device type (exit code 2), ``cuda`` without CUDA, ``cuda:N`` past
+            the device count, ``mps`` without MPS; the message lists the valid devices.
+    """
+    valid = ", ".join(valid_devices())
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ZooError(f"unknown device {device!r}; valid here: {valid}", exit_code=2) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            built = f"torch {torch.__version__} built with CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} built without CUDA"
+            raise ZooError(f"--device {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ZooError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s); valid here: {valid}")
+    elif dev.type == "mps":
+        if not _mps_available():
+            raise ZooError(f"--device {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}")
+    elif dev.type != "cpu":
+        raise ZooError(f"unsupported device {device!r}; valid here: {valid}", exit_code=2)
+    return dev
