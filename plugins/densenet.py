@@ -6,8 +6,7 @@ classifier`` (``norm5`` joins ``denseblock4``). Source: torchvision ``models/den
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
 def _stages(model):
@@ -16,17 +15,4 @@ def _stages(model):
     return stages_from_children(model, root="features")
 
 
-@hookimpl
-def zoo_model_specs():
-    """The DenseNet tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build a DenseNet backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options, _stages)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)

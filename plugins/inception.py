@@ -10,21 +10,7 @@ Source: timm ``models/inception_v3.py``, ``models/inception_resnet_v2.py`` (Apac
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
-@hookimpl
-def zoo_model_specs():
-    """The Inception tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build an Inception backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__)

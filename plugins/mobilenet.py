@@ -10,8 +10,7 @@ torchvision ``models/mobilenetv2.py``, ``models/mobilenetv3.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
 def _stages(model):
@@ -36,17 +35,4 @@ def _stages(model):
     return stages
 
 
-@hookimpl
-def zoo_model_specs():
-    """The MobileNet tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build a MobileNet backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options, _stages)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)

@@ -10,8 +10,7 @@ Stages are the cells' own names: ``conv0 cell_stem_0 cell_stem_1 cell_0 ... redu
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
 def _factories():
@@ -20,18 +19,4 @@ def _factories():
     return {"nasnetamobile": NASNetAMobile}
 
 
-@hookimpl
-def zoo_model_specs():
-    """The NASNet tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build a NASNet backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    factories = _factories() if spec.arch.startswith("zoo:") else None
-    return build_backbone(spec, options, factories=factories)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, factories=_factories)

@@ -11,8 +11,7 @@ Sources: arXiv:1512.03385, arXiv:1603.05027, arXiv:1611.05431; torchvision
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
 def _stages(model):
@@ -31,17 +30,4 @@ def _stages(model):
     return stages
 
 
-@hookimpl
-def zoo_model_specs():
-    """The ResNet, ResNetV2 and ResNeXt tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build a ResNet-family backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options, _stages)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)

@@ -7,8 +7,7 @@ Source: torchvision ``models/vgg.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
 def _stages(model):
@@ -29,17 +28,4 @@ def _stages(model):
     return stages
 
 
-@hookimpl
-def zoo_model_specs():
-    """The VGG tables of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build a VGG backbone (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options, _stages)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)

@@ -7,21 +7,7 @@ Source: timm ``models/xception.py`` (Apache-2.0), ported from Cadene's pretraine
 
 from __future__ import annotations
 
-from zoo import hookimpl
-from zoo.registry import builtin_specs
+from zoo.plugin import backbone_hooks
 
 
-@hookimpl
-def zoo_model_specs():
-    """The Xception table of ``registry.toml``."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec, options):
-    """Build Xception (random init); ``None`` for other plugins' specs."""
-    if spec.plugin != __name__:
-        return None
-    from zoo.backbones import build_backbone
-
-    return build_backbone(spec, options)
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__)
