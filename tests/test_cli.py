@@ -102,6 +102,13 @@ def test_missing_and_empty_data(tmp_path, image_folder):
     assert not (tmp_path / "o").exists()
 
 
+def test_unreadable_image_in_folder(tmp_path, image_folder):
+    (image_folder / "digit0" / "broken.png").write_bytes(b"not a png at all")
+    res = run("train", "resnet18", "--data", image_folder, "--epochs", "1", "--img-size", "32", "--out", tmp_path / "o")
+    assert_user_error(res, "cannot read image", "broken.png")
+    assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
 def test_corrupt_and_foreign_weights(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00garbage" * 100)

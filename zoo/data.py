@@ -186,11 +186,27 @@ def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float
     )
 
 
+def load_rgb(path: str) -> Any:
+    """Open an image file as an RGB PIL image (the ImageFolder loader).
+
+    Raises:
+        ZooError: the file is not a readable image (names the file and suggests removing it).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with open(path, "rb") as fh:
+            img = Image.open(fh)
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ZooError(f"cannot read image {path} ({type(exc).__name__}); remove or re-save that file") from None
+
+
 def _image_folder(root: Path) -> Any:
     from torchvision.datasets import ImageFolder
 
     try:
-        return ImageFolder(str(root))
+        return ImageFolder(str(root), loader=load_rgb)
     except FileNotFoundError as exc:
         raise ZooError(f"{root}: {exc}; an ImageFolder needs one sub-folder per class, each with .jpg/.png images") from None
     except PermissionError as exc:

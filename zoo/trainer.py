@@ -236,4 +236,6 @@ class _Progress:
 
     def __exit__(self, *exc: Any) -> None:
         if self._p is not None:
+            if exc[0] is not None:  # on an error, leave only the error's line on stderr
+                self._p.live.transient = True
             self._p.__exit__(*exc)
