@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import ZooError, did_you_mean
-from zoo.spec import ModelSpec
+from zoo.errors import ZooError
+from zoo.spec import ModelSpec, check_num_classes
 
 __all__ = ["Step", "Stage", "BackboneAdapter", "GANAdapter", "stages_from_children", "NORM_TYPES"]
 
@@ -158,8 +158,7 @@ class BackboneAdapter:
         Raises:
             ZooError: ``num_classes < 1``.
         """
-        if num_classes < 1:
-            raise ZooError(f"--head must be at least 1 class, got {num_classes}", exit_code=2)
+        check_num_classes(num_classes)
         old = self._head_module()
         if isinstance(old, nn.Linear):
             new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
@@ -190,12 +189,7 @@ class BackboneAdapter:
         Raises:
             ZooError: unknown stage; the message lists the valid ones.
         """
-        names = self.stage_names()
-        if stage is not None and stage not in names:
-            raise ZooError(
-                f"unknown stage {stage!r} for {self.spec.name}{did_you_mean(stage, names)}; valid stages: {' '.join(names)}",
-                exit_code=2,
-            )
+        self.spec.check_stage(stage)
         for p in self.model.parameters():
             p.requires_grad_(True)
         self.frozen_until = stage

@@ -16,7 +16,7 @@ from torch import nn
 
 from zoo.adapters import BackboneAdapter, Stage, stages_from_children
 from zoo.errors import ZooError
-from zoo.spec import ModelSpec
+from zoo.spec import ModelSpec, check_num_classes
 
 __all__ = ["create_arch", "build_backbone", "stages_from_children", "Stage"]
 
@@ -75,8 +75,7 @@ def build_backbone(
         ZooError: ``num_classes < 1`` or the architecture cannot be built.
     """
     num_classes = int(options.get("num_classes") or spec.num_classes)
-    if num_classes < 1:
-        raise ZooError(f"--head must be at least 1 class, got {num_classes}", exit_code=2)
+    check_num_classes(num_classes)
     model = create_arch(spec.arch, num_classes=num_classes, factories=factories)
     return BackboneAdapter(spec, model, stages(model), spec.head)
 

@@ -11,9 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict"]
+__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict", "check_num_classes"]
 
 KINDS = ("backbone", "gan")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -109,9 +109,31 @@ class ModelSpec:
         tags = ", ".join(w.tag for w in self.weights)
         raise ZooError(f"{self.name} has no weights tagged {tag!r}; valid: {tags}")
 
+    def check_stage(self, stage: str | None) -> None:
+        """Check that ``stage`` (``None`` = nothing frozen) is one of :attr:`stages`.
+
+        Raises:
+            ZooError: unknown stage (exit code 2); the message lists the valid ones.
+        """
+        if stage is not None and stage not in self.stages:
+            raise ZooError(
+                f"unknown stage {stage!r} for {self.name}{did_you_mean(stage, self.stages)}; valid stages: {' '.join(self.stages)}",
+                exit_code=2,
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (tuples become lists)."""
         return dataclasses.asdict(self)
+
+
+def check_num_classes(num_classes: int) -> None:
+    """Check a head size (``--head``).
+
+    Raises:
+        ZooError: ``num_classes < 1`` (exit code 2).
+    """
+    if num_classes < 1:
+        raise ZooError(f"--head must be at least 1 class, got {num_classes}", exit_code=2)
 
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}

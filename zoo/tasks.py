@@ -160,18 +160,15 @@ def adapt(
             for ``--weights imagenet``.
     """
     from zoo.registry import get_spec
+    from zoo.spec import check_num_classes
     from zoo.trainer import seed_everything
     from zoo.weights import load_weights
 
     spec = get_spec(name)
     if spec.kind != "backbone":
         raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
-    if head < 1:
-        raise ZooError(f"--head must be at least 1 class, got {head}", exit_code=2)
-    if freeze_until is not None and freeze_until not in spec.stages:
-        from zoo.errors import did_you_mean
-
-        raise ZooError(f"unknown stage {freeze_until!r} for {name}{did_you_mean(freeze_until, spec.stages)}; valid stages: {' '.join(spec.stages)}", exit_code=2)
+    check_num_classes(head)  # both checked before anything is built or written
+    spec.check_stage(freeze_until)
     source = None
     if data is not None:
         from zoo.data import resolve_data
