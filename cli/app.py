@@ -36,10 +36,18 @@ class ZooGroup(TyperGroup):
             if debug_enabled():
                 raise
             raise _user_error(str(exc), exc.exit_code) from None
-        except MemoryError:
-            if debug_enabled():
+        except (MemoryError, RuntimeError) as exc:
+            if debug_enabled() or not _is_oom(exc):
                 raise
             raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    from zoo.devices import is_oom  # torch is already loaded when a RuntimeError reaches here
+
+    return is_oom(exc)
 
 
 app = typer.Typer(

@@ -11,9 +11,9 @@ import os
 import sys
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, warn  # noqa: F401  (re-exported for CLI modules)
 
-__all__ = ["err_console", "out_console", "print_json", "warn", "fail", "debug_enabled"]
+__all__ = ["err_console", "out_console", "print_json", "warn", "debug_enabled"]
 
 
 def debug_enabled() -> bool:
@@ -58,14 +58,3 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     return obj
-
-
-def warn(message: str) -> None:
-    """One ``Warning: ...`` line on stderr."""
-    sys.stderr.write(f"Warning: {message}\n")
-    sys.stderr.flush()
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Raise a :class:`ZooError` (the entry point prints ``Error: message`` and exits ``code``)."""
-    raise ZooError(message, exit_code=code)

@@ -57,6 +57,9 @@ def demo_cmd(
     from zoo.devices import resolve_device
 
     resolve_device(device)
+    from zoo.registry import get_spec
+
+    get_spec(DEMO_BACKBONE).check_stage(freeze_until)
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"out": str(out)}

@@ -20,7 +20,8 @@ def _stages(model):
         feats = [f"features.{n}" for n, _ in model.features.named_children()]
         stages = [Stage("conv1", (feats[0],))]
         stages += [Stage(f"block{i}", (f,)) for i, f in enumerate(feats[1:-1])]
-        stages += [Stage("conv_last", (feats[-1], "avgpool")), Stage("classifier", ("classifier",))]
+        pool = ("avgpool",) if hasattr(model, "avgpool") else ()  # v3 has one; v2 pools functionally
+        stages += [Stage("conv_last", (feats[-1], *pool)), Stage("classifier", ("classifier",))]
         return stages
     # timm MobileNetV1: conv_stem, bn1, blocks[stage][block], conv_head, bn2, global_pool, classifier
     stages = [Stage("conv1", ("conv_stem", "bn1"))]

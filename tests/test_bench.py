@@ -394,7 +394,7 @@ def test_cli_errors(fake_registry):
     assert res.exit_code != 0 and "1 of 2 model(s) failed: broken" in _user_error_text(res)
     assert [r["status"] for r in json.loads(res.stdout)] == ["failed", "ok"]  # the run went on
     for args, needle in [
-        (("tiny", "--device", "tpu"), "unknown --device"),
+        (("tiny", "--device", "tpu"), "unknown device"),
         (("tiny", "--amp", "int8"), "unknown --amp"),
         (("tiny", "--json", "--csv"), "choose one"),
         (("nothing*",), "no model matches"),

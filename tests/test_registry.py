@@ -102,6 +102,11 @@ def test_backbone_builds_runs_and_counts(name):
             owners[pname] = stage.name
     assert set(owners) == {n for n, _ in model.named_parameters()}
 
+    for stage in spec.stages:  # every stage can be frozen up to, and train() keeps frozen norms in eval mode
+        trainable, frozen = adapter.freeze_until(stage)
+        adapter.train()
+        assert trainable + frozen == spec.num_params and frozen > 0
+    assert adapter.freeze_until(spec.stages[-1])[0] == 0
     adapter.reset_head(7)
     adapter.freeze_until(spec.stages[1])
     adapter.train()
@@ -129,9 +134,18 @@ def test_gan_builds_runs_and_counts(name):
     assert all(p.grad is not None for p in adapter.generator.parameters())
 
 
-def test_registry_names_unique_across_plugins():
-    reg = load_registry()
-    assert len(reg) == len(set(reg))
+def test_duplicate_model_name_across_plugins_is_an_error(fresh_registry):
+    import types
+
+    from zoo import hookimpl
+    from zoo.manager import get_plugin_manager
+
+    clash = types.ModuleType("clashzoo")
+    clash.zoo_model_specs = hookimpl(lambda: [spec_from_dict("resnet50", {"family": "x", "kind": "backbone", "plugin": "clashzoo", "arch": "x"})])
+    get_plugin_manager().register(clash, name="clashzoo")
+    load_registry.cache_clear()
+    with pytest.raises(ZooError, match="'resnet50' is contributed by both (zoo.plugins.resnet and clashzoo|clashzoo and zoo.plugins.resnet)"):
+        load_registry()
 
 
 # Published parameter counts, independent of our registry: torchvision's Weights.meta

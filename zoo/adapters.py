@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo.spec import ModelSpec, check_num_classes
+from zoo.spec import ModelSpec, check_num_classes, check_stage
 
 __all__ = ["Step", "Stage", "BackboneAdapter", "GANAdapter", "stages_from_children", "NORM_TYPES"]
 
@@ -118,7 +118,6 @@ class BackboneAdapter:
         self._stages = list(stages)
         self.head = head
         self.frozen_until: str | None = None
-        self._label_smoothing = 0.0
         self.num_classes = _out_features(self._head_module())
 
     # -- structure -----------------------------------------------------------------
@@ -189,7 +188,7 @@ class BackboneAdapter:
         Raises:
             ZooError: unknown stage; the message lists the valid ones.
         """
-        self.spec.check_stage(stage)
+        check_stage(self.spec.name, stage, self.stage_names())
         for p in self.model.parameters():
             p.requires_grad_(True)
         self.frozen_until = stage
@@ -280,7 +279,7 @@ class BackboneAdapter:
         """Cross-entropy on ``(images (N,3,H,W) float32, labels (N,) int64)``; one step on ``"model"``."""
         x, y = batch
         logits = self.model(x)
-        loss = nn.functional.cross_entropy(logits.float(), y, label_smoothing=self._label_smoothing)
+        loss = nn.functional.cross_entropy(logits.float(), y, )
         acc = (logits.argmax(1) == y).float().mean()
         yield Step("model", loss, {"loss": float(loss.detach()), "acc": float(acc)})
 

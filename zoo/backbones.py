@@ -74,19 +74,7 @@ def build_backbone(
     Raises:
         ZooError: ``num_classes < 1`` or the architecture cannot be built.
     """
-    num_classes = int(options.get("num_classes") or spec.num_classes)
+    num_classes = int(spec.num_classes if options.get("num_classes") is None else options["num_classes"])
     check_num_classes(num_classes)
     model = create_arch(spec.arch, num_classes=num_classes, factories=factories)
     return BackboneAdapter(spec, model, stages(model), spec.head)
-
-
-def sequential_stages(model: nn.Module, prefix: str, names: list[str], first: int = 0) -> list[Stage]:
-    """Stages ``names[i]`` = child ``first + i`` of the container at ``prefix`` (helper for plugins).
-
-    Children after the last name join the last stage.
-    """
-    container = model.get_submodule(prefix)
-    children = [f"{prefix}.{n}" for n, _ in container.named_children()][first:]
-    out = [Stage(n, (children[i],)) for i, n in enumerate(names[:-1])]
-    out.append(Stage(names[-1], tuple(children[len(names) - 1 :])))
-    return out

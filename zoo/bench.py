@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.devices import resolve_device
+from zoo.devices import amp_dtype, is_oom, resolve_device
 from zoo.errors import ZooError
 
 __all__ = [
@@ -110,7 +110,6 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "status"),
 )
 
-_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 # ----------------------------------------------------------------------------------------
@@ -585,13 +584,6 @@ def default_batch_size(device: str | torch.device) -> int:
 # ----------------------------------------------------------------------------------------
 # one model
 # ----------------------------------------------------------------------------------------
-def _is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    msg = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
-
-
 def _error_text(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     first = lines[0] if lines else ""
@@ -617,11 +609,6 @@ def _empty_row(spec: Any, *, device: torch.device, amp: str | None, channels_las
         notes=[],
     )
     return row
-
-
-def _check_amp(amp: str | None) -> None:
-    if amp not in (None, *_AMP_DTYPES):
-        raise ZooError(f"unknown --amp {amp!r}; valid: {', '.join(_AMP_DTYPES)}", exit_code=2)
 
 
 def _free_memory(device: torch.device) -> None:
@@ -696,7 +683,7 @@ def bench_model(
     from zoo import registry
 
     dev = resolve_device(device)
-    _check_amp(amp)
+    amp_dtype(amp)
     if batch_size is not None and batch_size < 1:
         raise ZooError(f"--batch-size must be at least 1, got {batch_size}", exit_code=2)
     if budget_s <= 0:
@@ -794,7 +781,7 @@ def _bench_into(
             runner = torch.compile(model)
         except Exception as exc:
             raise RuntimeError(f"cannot compile: {_error_text(exc)}") from exc
-    amp_ctx = (lambda: torch.autocast(device_type=dev.type, dtype=_AMP_DTYPES[amp])) if amp else contextlib.nullcontext
+    amp_ctx = (lambda: torch.autocast(device_type=dev.type, dtype=amp_dtype(amp))) if amp_dtype(amp) else contextlib.nullcontext
 
     def forward_fn(xs: tuple[torch.Tensor, ...]) -> Callable[[], Any]:
         def call() -> Any:
@@ -808,7 +795,7 @@ def _bench_into(
     try:
         lat = time_forward(forward_fn(x1), device=dev, budget_s=half, warmup=2, min_reps=5)
     except Exception as exc:
-        if compile and not _is_oom(exc):
+        if compile and not is_oom(exc):
             raise RuntimeError(f"cannot compile: {_error_text(exc)}") from exc
         raise
     row["latency_ms"] = lat.median_ms
@@ -823,7 +810,7 @@ def _bench_into(
             thr = time_forward(forward_fn(xb), device=dev, budget_s=half, warmup=1, min_reps=3)
             break
         except Exception as exc:
-            if not _is_oom(exc) or bs == 1:
+            if not is_oom(exc) or bs == 1:
                 raise
         # outside the except block: the traceback no longer pins the failed batch's tensors
         notes.append(f"batch {bs} ran out of memory; halved")
@@ -915,7 +902,7 @@ def bench_models(
         ZooError: as :func:`expand_names` and :func:`resolve_device`.
     """
     dev = resolve_device(device)
-    _check_amp(options.get("amp"))
+    amp_dtype(options.get("amp"))
     specs = expand_names(names_or_patterns, kind=kind, family=family)
     rows = []
     for i, spec in enumerate(specs):

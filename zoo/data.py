@@ -129,7 +129,8 @@ def stratified_split(labels: list[int] | np.ndarray, val_fraction: float = 0.2, 
     return sorted(train), sorted(val)
 
 
-def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, seed: int = 0) -> list[int]:
+def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, seed: int = 0,
+             classes: list[str] | None = None) -> list[int]:
     """Keep ``shots`` items per class from ``indices`` (seeded).
 
     Raises:
@@ -144,7 +145,8 @@ def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, see
     for c in np.unique(labels[idx]):
         members = idx[labels[idx] == c]
         if len(members) < shots:
-            raise ZooError(f"class {c} has only {len(members)} training images, fewer than --shots {shots}; lower --shots")
+            cname = classes[int(c)] if classes else str(c)
+            raise ZooError(f"class {cname!r} has only {len(members)} training images, fewer than --shots {shots}; lower --shots", exit_code=2)
         picked += rng.choice(members, size=shots, replace=False).tolist()
     return sorted(picked)
 
@@ -262,12 +264,15 @@ def make_loaders(
     """Seeded ``DataLoader``s over ``source`` (few-shot subset of the training split when ``shots``).
 
     Batches are ``(images (B, C, S, S) float32, labels (B,) int64)``.
+
+    Raises:
+        ZooError: a class has fewer training images than ``shots``.
     """
     from torch.utils.data import Subset
 
     train = source.train
     if shots is not None:
-        keep = few_shot(list(range(len(train))), source.targets_train, shots, seed)
+        keep = few_shot(list(range(len(train))), source.targets_train, shots, seed, classes=source.classes)
         train = Subset(train, keep)
     g = torch.Generator().manual_seed(seed)
     bs = max(1, min(batch_size, len(train)))

@@ -6,7 +6,9 @@ import torch
 
 from zoo.errors import ZooError
 
-__all__ = ["resolve_device", "valid_devices"]
+__all__ = ["resolve_device", "valid_devices", "AMP_DTYPES", "amp_dtype", "is_oom"]
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _mps_available() -> bool:
@@ -14,6 +16,7 @@ def _mps_available() -> bool:
 
 
 def valid_devices() -> list[str]:
+    """Devices usable here, for error messages: ``cpu``, plus ``cuda``/``cuda:0..N`` and ``mps`` when present."""
     valid = ["cpu"]
     if torch.cuda.is_available():
         valid.append("cuda" if torch.cuda.device_count() == 1 else f"cuda (cuda:0..cuda:{torch.cuda.device_count() - 1})")
@@ -48,3 +51,25 @@ def resolve_device(device: str | torch.device) -> torch.device:
     elif dev.type != "cpu":
         raise ZooError(f"unsupported device {device!r}; valid here: {valid}", exit_code=2)
     return dev
+
+
+def amp_dtype(amp: str | None) -> torch.dtype | None:
+    """The autocast dtype of ``--amp`` (``bf16`` or ``fp16``); ``None`` (or ``fp32``/``none``) means full precision.
+
+    Raises:
+        ZooError: any other value (exit code 2).
+    """
+    if amp in (None, "", "none", "fp32"):
+        return None
+    if amp not in AMP_DTYPES:
+        raise ZooError(f"unknown --amp {amp!r}; valid: {', '.join(AMP_DTYPES)} (or leave it out for fp32)", exit_code=2)
+    return AMP_DTYPES[amp]
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for out-of-memory errors: ``torch.OutOfMemoryError`` (CUDA), ``MemoryError`` and the
+    CPU allocator's ``RuntimeError`` ("can't allocate memory")."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)

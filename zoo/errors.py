@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["ZooError", "did_you_mean"]
+__all__ = ["ZooError", "did_you_mean", "warn"]
 
 
 class ZooError(Exception):
@@ -38,3 +38,11 @@ def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:
         if c not in close and (c.startswith(word) or word in c):
             close.append(c)
     return f" (did you mean: {', '.join(close)}?)" if close else ""
+
+
+def warn(message: str) -> None:
+    """Write one ``Warning: message`` line to stderr (the library's and the CLI's warnings)."""
+    import sys
+
+    sys.stderr.write(f"Warning: {message}\n")
+    sys.stderr.flush()

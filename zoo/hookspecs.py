@@ -70,8 +70,10 @@ def zoo_datasets() -> dict[str, Any]:
     Called when a ``--data`` value is not an existing path.
 
     Returns:
-        ``{name: factory}`` where ``factory(filter: str | None, img_size: int, channels: int)``
-        returns a :class:`zoo.data.ImageDataset` split description (see :mod:`zoo.data`).
+        ``{name: loader}`` where ``loader()`` takes no arguments and returns
+        ``(images, labels, class_names)``: a numpy uint8 array ``(N, C, H, W)``, a numpy
+        int64 array ``(N,)`` of class indices, and the list of class names. zoo applies the
+        ``NAME:CLASSES`` filter, the seeded stratified split and the transforms itself.
     """
 
 

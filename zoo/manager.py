@@ -63,6 +63,14 @@ def get_plugin_manager() -> pluggy.PluginManager:
         for ep_name in _entry_point_names():
             if ep_name not in allowed:
                 pm.set_blocked(ep_name)
+    if allowed is not None:
+        known = {plugin_short_name(m) for m in BUILTIN_PLUGINS} | set(BUILTIN_PLUGINS) | set(_entry_point_names())
+        unknown = sorted(allowed - known)
+        if unknown:
+            from zoo.errors import did_you_mean, warn
+
+            warn(f"ZOO_PLUGINS names no plugin called {', '.join(unknown)}{did_you_mean(unknown[0], sorted(known))}; "
+                 "'zoo plugins' lists what loads")
     try:
         pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     except Exception as exc:  # a broken third-party plugin must not look like our bug

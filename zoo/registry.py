@@ -31,17 +31,15 @@ __all__ = [
     "list_models",
     "get_spec",
     "build",
-    "spec_owner",
 ]
 
 
-def specs_from_toml(path: str | Path, *, plugin: str | None = None, only_plugin: str | None = None) -> list[ModelSpec]:
+def specs_from_toml(path: str | Path, *, plugin: str | None = None) -> list[ModelSpec]:
     """Read ``[models.NAME]`` tables from a TOML file into validated specs.
 
     Args:
         path: the TOML file.
         plugin: default ``plugin`` for tables that do not name one.
-        only_plugin: keep only the tables whose plugin is this one.
 
     Raises:
         ZooError: the file is missing or not valid TOML, or a table fails validation.
@@ -54,8 +52,6 @@ def specs_from_toml(path: str | Path, *, plugin: str | None = None, only_plugin:
     except tomllib.TOMLDecodeError as exc:
         raise ZooError(f"registry file {path} is not valid TOML: {exc}") from exc
     specs = [spec_from_dict(name, table, plugin=plugin) for name, table in doc.get("models", {}).items()]
-    if only_plugin is not None:
-        specs = [s for s in specs if s.plugin == only_plugin]
     return specs
 
 
@@ -97,11 +93,6 @@ def load_registry() -> dict[str, ModelSpec]:
             out[spec.name] = spec
             owners[spec.name] = impl.plugin_name
     return out
-
-
-def spec_owner(name: str) -> str:
-    """The plugin name that contributed model ``name``."""
-    return get_spec(name).plugin
 
 
 def _natural_key(name: str) -> list[Any]:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict", "check_num_classes"]
+__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict", "check_num_classes", "check_stage"]
 
 KINDS = ("backbone", "gan")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -115,15 +115,21 @@ class ModelSpec:
         Raises:
             ZooError: unknown stage (exit code 2); the message lists the valid ones.
         """
-        if stage is not None and stage not in self.stages:
-            raise ZooError(
-                f"unknown stage {stage!r} for {self.name}{did_you_mean(stage, self.stages)}; valid stages: {' '.join(self.stages)}",
-                exit_code=2,
-            )
+        check_stage(self.name, stage, self.stages)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (tuples become lists)."""
         return dataclasses.asdict(self)
+
+
+def check_stage(model: str, stage: str | None, stages: tuple[str, ...] | list[str]) -> None:
+    """Check that ``stage`` (``None`` = nothing frozen) is one of ``stages`` of ``model``.
+
+    Raises:
+        ZooError: unknown stage (exit code 2); the message lists the valid ones.
+    """
+    if stage is not None and stage not in stages:
+        raise ZooError(f"unknown stage {stage!r} for {model}{did_you_mean(stage, stages)}; valid stages: {' '.join(stages)}", exit_code=2)
 
 
 def check_num_classes(num_classes: int) -> None:
@@ -168,7 +174,10 @@ def spec_from_dict(name: str, table: dict[str, Any], *, plugin: str | None = Non
         bad = set(w) - _WEIGHT_FIELDS
         if bad:
             raise ZooError(f"registry entry {name!r} has weights with unknown keys {sorted(bad)}")
-        weights.append(WeightSource(**w))
+        try:
+            weights.append(WeightSource(**w))
+        except TypeError as exc:
+            raise ZooError(f"registry entry {name!r} has a weights table without a required key ({exc}); 'tag' and 'url' are required") from None
     data["weights"] = tuple(weights)
     for key in ("input_size", "mean", "std", "stages"):
         if key in data:

@@ -13,9 +13,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, warn
 
 __all__ = ["train", "adapt", "sample", "save_grid"]
+
+_METRICS_TMP = ".metrics.jsonl.partial"
+
+
+def _prepare_out(out: str | Path | None) -> Path | None:
+    """Check before any work that ``--out`` can be created (it is created only when saving,
+    so a failed run leaves nothing behind), so a bad ``--out`` fails in milliseconds."""
+    if out is None:
+        return None
+    out = Path(out)
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent == out and not out.is_dir():
+        raise ZooError(f"--out {out} is a file, not a directory; choose another --out", exit_code=2)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ZooError(f"cannot create the output directory {out}: {parent} is not a writable directory; choose another --out", exit_code=2)
+    return out
 
 
 def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
@@ -46,10 +64,11 @@ def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: i
         val_transform=adapter.transforms(img_size=img_size, train=False, resize_only=resize_only),
         batch_size=batch_size, shots=shots, seed=seed, drop_last=adapter.kind == "gan",
     )
+    log = (out / _METRICS_TMP) if out else None
+    if log is not None and log.exists():
+        log.unlink()
     trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes,
-                      log_path=(out / "metrics.jsonl") if out else None)
-    if out is not None and (out / "metrics.jsonl").exists():
-        (out / "metrics.jsonl").unlink()
+                      log_path=log)
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None)
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
@@ -102,11 +121,13 @@ def train(
     """
     from zoo.data import resolve_data
     from zoo.registry import get_spec
-    from zoo.trainer import seed_everything
+    from zoo.trainer import check_training_args, seed_everything
 
     spec = get_spec(name)
+    check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, batch_size=batch_size, max_minutes=max_minutes)
     source = resolve_data(data, seed=seed)
     size = _default_img_size(spec, source, img_size)
+    out = _prepare_out(out)
     seed_everything(seed)
     options = dict(build_options or {})
     if spec.kind == "backbone":
@@ -161,14 +182,17 @@ def adapt(
     """
     from zoo.registry import get_spec
     from zoo.spec import check_num_classes
-    from zoo.trainer import seed_everything
+    from zoo.trainer import check_training_args, seed_everything
     from zoo.weights import load_weights
 
     spec = get_spec(name)
     if spec.kind != "backbone":
         raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
-    check_num_classes(head)  # both checked before anything is built or written
+    check_num_classes(head)  # everything is checked before anything is built or written
     spec.check_stage(freeze_until)
+    if data is None and shots is not None:
+        raise ZooError("--shots needs --data (the images to fine-tune on); without --data, zoo adapt only builds, freezes and saves", exit_code=2)
+    check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, batch_size=batch_size)
     source = None
     if data is not None:
         from zoo.data import resolve_data
@@ -177,6 +201,7 @@ def adapt(
         if len(source.classes) != head:
             raise ZooError(f"--head {head} but --data {data} has {len(source.classes)} classes; pass --head {len(source.classes)}", exit_code=2)
     size = _default_img_size(spec, source, img_size)
+    out = _prepare_out(out)
     seed_everything(seed)
     adapter = _build(name)
     loaded = _load_weights_auto(adapter, weights, load_weights)
@@ -188,7 +213,7 @@ def adapt(
         result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
                       seed=seed, out=Path(out) if out else None, shots=shots, max_minutes=None, progress=progress)
         summary.update(_summary(adapter, source, result, weights_init=loaded, img_size=size))
-        summary.update(trainable_params=trainable, frozen_params=frozen, frozen_until=freeze_until, shots=shots)
+        summary["shots"] = shots
     if out is not None:
         _save(adapter, Path(out), summary, source, size, epochs if source else 0, seed)
         summary["out"] = str(out)
@@ -202,23 +227,17 @@ def _load_weights_auto(adapter: Any, weights: str | None, load_weights: Any) -> 
 
     spec = adapter.spec
     if not spec.weights:
-        _warn(f"{spec.name} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)")
+        warn(f"{spec.name} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)")
         return "random"
     cached = cache_dir() / spec.name / f"{spec.weights[0].tag}.safetensors"
     if offline() and not cached.exists():
-        _warn(f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}")
+        warn(f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}")
         return "random"
     try:
         return load_weights(adapter, spec.weights[0].tag)
     except ZooError as exc:
-        _warn(f"could not get {spec.name}'s published weights ({exc}); starting from random init")
+        warn(f"could not get {spec.name}'s published weights ({exc}); starting from random init")
         return "random"
-
-
-def _warn(msg: str) -> None:
-    import sys
-
-    sys.stderr.write(f"Warning: {msg}\n")
 
 
 def _summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
@@ -239,6 +258,8 @@ def _save(adapter: Any, out: Path, summary: dict[str, Any], source: Any, img_siz
         "metrics": {k: v for k, v in summary.items() if k not in ("classes", "out")},
     }
     save_checkpoint(out, adapter, meta)
+    if (out / _METRICS_TMP).exists():  # the per-epoch log joins the checkpoint it belongs to
+        os.replace(out / _METRICS_TMP, out / "metrics.jsonl")
 
 
 def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out: str | Path = "grid.png",
@@ -261,7 +282,9 @@ def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out
         raise ZooError(f"--n must be at least 1, got {n}", exit_code=2)
     state, meta = read_checkpoint(checkpoint)
     if meta.get("model") not in (None, name):
-        raise ZooError(f"checkpoint {checkpoint} was written for {meta['model']}, not {name}; run 'zoo sample {meta['model']} --checkpoint {checkpoint}'")
+        owner = meta["model"]
+        hint = f"run 'zoo sample {owner} --checkpoint {checkpoint}'" if meta.get("kind") == "gan" else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'"
+        raise ZooError(f"checkpoint {checkpoint} was written for {owner}, not {name}; {hint}")
     options = dict(meta.get("config") or {})
     adapter = _build(name, **options)
     load_into(adapter, state, source=str(checkpoint))
@@ -293,11 +316,13 @@ def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cel
     if arr.shape[2] == 1:
         arr = arr[:, :, 0]
     path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"--out {path} is a directory; give a file name such as {path / 'grid.png'}", exit_code=2)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise ZooError(f"cannot write {path}: {exc.strerror}") from None
+        raise ZooError(f"cannot write {path} ({exc.strerror}); choose another --out", exit_code=2) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             Image.fromarray(arr).save(fh, format="PNG")

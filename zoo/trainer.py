@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from zoo.devices import resolve_device
+from zoo.devices import amp_dtype, resolve_device
 from zoo.errors import ZooError
 
-__all__ = ["Trainer", "resolve_device", "seed_everything"]
+__all__ = ["Trainer", "check_training_args", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -38,13 +38,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _autocast(device: torch.device, amp: str | None) -> Any:
-    if amp in (None, "", "none", "fp32"):
-        return contextlib.nullcontext
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
-    if amp not in dtypes:
-        raise ZooError(f"unknown --amp {amp!r}; valid: bf16, fp16", exit_code=2)
-    return lambda: torch.autocast(device_type=device.type, dtype=dtypes[amp])
+def check_training_args(*, device: str = "cpu", amp: str | None = None, epochs: int = 1, lr: float | None = None,
+                        batch_size: int = 1, max_minutes: float | None = None) -> torch.device:
+    """Validate training options before any data is loaded or model built; returns the device.
+
+    Raises:
+        ZooError: device not available here, unknown ``amp``, ``epochs < 1``, ``lr <= 0``,
+            ``batch_size < 1`` or ``max_minutes <= 0`` (exit code 2 for usage errors).
+    """
+    dev = resolve_device(device)
+    amp_dtype(amp)
+    if epochs < 1:
+        raise ZooError(f"--epochs must be at least 1, got {epochs}", exit_code=2)
+    if lr is not None and not lr > 0:
+        raise ZooError(f"--lr must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", exit_code=2)
+    if batch_size < 1:
+        raise ZooError(f"--batch-size must be at least 1, got {batch_size}", exit_code=2)
+    if max_minutes is not None and not max_minutes > 0:
+        raise ZooError(f"--max-minutes must be positive, got {max_minutes}", exit_code=2)
+    return dev
 
 
 def _to(batch: Any, device: torch.device) -> Any:
@@ -90,14 +102,13 @@ class Trainer:
         progress: bool = True,
         seed: int = 0,
     ) -> None:
-        if epochs < 1:
-            raise ZooError(f"--epochs must be at least 1, got {epochs}", exit_code=2)
+        self.device = check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes)
         self.epochs = epochs
         self.max_seconds = None if max_minutes is None else max_minutes * 60.0
         self.lr = lr
-        self.device = resolve_device(device)
         self.amp = amp
-        self.autocast = _autocast(self.device, amp)
+        dtype = amp_dtype(amp)
+        self.autocast = (lambda: torch.autocast(device_type=self.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
         self.log_path = Path(log_path) if log_path else None
         self.callbacks = list(callbacks)
         self.progress = progress
@@ -142,22 +153,26 @@ class Trainer:
                 n = 0
                 for batch in train_loader:
                     batch = _to(batch, self.device)
-                    with self.autocast():
-                        steps = adapter.training_step(batch)
-                        for step in steps:
-                            opt = optimizers[step.optimizer]
-                            opt.zero_grad(set_to_none=True)
-                            if scaler is not None:
-                                scaler.scale(step.loss).backward()
-                                scaler.step(opt)
-                                scaler.update()
-                            else:
-                                step.loss.backward()
-                                opt.step()
-                            if step.optimizer in schedulers:
-                                schedulers[step.optimizer].step()
-                            for k, v in step.logs.items():
-                                sums[k] = sums.get(k, 0.0) + float(v)
+                    steps = adapter.training_step(batch)
+                    while True:
+                        with self.autocast():  # forward passes only; backward runs outside autocast
+                            step = next(steps, None)
+                        if step is None:
+                            break
+                        opt = optimizers[step.optimizer]
+                        opt.zero_grad(set_to_none=True)
+                        if scaler is not None:
+                            scaler.scale(step.loss).backward()
+                            scaler.step(opt)
+                        else:
+                            step.loss.backward()
+                            opt.step()
+                        if step.optimizer in schedulers:
+                            schedulers[step.optimizer].step()
+                        for k, v in step.logs.items():
+                            sums[k] = sums.get(k, 0.0) + float(v)
+                    if scaler is not None:
+                        scaler.update()  # once per iteration, after every optimizer stepped
                     n += 1
                     self.global_step += 1
                     bar.advance(epoch, self.epochs, {k: v / n for k, v in sums.items()})
