@@ -223,13 +223,13 @@ def adapt(
 def _load_weights_auto(adapter: Any, weights: str | None, load_weights: Any) -> str:
     if weights != "auto":
         return load_weights(adapter, weights)
-    from zoo.weights import cache_dir, offline
+    from zoo.weights import offline, pretrained_path
 
     spec = adapter.spec
     if not spec.weights:
         warn(f"{spec.name} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)")
         return "random"
-    cached = cache_dir() / spec.name / f"{spec.weights[0].tag}.safetensors"
+    cached = pretrained_path(spec)
     if offline() and not cached.exists():
         warn(f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}")
         return "random"

@@ -51,6 +51,7 @@ __all__ = [
     "offline",
     "download",
     "fetch_pretrained",
+    "pretrained_path",
     "load_state_file",
     "load_into",
     "save_checkpoint",
@@ -524,6 +525,15 @@ def _url_file_name(url: str) -> str:
     return name or "weights.bin"
 
 
+def pretrained_path(spec: Any, tag: str | None = None) -> Path:
+    """Where the converted published weights of ``spec`` live: ``cache_dir()/<name>/<tag>.safetensors``.
+
+    Raises:
+        ZooError: no published weights with that tag.
+    """
+    return cache_dir() / spec.name / f"{spec.weight_source(tag).tag}.safetensors"
+
+
 def fetch_pretrained(spec: Any, tag: str | None = None, *, progress: bool = True) -> Path:
     """The published weights of ``spec`` as a local safetensors file, downloading once.
 
@@ -550,7 +560,7 @@ def fetch_pretrained(spec: Any, tag: str | None = None, *, progress: bool = True
             checksum or read error of :func:`download` / :func:`load_state_file`.
     """
     src = spec.weight_source(tag)
-    final = cache_dir() / spec.name / f"{src.tag}.safetensors"
+    final = pretrained_path(spec, src.tag)
     if final.is_file():
         return final
     name = _url_file_name(src.url)
