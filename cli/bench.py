@@ -47,7 +47,9 @@ def bench_cmd(
     from zoo import bench  # imports torch
 
     dev = bench.resolve_device(device)  # before anything is built
-    specs = bench.expand_names(names, kind=kind, family=family)
+    from zoo.registry import expand_names
+
+    specs = expand_names(names, kind=kind, family=family)
     rows = _run(bench, specs, dev, batch_size=batch_size, img_size=img_size, amp=amp, channels_last=channels_last, compile=compile, budget_s=budget)
 
     if as_json:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.registry import builtin_specs
+from zoo.catalog import builtin_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.plugins._dcgan_impl import DCGANAdapter

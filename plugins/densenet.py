@@ -6,7 +6,7 @@ classifier`` (``norm5`` joins ``denseblock4``). Source: torchvision ``models/den
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):

@@ -10,7 +10,7 @@ Source: timm ``models/inception_v3.py``, ``models/inception_resnet_v2.py`` (Apac
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 zoo_model_specs, zoo_build_model = backbone_hooks(__name__)

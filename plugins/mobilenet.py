@@ -10,7 +10,7 @@ torchvision ``models/mobilenetv2.py``, ``models/mobilenetv3.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):

@@ -10,7 +10,7 @@ Stages are the cells' own names: ``conv0 cell_stem_0 cell_stem_1 cell_0 ... redu
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 def _factories():

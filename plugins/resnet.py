@@ -11,7 +11,7 @@ Sources: arXiv:1512.03385, arXiv:1603.05027, arXiv:1611.05431; torchvision
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):

@@ -7,7 +7,7 @@ Source: torchvision ``models/vgg.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):

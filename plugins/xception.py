@@ -7,7 +7,7 @@ Source: timm ``models/xception.py`` (Apache-2.0), ported from Cadene's pretraine
 
 from __future__ import annotations
 
-from zoo.plugin import backbone_hooks
+from zoo.pluginkit import backbone_hooks
 
 
 zoo_model_specs, zoo_build_model = backbone_hooks(__name__)

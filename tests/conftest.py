@@ -23,8 +23,8 @@ def _seed_and_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def fresh_registry():
     """Forget cached plugin managers/registries before and after a test that changes plugins."""
-    from zoo.manager import reset_plugin_manager
+    from zoo.registry import reset_registry
 
-    reset_plugin_manager()
+    reset_registry()
     yield
-    reset_plugin_manager()
+    reset_registry()

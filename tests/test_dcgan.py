@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from zoo.errors import ZooError
 from zoo.plugins import dcgan
-from zoo.registry import builtin_specs
+from zoo.catalog import builtin_specs
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 G_PARAMS = 3_576_704  # pytorch/examples Generator (nz=100, ngf=64, nc=3)
@@ -78,11 +78,11 @@ def test_other_plugins_specs_are_declined(spec):
 
 
 def test_build_through_plugin_manager(monkeypatch):
-    from zoo.manager import reset_plugin_manager
+    from zoo.registry import reset_registry
     from zoo.registry import build as zoo_build
 
     monkeypatch.setenv("ZOO_PLUGINS", "dcgan")
-    reset_plugin_manager()
+    reset_registry()
     try:
         torch.manual_seed(0)
         adapter = zoo_build("dcgan", image_size=32, channels=1, num_classes=10)  # num_classes is ignored
@@ -90,7 +90,7 @@ def test_build_through_plugin_manager(monkeypatch):
         assert (adapter.image_size, adapter.channels) == (32, 1)
     finally:
         monkeypatch.delenv("ZOO_PLUGINS")
-        reset_plugin_manager()
+        reset_registry()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from zoo.errors import ZooError
-from zoo.registry import build, get_spec, list_models, load_registry, specs_from_toml
+from zoo.catalog import specs_from_toml
+from zoo.registry import build, get_spec, list_models, load_registry
 from zoo.spec import ModelSpec, spec_from_dict
 
 ALL = [s.name for s in list_models()]

@@ -63,9 +63,9 @@ def tinyzoo(tmp_path, monkeypatch, fresh_registry):
         tinyzoo = tinyzoo
         """))
     monkeypatch.syspath_prepend(str(site))
-    from zoo.manager import reset_plugin_manager
+    from zoo.registry import reset_registry
 
-    reset_plugin_manager()
+    reset_registry()
     yield site
 
 
@@ -110,9 +110,9 @@ def test_plugin_bench_and_adapt(tinyzoo, tmp_path):
 
 
 def test_zoo_plugins_env_limits_loading(tinyzoo, monkeypatch):
-    from zoo.manager import reset_plugin_manager
+    from zoo.registry import reset_registry
     from zoo.registry import list_models
 
     monkeypatch.setenv("ZOO_PLUGINS", "vgg,tinyzoo")
-    reset_plugin_manager()
+    reset_registry()
     assert {s.name for s in list_models()} == {"vgg16", "vgg19", "tinynet"}

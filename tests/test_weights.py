@@ -130,13 +130,13 @@ def _one_thread():
 @pytest.fixture(scope="module", autouse=True)
 def _plugins():
     """Only the plugins these tests need (fast, and independent of the others)."""
-    from zoo.manager import reset_plugin_manager
+    from zoo.registry import reset_registry
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZOO_PLUGINS", "resnet,mobilenet")
-        reset_plugin_manager()
+        reset_registry()
         yield
-    reset_plugin_manager()
+    reset_registry()
 
 
 def _blob(n: int = 300_000, seed: int = 0) -> bytes:

@@ -82,11 +82,3 @@ def _entry_point_names() -> list[str]:
     from importlib.metadata import entry_points
 
     return [ep.name for ep in entry_points(group=hookspecs.PROJECT)]
-
-
-def reset_plugin_manager() -> None:
-    """Forget the cached plugin manager and registry (tests, and after installing a plugin)."""
-    get_plugin_manager.cache_clear()
-    from zoo import registry
-
-    registry.load_registry.cache_clear()

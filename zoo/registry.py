@@ -1,70 +1,38 @@
 """The registry: every model spec that the loaded plugins contribute, and the one build path.
 
-Built-in models are declared in ``registry.toml`` (shipped inside the package); each
-built-in plugin contributes its own tables through the ``zoo_model_specs`` hook, exactly
-as a third-party plugin would with its own TOML (:func:`specs_from_toml`) or with specs
-made in Python. Listing never imports torch.
+Built-in models are declared in ``registry.toml`` (shipped inside the package, read by
+:mod:`zoo.catalog`); each built-in plugin contributes its own tables through the
+``zoo_model_specs`` hook, exactly as a third-party plugin would with its own TOML
+(:func:`zoo.catalog.specs_from_toml`) or with specs made in Python. Listing never imports torch.
+
+Imports run one way: ``zoo.registry`` -> ``zoo.manager`` -> ``zoo.hookspecs``, and
+``zoo.registry`` -> ``zoo.catalog`` -> ``zoo.spec``; plugins import ``zoo.catalog`` and
+``zoo.pluginkit``, never the registry.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import sys
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from zoo.catalog import builtin_specs, specs_from_toml
 from zoo.errors import ZooError, did_you_mean
-from zoo.spec import ModelSpec, spec_from_dict
+from zoo.manager import get_plugin_manager
+from zoo.spec import ModelSpec
 
 __all__ = [
     "builtin_specs",
     "specs_from_toml",
     "load_registry",
+    "reset_registry",
     "list_models",
+    "expand_names",
     "get_spec",
     "build",
 ]
-
-
-def specs_from_toml(path: str | Path, *, plugin: str | None = None) -> list[ModelSpec]:
-    """Read ``[models.NAME]`` tables from a TOML file into validated specs.
-
-    Args:
-        path: the TOML file.
-        plugin: default ``plugin`` for tables that do not name one.
-
-    Raises:
-        ZooError: the file is missing or not valid TOML, or a table fails validation.
-    """
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ZooError(f"registry file {path} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ZooError(f"registry file {path} is not valid TOML: {exc}") from exc
-    specs = [spec_from_dict(name, table, plugin=plugin) for name, table in doc.get("models", {}).items()]
-    return specs
-
-
-@lru_cache(maxsize=1)
-def _builtin_catalogue() -> tuple[ModelSpec, ...]:
-    path = resources.files("zoo").joinpath("registry.toml")
-    with resources.as_file(path) as p:
-        return tuple(specs_from_toml(p))
-
-
-def builtin_specs(plugin: str) -> list[ModelSpec]:
-    """The specs of ``registry.toml`` that name ``plugin`` (used by the built-in plugins)."""
-    return [s for s in _builtin_catalogue() if s.plugin == plugin]
 
 
 @lru_cache(maxsize=1)
@@ -74,8 +42,6 @@ def load_registry() -> dict[str, ModelSpec]:
     Raises:
         ZooError: two plugins contribute the same model name.
     """
-    from zoo.manager import get_plugin_manager
-
     pm = get_plugin_manager()
     out: dict[str, ModelSpec] = {}
     owners: dict[str, str] = {}
@@ -95,33 +61,112 @@ def load_registry() -> dict[str, ModelSpec]:
     return out
 
 
+def reset_registry() -> None:
+    """Forget the cached plugin manager and registry (tests, and after installing a plugin)."""
+    get_plugin_manager.cache_clear()
+    load_registry.cache_clear()
+
+
 def _natural_key(name: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def list_models(
-    pattern: str | None = None, *, kind: str | None = None, family: str | None = None
-) -> list[ModelSpec]:
-    """Specs matching a wildcard ``pattern`` (``resnet*``; a bare word matches as a substring),
-    ``kind`` and ``family``, sorted naturally (``resnet18`` before ``resnet101``).
+def _matches(name: str, pattern: str) -> bool:
+    """One rule for every command: an exact name; a wildcard (``*``, ``?``, ``[...]``) with
+    :func:`fnmatch.fnmatchcase`; otherwise a bare word matches as a substring (``vgg``)."""
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return name == pattern or pattern in name
 
-    Raises:
-        ZooError: ``kind`` is not one of ``backbone``, ``gan``.
-    """
+
+def _split(patterns: str | Iterable[Any] | None) -> list[Any]:
+    if patterns is None:
+        return []
+    items = [patterns] if isinstance(patterns, (str, ModelSpec)) else list(patterns)
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            out += [p.strip() for p in item.split(",") if p.strip()]
+        elif item is not None:
+            out.append(item)
+    return out
+
+
+def _check_kind(kind: str | None) -> None:
     from zoo.spec import KINDS
 
     if kind is not None and kind not in KINDS:
         raise ZooError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}", exit_code=2)
-    specs = load_registry().values()
-    if pattern:
-        pats = [p.strip() for p in pattern.split(",") if p.strip()]
-        pats = [p if any(c in p for c in "*?[") else f"*{p}*" for p in pats]
-        specs = [s for s in specs if any(fnmatch.fnmatchcase(s.name, p) for p in pats)]
-    if kind:
-        specs = [s for s in specs if s.kind == kind]
-    if family:
-        specs = [s for s in specs if s.family == family]
+
+
+def list_models(
+    pattern: str | Iterable[str] | None = None, *, kind: str | None = None, family: str | None = None
+) -> list[ModelSpec]:
+    """Specs matching ``pattern``, ``kind`` and ``family``, sorted naturally (``resnet18``
+    before ``resnet101``); an empty list when nothing matches.
+
+    ``pattern`` is one name, wildcard (``resnet*``) or bare word (a substring: ``vgg``
+    gives ``vgg16`` and ``vgg19``), several comma-separated, or a list of them; the same
+    rule as :func:`expand_names`, which every command that takes model names uses.
+
+    Raises:
+        ZooError: ``kind`` is not one of ``backbone``, ``gan``.
+    """
+    _check_kind(kind)
+    pats = _split(pattern)
+    specs = [
+        s for s in load_registry().values()
+        if (not pats or any(_matches(s.name, p) for p in pats))
+        and (kind is None or s.kind == kind)
+        and (family is None or s.family == family)
+    ]
     return sorted(specs, key=lambda s: _natural_key(s.name))
+
+
+def expand_names(
+    names_or_patterns: str | Iterable[Any] | None = None, *, kind: str | None = None, family: str | None = None
+) -> list[ModelSpec]:
+    """Resolve names, bare words, wildcards and specs to specs, in the order given, without duplicates.
+
+    Each item is an exact registry name, a wildcard (``resnet*``, ``*v2``) or a bare word
+    that matches as a substring (``vgg`` -> ``vgg16``, ``vgg19``), as in :func:`list_models`;
+    a :class:`zoo.spec.ModelSpec` passes through. Items may be comma-separated. No items
+    means the whole registry. ``kind`` and ``family`` filter every item.
+
+    Raises:
+        ZooError: an item matches no model (with the closest names), a bad ``kind``, or
+            nothing is left after the filters.
+    """
+    _check_kind(kind)
+    items = _split(names_or_patterns)
+    specs: list[ModelSpec] = []
+    if not items:
+        specs = list_models(None, kind=kind, family=family)
+    for item in items:
+        if isinstance(item, ModelSpec):
+            specs.append(item)
+            continue
+        reg = load_registry()
+        if item in reg:
+            found = [reg[item]]
+        else:
+            found = list_models(item)
+            if not found and any(c in item for c in "*?["):
+                raise ZooError(f"no model matches {item!r}; run 'zoo list' to see the names", exit_code=2)
+            if not found:
+                hint = did_you_mean(item, reg) or "; run 'zoo list' to see every model"
+                raise ZooError(f"unknown model {item!r}{hint}", exit_code=2)
+        specs += [s for s in found if (kind is None or s.kind == kind) and (family is None or s.family == family)]
+    out, seen = [], set()
+    for s in specs:
+        if s.name not in seen:
+            seen.add(s.name)
+            out.append(s)
+    if not out:
+        what = " ".join(str(i) for i in items) or "the registry"
+        filt = "".join(f" --{k} {v}" for k, v in (("kind", kind), ("family", family)) if v)
+        raise ZooError(f"no model matches {what}{filt}; run 'zoo list' to see the names (wildcards: 'resnet*')", exit_code=2)
+    return out
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -154,8 +199,6 @@ def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:
     Raises:
         ZooError: unknown model, or no plugin could build it.
     """
-    from zoo.manager import get_plugin_manager
-
     spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     adapter = get_plugin_manager().hook.zoo_build_model(spec=spec, options=dict(options))
     if adapter is None:

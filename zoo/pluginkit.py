@@ -4,8 +4,8 @@ A backbone family whose models are declared in a TOML catalogue needs only its s
 naming; :func:`backbone_hooks` makes its two hook implementations::
 
     # myzoo/plugin.py
-    from zoo.plugin import backbone_hooks
-    from zoo.registry import specs_from_toml
+    from zoo.pluginkit import backbone_hooks
+    from zoo.catalog import specs_from_toml
 
     zoo_model_specs, zoo_build_model = backbone_hooks(
         "myzoo", specs=lambda: specs_from_toml(Path(__file__).with_name("models.toml"), plugin="myzoo"))
@@ -46,7 +46,7 @@ def backbone_hooks(
         """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
         if specs is not None:
             return specs()
-        from zoo.registry import builtin_specs
+        from zoo.catalog import builtin_specs
 
         return builtin_specs(plugin)
 
