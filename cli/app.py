@@ -14,7 +14,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from zoo.cli.common import debug_enabled
+from zoo.cli.common import CLI_FLAGS, debug_enabled
 from zoo.errors import ZooError
 
 __all__ = ["app", "main", "run"]
@@ -35,7 +35,7 @@ class ZooGroup(TyperGroup):
         except ZooError as exc:
             if debug_enabled():
                 raise
-            raise _user_error(str(exc), exc.exit_code) from None
+            raise _user_error(exc.for_cli(CLI_FLAGS), exc.exit_code) from None
         except (MemoryError, RuntimeError) as exc:
             if debug_enabled() or not _is_oom(exc):
                 raise

@@ -13,7 +13,15 @@ from typing import Any
 
 from zoo.errors import ZooError, warn  # noqa: F401  (re-exported for CLI modules)
 
-__all__ = ["err_console", "out_console", "print_json", "warn", "debug_enabled"]
+__all__ = ["CLI_FLAGS", "err_console", "out_console", "print_json", "warn", "debug_enabled"]
+
+#: Python parameter -> CLI flag, where the flag is not ``--`` + the parameter with ``-`` for ``_``
+#: (see :meth:`zoo.errors.ZooError.for_cli`).
+CLI_FLAGS: dict[str, str] = {
+    "num_classes": "--head",
+    "budget_s": "--budget",
+    "n": "--n",
+}
 
 
 def debug_enabled() -> bool:

@@ -16,13 +16,32 @@ __all__ = ["ZooError", "did_you_mean", "warn"]
 class ZooError(Exception):
     """A user-fixable error. ``str(err)`` is one line: what was wrong, what is valid, a hint.
 
+    Library errors about an argument name the Python parameter; the CLI names its flag.
+    Give the parameter as ``param`` and write ``{param}`` where its name goes::
+
+        raise ZooError("{param} must be at least 1, got 0", param="num_classes", exit_code=2)
+
+    ``str(err)`` then reads ``num_classes must be at least 1, got 0`` (what a Python caller
+    passed), and :meth:`for_cli` ``--head must be at least 1, got 0`` (what a CLI user typed).
+
     Attributes:
         exit_code: the process exit code the CLI uses (1 for runtime errors, 2 for usage).
+        param: the Python parameter the message is about, or ``None``.
     """
 
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, exit_code: int = 1, param: str | None = None) -> None:
+        self.template = message
+        self.param = param
+        super().__init__(message.replace("{param}", param) if param else message)
         self.exit_code = exit_code
+
+    def for_cli(self, flags: dict[str, str] | None = None) -> str:
+        """The message with ``{param}`` replaced by the CLI flag: ``flags[param]`` when given,
+        else ``--`` plus the parameter with ``_`` as ``-`` (``batch_size`` -> ``--batch-size``)."""
+        if not self.param:
+            return str(self)
+        flag = (flags or {}).get(self.param) or "--" + self.param.replace("_", "-")
+        return self.template.replace("{param}", flag)
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:
