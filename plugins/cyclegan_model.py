@@ -1,0 +1,272 @@
+"""CycleGAN networks whose official checkpoints load exactly.
+
+Paper:
+    Jun-Yan Zhu, Taesung Park, Phillip Isola, Alexei A. Efros, "Unpaired Image-to-Image
+    Translation using Cycle-Consistent Adversarial Networks", ICCV 2017, arXiv:1703.10593.
+    The generator follows Johnson et al. 2016 (arXiv:1603.08155): 9 residual blocks for
+    256x256 images, 6 for 128x128; the discriminator is the 70x70 PatchGAN of pix2pix
+    (Isola et al. 2017, arXiv:1611.07004).
+
+Reference implementation:
+    junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` (``ResnetGenerator``,
+    ``ResnetBlock``, ``NLayerDiscriminator``, ``get_norm_layer('instance')``), BSD licence,
+    Copyright (c) 2017 Jun-Yan Zhu and Taesung Park; architecture unchanged from 00d5574
+    (2021) to 2a7afba (2025). Followed for the layer order, reflection padding, kernel
+    sizes, strides, ``output_padding=1`` of the transposed convs, InstanceNorm without
+    affine parameters or running statistics (hence a bias on every conv), LeakyReLU(0.2)
+    and the PatchGAN widths ``ndf * min(2**n, 8)``; ``models/base_model.py``
+    ``load_networks`` / ``__patch_instance_norm_state_dict`` for the released files' extra
+    keys. This file is an independent re-implementation with the same module names, so the
+    released ``latest_net_G.pth`` files (horse2zebra, monet2photo, ...) load with
+    ``strict=True``: 48 state-dict entries, 11,378,179 parameters for resnet_9blocks.
+
+This module imports torch: plugin hook modules must import it lazily, inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules.instancenorm import _InstanceNorm
+
+from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
+
+__all__ = ["NLayerDiscriminator", "ResnetBlock", "ResnetGenerator", "drop_instance_norm_stats", "load_official_cyclegan"]
+
+
+def _norm(channels: int) -> nn.InstanceNorm2d:
+    # get_norm_layer('instance'): no affine parameters, no running statistics, so no
+    # state-dict entries; train and eval mode compute the same function.
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+
+class ResnetBlock(nn.Module):
+    """pad-conv3x3-IN-ReLU[-Dropout(0.5)]-pad-conv3x3-IN plus the identity (official ``ResnetBlock``, reflect padding).
+
+    Args:
+        dim: channels in and out.
+        use_dropout: insert ``Dropout(0.5)`` after the first ReLU (off in every released CycleGAN model).
+
+    Shapes: ``(N, dim, H, W)`` float32 -> ``(N, dim, H, W)``.
+    """
+
+    def __init__(self, dim: int, use_dropout: bool = False) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True),
+            _norm(dim),
+            nn.ReLU(True),
+        ]
+        if use_dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True), _norm(dim)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + conv_block(x)``: ``(N, dim, H, W)`` float32 -> same."""
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """The CycleGAN generator: ResNet blocks between two down- and two up-sampling stages.
+
+    Reflect-pad 3 + 7x7 conv, two stride-2 3x3 convs (down), ``n_blocks`` residual blocks
+    at ``4 * ngf`` channels, two stride-2 3x3 transposed convs (up, ``output_padding=1``),
+    reflect-pad 3 + 7x7 conv, tanh. InstanceNorm (no affine, no running statistics) and
+    ReLU after every conv but the last; every conv has a bias.
+
+    Args:
+        input_nc: input channels (3).
+        output_nc: output channels (3).
+        ngf: channels of the first conv (64).
+        n_blocks: residual blocks: 9 for 256x256 images (``resnet_9blocks``, the released
+            models), 6 for 128x128 (``resnet_6blocks``).
+        use_dropout: ``Dropout(0.5)`` inside the blocks (the released models use ``--no_dropout``).
+
+    Shapes:
+        ``(N, input_nc, H, W)`` float32 in [-1, 1] (H, W multiples of 4; 256 at test time)
+        -> ``(N, output_nc, H, W)`` float32 in [-1, 1] (tanh).
+
+    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``ResnetGenerator`` (see the module docstring).
+    """
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9, use_dropout: bool = False) -> None:
+        super().__init__()
+        self.input_nc, self.output_nc, self.ngf, self.n_blocks, self.use_dropout = input_nc, output_nc, ngf, n_blocks, use_dropout
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=True),
+            _norm(ngf),
+            nn.ReLU(True),
+        ]
+        dim = ngf
+        for _ in range(2):  # down-sampling
+            layers += [nn.Conv2d(dim, dim * 2, kernel_size=3, stride=2, padding=1, bias=True), _norm(dim * 2), nn.ReLU(True)]
+            dim *= 2
+        layers += [ResnetBlock(dim, use_dropout=use_dropout) for _ in range(n_blocks)]
+        for _ in range(2):  # up-sampling
+            layers += [
+                nn.ConvTranspose2d(dim, dim // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=True),
+                _norm(dim // 2),
+                nn.ReLU(True),
+            ]
+            dim //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(dim, output_nc, kernel_size=7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments: ``{"input_nc", "output_nc", "ngf", "n_blocks", "use_dropout"}``."""
+        return {
+            "input_nc": self.input_nc,
+            "output_nc": self.output_nc,
+            "ngf": self.ngf,
+            "n_blocks": self.n_blocks,
+            "use_dropout": self.use_dropout,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate ``x``: ``(N, input_nc, H, W)`` float32 in [-1, 1] -> ``(N, output_nc, H, W)`` in [-1, 1]."""
+        return self.model(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    """The PatchGAN discriminator (70x70 receptive field with ``n_layers=3``): a real/fake score per patch.
+
+    4x4 conv stride 2 + LeakyReLU(0.2); ``n_layers - 1`` convs stride 2 and one stride 1,
+    each with InstanceNorm and LeakyReLU(0.2), widths ``ndf * min(2**n, 8)``; a final 4x4
+    conv to 1 channel. No sigmoid: CycleGAN trains it with the least-squares loss.
+
+    Args:
+        input_nc: input channels (3).
+        ndf: channels of the first conv (64).
+        n_layers: stride-2 convs (3: the ``basic`` discriminator).
+
+    Shapes:
+        ``(N, input_nc, H, W)`` float32 in [-1, 1] -> ``(N, 1, H', W')`` float32 scores
+        (30x30 for 256x256 inputs).
+
+    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``NLayerDiscriminator`` (see the module docstring).
+    """
+
+    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        self.input_nc, self.ndf, self.n_layers = input_nc, ndf, n_layers
+        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, kernel_size=4, stride=stride, padding=1, bias=True),
+                _norm(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers.append(nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def config(self) -> dict[str, int]:
+        """The constructor arguments: ``{"input_nc", "ndf", "n_layers"}``."""
+        return {"input_nc": self.input_nc, "ndf": self.ndf, "n_layers": self.n_layers}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Score each patch of ``x``: ``(N, input_nc, H, W)`` float32 -> ``(N, 1, H', W')`` float32 (30x30 at 256x256)."""
+        return self.model(x)
+
+
+def drop_instance_norm_stats(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop the InstanceNorm buffers that the released CycleGAN files have and the networks do not.
+
+    The released ``.pth`` files were saved while ``get_norm_layer('instance')`` had
+    ``track_running_stats=True`` (PyTorch 0.4), so each of the 23 InstanceNorm layers of
+    resnet_9blocks left ``running_mean``, ``running_var`` and ``num_batches_tracked`` (69
+    keys). Exactly as the official ``BaseModel.__patch_instance_norm_state_dict``: for a key
+    that names a buffer of an InstanceNorm layer of ``model``, ``running_mean`` and
+    ``running_var`` are dropped when the layer has no such buffer, and
+    ``num_batches_tracked`` always. Every other key is kept (a strict load then reports it).
+
+    Args:
+        model: the network the state dict is for.
+        state: the state dict; not modified.
+
+    Returns:
+        A new ``{key: tensor}`` in the same order without those keys.
+    """
+    out = {}
+    for key, value in state.items():
+        path, _, leaf = key.rpartition(".")
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:
+            module = None
+        if isinstance(module, _InstanceNorm) and (
+            leaf == "num_batches_tracked" or (leaf in ("running_mean", "running_var") and getattr(module, leaf) is None)
+        ):
+            continue
+        out[key] = value
+    return out
+
+
+def load_official_cyclegan(
+    path_or_state: str | os.PathLike[str] | Mapping[str, Any],
+    part: str = "G",
+) -> ResnetGenerator | NLayerDiscriminator:
+    """Load an official CycleGAN checkpoint (``horse2zebra.pth`` saved as ``latest_net_G.pth``, ...).
+
+    The configuration is read from the shapes: ``input_nc``, ``output_nc``, ``ngf`` and
+    ``n_blocks`` (9 or 6; ``use_dropout`` from the block layout) for the generator,
+    ``input_nc``, ``ndf`` and ``n_layers`` for the discriminator. The InstanceNorm running
+    statistics of the released files are dropped (:func:`drop_instance_norm_stats`), then
+    the load is ``strict=True``. Only generators are released; discriminators come from
+    training with the official code (``latest_net_D_A.pth``).
+
+    Args:
+        path_or_state: the ``.pth`` file (read with ``torch.load(weights_only=True)``), a
+            ``.safetensors`` file, or a state dict.
+        part: ``"G"`` (:class:`ResnetGenerator`) or ``"D"`` (:class:`NLayerDiscriminator`).
+
+    Returns:
+        The network on the CPU, float32, in eval mode (identical to train mode for these
+        networks: no running statistics, no dropout).
+
+    Raises:
+        ZooError: ``part`` is not G or D; the file is missing, unreadable or pickles other
+            objects than tensors; it holds another part or family (one line naming a few keys
+            and what the file looks like), or shapes that do not fit (exit code 2).
+    """
+    check_choice(part, ("G", "D"), "part")
+    state, source = read_official(path_or_state)
+    if part == "G":
+        model: ResnetGenerator | NLayerDiscriminator = ResnetGenerator(**_infer_generator(state))
+    else:
+        model = NLayerDiscriminator(**_infer_discriminator(state))
+    state = drop_instance_norm_stats(model, state)
+    load_strict(model, state, expected=official_kind(f"cyclegan.{part}"), source=source)
+    return model
+
+
+def _infer_generator(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    first = state.get("model.1.weight")
+    n_blocks = count_indexed(state, "model.{}.conv_block.1.weight", 10)
+    last = state.get(f"model.{17 + n_blocks}.weight")  # pad, conv, IN, ReLU, 2 x (conv, IN, ReLU), blocks, 2 x (convT, IN, ReLU), pad, conv
+    if first is None or last is None or first.dim() != 4 or last.dim() != 4:
+        return {}  # not a generator: the strict load names the keys
+    return {
+        "input_nc": first.shape[1],
+        "output_nc": last.shape[0],
+        "ngf": first.shape[0],
+        "n_blocks": n_blocks,
+        "use_dropout": "model.10.conv_block.6.weight" in state,  # Dropout shifts the second conv from 5 to 6
+    }
+
+
+def _infer_discriminator(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    first = state.get("model.0.weight")
+    convs = 1 + count_indexed(state, "model.{}.weight", 2, step=3)  # conv, LeakyReLU, then (conv, IN, LeakyReLU) x n_layers, conv
+    if first is None or first.dim() != 4 or convs < 3:
+        return {}
+    return {"input_nc": first.shape[1], "ndf": first.shape[0], "n_layers": convs - 2}

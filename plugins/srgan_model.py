@@ -1,0 +1,371 @@
+"""SRGAN networks whose official checkpoints load exactly: Lornatang's SRResNet and discriminator, leftthomas' generator.
+
+Paper:
+    Christian Ledig, Lucas Theis, Ferenc Huszár, Jose Caballero, Andrew Cunningham,
+    Alejandro Acosta, Andrew Aitken, Alykhan Tejani, Johannes Totz, Zehan Wang, Wenzhe Shi,
+    "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network",
+    CVPR 2017, arXiv:1609.04802. Figure 4: the generator (SRResNet: 9x9 conv + PReLU, 16
+    residual blocks conv-BN-PReLU-conv-BN, conv-BN and a skip over the trunk, two
+    sub-pixel x2 stages, 9x9 conv) and the VGG-style discriminator (8 3x3 convs, 64 to
+    512 channels, strides alternating 1 and 2, dense 1024, dense 1).
+
+Reference implementations:
+    * Lornatang/SRGAN-PyTorch ``model.py`` at 8842030 (https://github.com/Lornatang/SRGAN-PyTorch),
+      Apache License 2.0, Copyright Larry: ``SRResNet`` (``srresnet_x4``: 16 residual blocks,
+      BN, PReLU, two PixelShuffle x2 stages, output clamped to [0, 1]), ``DiscriminatorForVGG``
+      (96x96 input, ``Linear(512 * 6 * 6, 1024)``), their weight initialisation, and
+      ``train_gan.py`` / ``utils.py`` for the file format: a dict ``{'epoch', 'psnr', 'ssim',
+      'state_dict', 'ema_state_dict', 'optimizer'}`` whose generator keys may carry
+      ``_orig_mod.`` (torch.compile) and whose ``ema_state_dict`` is a
+      ``torch.optim.swa_utils.AveragedModel`` (``module.`` keys plus ``n_averaged``). The
+      official loader keeps only keys whose name and shape match, silently; ours is strict.
+      Released: ``SRGAN_x4-ImageNet.pth.tar``, ``SRResNet_x4-ImageNet.pth.tar``,
+      ``DiscriminatorForVGG_x4-ImageNet.pth.tar`` and the x2/x8 variants
+      (https://huggingface.co/ChangyuLiu/SRGAN-PyTorch).
+    * leftthomas/SRGAN ``model.py`` at b0323c6 (https://github.com/leftthomas/SRGAN), MIT
+      licence (added 2020), Copyright (c) 2020 Hao Ren: ``Generator(scale_factor)`` with 5
+      residual blocks, biased convs and output ``(tanh + 1) / 2``. Its released
+      ``epochs/netG_epoch_{2,4,8}_100.pth`` (PyTorch 0.3, no ``num_batches_tracked``) exist
+      only in git history; they fit this commit's architecture, not the current one (commit
+      4ac3486 replaced ``block7``'s PReLU by a BatchNorm).
+
+This file is an independent re-implementation with the same module names, so those files
+load with ``strict=True``: 225 entries / 1,547,350 parameters (``srresnet_x4``), 48 /
+23,563,649 (discriminator), 89 / 734,092 (leftthomas x4; 79 entries in the 0.3 file).
+Inputs are RGB in [0, 1] (no [-1, 1] scaling); official inference runs in eval mode.
+
+This module imports torch: plugin hook modules must import it lazily, inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
+
+__all__ = ["DiscriminatorForVGG", "LeftthomasGenerator", "SRResNet", "load_official_srgan"]
+
+
+class _ResidualConvBlock(nn.Module):
+    """conv3x3-BN-PReLU-conv3x3-BN (bias-free convs) plus the identity (Lornatang ``_ResidualConvBlock``).
+
+    Shapes: ``(N, channels, H, W)`` float32 -> same.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.rcb = nn.Sequential(
+            nn.Conv2d(channels, channels, (3, 3), (1, 1), (1, 1), bias=False),
+            nn.BatchNorm2d(channels),
+            nn.PReLU(),
+            nn.Conv2d(channels, channels, (3, 3), (1, 1), (1, 1), bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.rcb(x)
+
+
+class _UpsampleBlock(nn.Module):
+    """conv3x3 to ``channels * factor**2``, PixelShuffle(factor), PReLU (Lornatang ``_UpsampleBlock``).
+
+    Shapes: ``(N, channels, H, W)`` float32 -> ``(N, channels, factor * H, factor * W)``.
+    """
+
+    def __init__(self, channels: int, upscale_factor: int) -> None:
+        super().__init__()
+        self.upsample_block = nn.Sequential(
+            nn.Conv2d(channels, channels * upscale_factor * upscale_factor, (3, 3), (1, 1), (1, 1)),
+            nn.PixelShuffle(upscale_factor),
+            nn.PReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upsample_block(x)
+
+
+class SRResNet(nn.Module):
+    """The SRGAN generator, SRResNet (Lornatang's ``srresnet_x4`` and its x2/x8 siblings).
+
+    9x9 conv + PReLU; ``num_rcb`` residual blocks; 3x3 conv + BN, added to the first conv's
+    output; log2(``upscale``) sub-pixel x2 stages; 9x9 conv; clamp to [0, 1]. Weights are
+    initialised as the official code does (Kaiming normal convs, zero biases, BN weights 1).
+
+    Args:
+        in_channels: input channels (3).
+        out_channels: output channels (3).
+        channels: width of the trunk (64).
+        num_rcb: residual blocks (16, as in the paper).
+        upscale: 2, 4 or 8.
+
+    Shapes:
+        ``(N, in_channels, H, W)`` float32 RGB in [0, 1] -> ``(N, out_channels, upscale * H,
+        upscale * W)`` float32 in [0, 1] (clamped; the official clamps in place, same values).
+
+    Raises:
+        ZooError: ``upscale`` is not 2, 4 or 8 (exit code 2).
+
+    Source: Lornatang/SRGAN-PyTorch ``model.py`` ``SRResNet`` (see the module docstring).
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, channels: int = 64, num_rcb: int = 16, upscale: int = 4) -> None:
+        super().__init__()
+        if upscale not in (2, 4, 8):
+            raise ZooError(f"{{param}} must be 2, 4 or 8, got {upscale!r}", param="upscale", exit_code=2)
+        self.in_channels, self.out_channels, self.channels, self.num_rcb, self.upscale = (
+            in_channels,
+            out_channels,
+            channels,
+            num_rcb,
+            upscale,
+        )
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, channels, (9, 9), (1, 1), (4, 4)), nn.PReLU())
+        self.trunk = nn.Sequential(*[_ResidualConvBlock(channels) for _ in range(num_rcb)])
+        self.conv2 = nn.Sequential(nn.Conv2d(channels, channels, (3, 3), (1, 1), (1, 1), bias=False), nn.BatchNorm2d(channels))
+        self.upsampling = nn.Sequential(*[_UpsampleBlock(channels, 2) for _ in range(int(math.log2(upscale)))])
+        self.conv3 = nn.Conv2d(channels, out_channels, (9, 9), (1, 1), (4, 4))
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight)
+                if module.bias is not None:
+                    nn.init.constant_(module.bias, 0)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.constant_(module.weight, 1)
+
+    def config(self) -> dict[str, int]:
+        """The constructor arguments: ``{"in_channels", "out_channels", "channels", "num_rcb", "upscale"}``."""
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "channels": self.channels,
+            "num_rcb": self.num_rcb,
+            "upscale": self.upscale,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Upscale ``x``: ``(N, in_channels, H, W)`` float32 in [0, 1] -> ``(N, out_channels, upscale * H, upscale * W)`` in [0, 1]."""
+        first = self.conv1(x)
+        x = self.conv2(self.trunk(first)) + first
+        return self.conv3(self.upsampling(x)).clamp(0.0, 1.0)
+
+
+class DiscriminatorForVGG(nn.Module):
+    """The SRGAN discriminator (Lornatang's ``discriminator_for_vgg``): one real/fake logit per 96x96 image.
+
+    3x3 conv + LeakyReLU(0.2); seven bias-free 3x3 convs + BN + LeakyReLU(0.2) with strides
+    2, 1, 2, 1, 2, 1, 2 and widths ``channels`` x 1, 2, 2, 4, 4, 8, 8; flatten;
+    ``Linear(8 * channels * 6 * 6, 1024)``, LeakyReLU(0.2), ``Linear(1024, out_channels)``.
+
+    Args:
+        in_channels: input channels (3).
+        out_channels: logits per image (1).
+        channels: width of the first conv (64).
+
+    Shapes:
+        ``(N, in_channels, 96, 96)`` float32 RGB in [0, 1] -> ``(N, out_channels)`` float32 logits.
+
+    Source: Lornatang/SRGAN-PyTorch ``model.py`` ``DiscriminatorForVGG`` (see the module docstring).
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 1, channels: int = 64) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.channels = in_channels, out_channels, channels
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, (3, 3), (1, 1), (1, 1), bias=True), nn.LeakyReLU(0.2, True)]
+        widths = [channels * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]
+        for i in range(1, 8):
+            stride = 2 if i % 2 == 1 else 1
+            layers += [
+                nn.Conv2d(widths[i - 1], widths[i], (3, 3), (stride, stride), (1, 1), bias=False),
+                nn.BatchNorm2d(widths[i]),
+                nn.LeakyReLU(0.2, True),
+            ]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Linear(8 * channels * 6 * 6, 1024), nn.LeakyReLU(0.2, True), nn.Linear(1024, out_channels))
+
+    def config(self) -> dict[str, int]:
+        """The constructor arguments: ``{"in_channels", "out_channels", "channels"}``."""
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels, "channels": self.channels}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Score ``x``; see the class docstring for shapes.
+
+        Raises:
+            ZooError: ``x`` is not 96x96 (the official code asserts the same).
+        """
+        if x.shape[-2:] != (96, 96):
+            raise ZooError(f"the SRGAN discriminator takes 96x96 images, got {x.shape[-2]}x{x.shape[-1]}; crop 96x96 patches", exit_code=2)
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class _LTResidualBlock(nn.Module):
+    """conv3x3-BN-PReLU-conv3x3-BN (biased convs) plus the identity (leftthomas ``ResidualBlock``).
+
+    Shapes: ``(N, channels, H, W)`` float32 -> same.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.prelu = nn.PReLU()
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
+
+
+class _LTUpsampleBlock(nn.Module):
+    """conv3x3 to ``channels * factor**2``, PixelShuffle(factor), PReLU (leftthomas ``UpsampleBLock``).
+
+    Shapes: ``(N, channels, H, W)`` float32 -> ``(N, channels, factor * H, factor * W)``.
+    """
+
+    def __init__(self, in_channels: int, up_scale: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, in_channels * up_scale**2, kernel_size=3, padding=1)
+        self.pixel_shuffle = nn.PixelShuffle(up_scale)
+        self.prelu = nn.PReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prelu(self.pixel_shuffle(self.conv(x)))
+
+
+class LeftthomasGenerator(nn.Module):
+    """leftthomas/SRGAN's generator at b0323c6, the architecture of its released ``netG_epoch_*_100.pth``.
+
+    ``block1`` 9x9 conv + PReLU; ``block2``..``block6`` residual blocks; ``block7`` 3x3 conv
+    + PReLU (no BatchNorm: that came later, in 4ac3486), added to ``block1``'s output;
+    ``block8`` log2(``scale_factor``) sub-pixel x2 stages and a 9x9 conv; ``(tanh + 1) / 2``.
+    All convs have a bias. Differs from the paper's SRResNet: 5 residual blocks, not 16.
+
+    Args:
+        scale_factor: 2, 4 or 8 (the released files: ``netG_epoch_{2,4,8}_100.pth``).
+
+    Shapes:
+        ``(N, 3, H, W)`` float32 RGB in [0, 1] -> ``(N, 3, scale_factor * H, scale_factor * W)``
+        float32 in [0, 1].
+
+    Raises:
+        ZooError: ``scale_factor`` is not 2, 4 or 8 (exit code 2).
+
+    Source: leftthomas/SRGAN ``model.py`` ``Generator`` at b0323c6 (see the module docstring).
+    """
+
+    def __init__(self, scale_factor: int = 4) -> None:
+        super().__init__()
+        if scale_factor not in (2, 4, 8):
+            raise ZooError(f"{{param}} must be 2, 4 or 8, got {scale_factor!r}", param="scale_factor", exit_code=2)
+        self.scale_factor = scale_factor
+        self.block1 = nn.Sequential(nn.Conv2d(3, 64, kernel_size=9, padding=4), nn.PReLU())
+        self.block2 = _LTResidualBlock(64)
+        self.block3 = _LTResidualBlock(64)
+        self.block4 = _LTResidualBlock(64)
+        self.block5 = _LTResidualBlock(64)
+        self.block6 = _LTResidualBlock(64)
+        self.block7 = nn.Sequential(nn.Conv2d(64, 64, kernel_size=3, padding=1), nn.PReLU())
+        up: list[nn.Module] = [_LTUpsampleBlock(64, 2) for _ in range(int(math.log2(scale_factor)))]
+        self.block8 = nn.Sequential(*up, nn.Conv2d(64, 3, kernel_size=9, padding=4))
+
+    def config(self) -> dict[str, int]:
+        """The constructor arguments: ``{"scale_factor"}``."""
+        return {"scale_factor": self.scale_factor}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Upscale ``x``: ``(N, 3, H, W)`` float32 in [0, 1] -> ``(N, 3, scale_factor * H, scale_factor * W)`` in [0, 1]."""
+        first = self.block1(x)
+        x = self.block6(self.block5(self.block4(self.block3(self.block2(first)))))
+        return (torch.tanh(self.block8(first + self.block7(x))) + 1) / 2
+
+
+def _infer(flavour: str, part: str, state: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    """The constructor arguments read from the shapes, or ``{}`` (defaults) when the keys are not there."""
+    if flavour == "leftthomas":
+        n_up = count_indexed(state, "block8.{}.conv.weight")
+        return {"scale_factor": 2**n_up} if 1 <= n_up <= 3 else {}
+    if part == "D":
+        first, last = state.get("features.0.weight"), state.get("classifier.2.weight")
+        if first is None or last is None or first.dim() != 4 or last.dim() != 2:
+            return {}
+        return {"in_channels": first.shape[1], "out_channels": last.shape[0], "channels": first.shape[0]}
+    first, last = state.get("conv1.0.weight"), state.get("conv3.weight")
+    n_up = count_indexed(state, "upsampling.{}.upsample_block.0.weight")
+    if first is None or last is None or first.dim() != 4 or last.dim() != 4 or not 1 <= n_up <= 3:
+        return {}
+    return {
+        "in_channels": first.shape[1],
+        "out_channels": last.shape[0],
+        "channels": first.shape[0],
+        "num_rcb": count_indexed(state, "trunk.{}.rcb.0.weight"),
+        "upscale": 2**n_up,
+    }
+
+
+def load_official_srgan(
+    path_or_state: str | os.PathLike[str] | Mapping[str, Any],
+    part: str = "G",
+    flavour: str = "lornatang",
+    *,
+    ema: bool = False,
+) -> SRResNet | DiscriminatorForVGG | LeftthomasGenerator:
+    """Load an official SRGAN checkpoint: Lornatang's ``*.pth.tar`` or leftthomas' ``netG_epoch_*_100.pth``.
+
+    Lornatang files are training dicts: the weights are their ``state_dict`` entry (or
+    ``ema_state_dict`` with ``ema=True``); ``_orig_mod.`` and ``module.`` prefixes are
+    stripped, as is ``AveragedModel``'s ``n_averaged``. A bare state dict is accepted too.
+    The configuration is read from the shapes (channels, residual blocks, upscale factor),
+    then the load is ``strict=True``, never the official loader's silent skipping.
+
+    Args:
+        path_or_state: the file (pickles read with ``torch.load(weights_only=True)``), a
+            ``.safetensors`` file, or an already-loaded dict.
+        part: ``"G"`` (generator) or ``"D"`` (discriminator; Lornatang only).
+        flavour: ``"lornatang"`` (Lornatang/SRGAN-PyTorch: :class:`SRResNet`,
+            :class:`DiscriminatorForVGG`) or ``"leftthomas"`` (leftthomas/SRGAN at b0323c6:
+            :class:`LeftthomasGenerator`).
+        ema: load the generator's exponential moving average (``ema_state_dict``) instead
+            of its weights (Lornatang generator files only).
+
+    Returns:
+        The network on the CPU, float32, in eval mode (the official inference mode).
+
+    Raises:
+        ZooError: a bad ``part``/``flavour``/``ema`` combination; the file is missing,
+            unreadable or pickles other objects than tensors; it has no EMA weights when
+            ``ema=True``; it holds another part or family (one line naming a few keys and
+            what the file looks like), or shapes that do not fit (exit code 2).
+    """
+    check_choice(part, ("G", "D"), "part")
+    check_choice(flavour, ("lornatang", "leftthomas"), "flavour")
+    if flavour == "leftthomas" and part == "D":
+        raise ZooError("leftthomas/SRGAN released generators only (netG_epoch_*_100.pth): {param} must be 'G'", param="part", exit_code=2)
+    if ema and (flavour, part) != ("lornatang", "G"):
+        raise ZooError(
+            "{param}=True needs a Lornatang generator file (part='G', flavour='lornatang'): only they carry ema_state_dict",
+            param="ema",
+            exit_code=2,
+        )
+    container = "ema_state_dict" if ema else "state_dict"
+    state, source = read_official(path_or_state, container=container, required=ema, drop=("n_averaged",) if ema else ())
+    expected = official_kind(f"srgan.{part}" if flavour == "lornatang" else "srgan-leftthomas.G")
+    if flavour == "leftthomas" and "block7.1.running_mean" in state:
+        raise ZooError(
+            f"{source} comes from leftthomas/SRGAN code after commit 4ac3486 (block7 has a BatchNorm); "
+            "only the b0323c6 architecture of the released netG_epoch_*_100.pth files is supported",
+            exit_code=2,
+        )
+    config = _infer(flavour, part, state)
+    model: SRResNet | DiscriminatorForVGG | LeftthomasGenerator
+    if flavour == "leftthomas":
+        model = LeftthomasGenerator(**config)
+    else:
+        model = SRResNet(**config) if part == "G" else DiscriminatorForVGG(**config)
+    load_strict(model, state, expected=expected, source=source)
+    return model
