@@ -10,8 +10,8 @@ For each device it runs the real command, ``python -m zoo.cli.app bench [NAMES] 
 DEV --json ...`` (the progress bar shows on stderr), reads the JSON rows, and writes one
 markdown file: the machine (CPU model, cores, torch threads, GPU, library versions), the
 date, the exact commands, one table per device, and what each column means. The file is
-written atomically (a temporary file in the same folder, then ``os.replace``). A model that
-fails appears as a ``failed`` row with its reason; the script exits 1 if any failed.
+written atomically with :func:`zoo.fileio.atomic_write_text`. A model that fails appears as
+a ``failed`` row with its reason; the script exits 1 if any failed.
 """
 
 from __future__ import annotations
@@ -24,9 +24,13 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from zoo.fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from zoo.bench import BenchRow
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "bench_table.md"
@@ -90,36 +94,29 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def run_bench(names: list[str], device: str, extra: list[str]) -> tuple[list[str], list[dict[str, Any]], int]:
+def run_bench(names: list[str], device: str, extra: list[str]) -> tuple[list[str], list[BenchRow], int]:
     """Run ``zoo bench ... --json`` in a subprocess; return (command, rows, exit code)."""
+    from zoo.bench import BenchRow
+
     cmd = [sys.executable, "-m", "zoo.cli.app", "bench", *names, "--device", device, "--json", *extra]
     print("$", shlex.join(["zoo", *cmd[3:]]), file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     try:
-        rows = json.loads(proc.stdout) if proc.stdout.strip() else []
+        data = json.loads(proc.stdout) if proc.stdout.strip() else []
     except json.JSONDecodeError as exc:
         raise SystemExit(f"zoo bench printed no JSON (exit {proc.returncode}): {exc}") from None
+    try:
+        rows = [BenchRow.from_dict(d) for d in data]
+    except TypeError as exc:  # a row with other keys: zoo.bench and this script disagree
+        raise SystemExit(f"zoo bench printed rows that are not BenchRow objects: {exc}") from None
     if not rows and proc.returncode != 0:
         raise SystemExit(f"zoo bench failed before benchmarking (exit {proc.returncode}); see the error above")
     return cmd, rows, proc.returncode
 
 
-def render(info: dict[str, Any], runs: list[tuple[str, list[str], list[dict[str, Any]]]], argv: list[str]) -> str:
+def render(info: dict[str, Any], runs: list[tuple[str, list[str], list[BenchRow]]], argv: list[str]) -> str:
     """The markdown document: machine, command, one table per device, column notes."""
-    from zoo.bench import rows_to_markdown
+    from zoo.cli.bench_format import rows_to_markdown
 
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     script = shlex.join(["python", "benchmarks/bench_table.py", *argv])
@@ -129,8 +126,12 @@ def render(info: dict[str, Any], runs: list[tuple[str, list[str], list[dict[str,
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines.append("")
     for device, cmd, rows in runs:
-        threads = rows[0]["threads"] if rows else "?"
-        extra = {r["dtype"] for r in rows} | ({"channels-last"} if any(r["channels_last"] for r in rows) else set()) | ({"compiled"} if any(r["compile"] for r in rows) else set())
+        threads = rows[0].threads if rows else "?"
+        extra = (
+            {r.dtype for r in rows}
+            | ({"channels-last"} if any(r.channels_last for r in rows) else set())
+            | ({"compiled"} if any(r.compile for r in rows) else set())
+        )
         lines += [f"## {device} ({threads} threads; {', '.join(sorted(extra))})", "", f"Command: `{shlex.join(['zoo', *cmd[3:]])}`", ""]
         lines.append(rows_to_markdown(rows))
     lines.append(COLUMN_NOTES)
@@ -147,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=None, help="throughput batch (default: zoo bench's, 8 cpu / 32 gpu)")
     ap.add_argument("--img-size", type=int, default=None, help="input size for every model (default: each model's own)")
     ap.add_argument("--kind", default=None, help="backbone or gan")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown file to write (default {DEFAULT_OUT.relative_to(HERE.parent)})")
+    ap.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"markdown file to write (default {DEFAULT_OUT.relative_to(HERE.parent)})"
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd, rows, rc = run_bench(args.names, device.strip(), extra)
         runs.append((device.strip(), cmd, rows))
         worst = max(worst, rc)
-    write_atomic(args.out, render(info, runs, argv))
+    atomic_write_text(args.out, render(info, runs, argv))
     print(f"wrote {args.out}", file=sys.stderr)
     return 1 if worst else 0
 

@@ -1,4 +1,4 @@
-"""Check ``zoo.bench.time_forward`` against ``torch.utils.benchmark`` on the same models.
+"""Check ``zoo.measure.time_forward`` against ``torch.utils.benchmark`` on the same models.
 
 Usage (from the repository root)::
 
@@ -10,7 +10,7 @@ torchvision when the registry cannot build it), one batch-1 input and one thread
 the same callable ``fn`` (a forward under ``torch.inference_mode()``) is timed in one
 process by both
 
-* ``zoo.bench.time_forward(fn, budget_s=B)`` (median of per-call times), and
+* ``zoo.measure.time_forward(fn, budget_s=B)`` (median of per-call times), and
 * ``torch.utils.benchmark.Timer("fn()", num_threads=T).blocked_autorange(min_run_time=B)``
   (median of per-block means; note ``Timer`` defaults to ONE thread, so ``num_threads``
   is passed explicitly),
@@ -18,7 +18,7 @@ process by both
 alternating the two for ``--rounds`` rounds so that drift in the machine's load hits both.
 The ratio is ``zoo median / Timer median`` per round; the recorded figure is the median of
 the per-round ratios (target: within 10% of 1). Results go to ``benchmarks/fidelity.md``,
-written atomically.
+written atomically with :func:`zoo.fileio.atomic_write_text`.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from zoo.fileio import atomic_write_text
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_table import machine_info, write_atomic  # noqa: E402
+from bench_table import machine_info  # noqa: E402
 
 DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "resnet50"]
 
@@ -59,7 +61,7 @@ def measure(name: str, *, budget: float, rounds: int, img_size: int | None, thre
     import torch
     from torch.utils.benchmark import Timer
 
-    from zoo.bench import time_forward
+    from zoo.measure.timing import time_forward
 
     torch.manual_seed(0)
     model, (c, h, w), source = build_model(name)
@@ -81,7 +83,11 @@ def measure(name: str, *, budget: float, rounds: int, img_size: int | None, thre
         ref_ms.append(m.median * 1e3)
         iqrs.append(m.iqr * 1e3)
         ratios.append(z.median_ms / (m.median * 1e3))
-        print(f"{name}: zoo {z.median_ms:.2f} ms ({z.reps} calls), Timer {m.median * 1e3:.2f} ms ({len(m.times)} blocks x {m.number_per_run}), ratio {ratios[-1]:.3f}", file=sys.stderr, flush=True)
+        print(
+            f"{name}: zoo {z.median_ms:.2f} ms ({z.reps} calls), Timer {m.median * 1e3:.2f} ms ({len(m.times)} blocks x {m.number_per_run}), ratio {ratios[-1]:.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
     return {
         "name": name,
         "source": source,
@@ -101,7 +107,7 @@ def render(info: dict[str, Any], results: list[dict[str, Any]], argv: list[str],
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmd = shlex.join(["python", "benchmarks/fidelity.py", *argv])
     lines = [
-        "# Timing fidelity: `zoo.bench.time_forward` vs `torch.utils.benchmark`",
+        "# Timing fidelity: `zoo.measure.time_forward` vs `torch.utils.benchmark`",
         "",
         f"Recorded {now} with `{cmd}`: {rounds} alternating rounds of {budget:g} s per method and model,",
         "batch 1, same callable (forward under `torch.inference_mode()`), same thread count.",
@@ -142,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     info = machine_info()  # before measuring: the load average says how busy the machine was
-    results = [measure(n, budget=args.budget, rounds=args.rounds, img_size=args.img_size, threads=threads) for n in (args.names or DEFAULT_MODELS)]
+    results = [
+        measure(n, budget=args.budget, rounds=args.rounds, img_size=args.img_size, threads=threads) for n in (args.names or DEFAULT_MODELS)
+    ]
     text = render(info, results, argv, args.budget, args.rounds)
-    write_atomic(args.out, text)
+    atomic_write_text(args.out, text)
     print(text)
     return 0 if all(abs(r["ratio"] - 1) <= 0.10 for r in results) else 1
 

@@ -14,14 +14,14 @@ Everything is written under ``--out`` (default ``runs/demo``).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import typer
-
 from zoo.cli.common import err_console, out_console
+
+from zoo.fileio import atomic_write_text
 
 __all__ = ["demo_cmd"]
 
@@ -30,9 +30,8 @@ BENCH_MODELS = ("resnet18", "mobilenet_v2", "resnet50")
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    """Write ``data`` as indented JSON, atomically (whole or absent, 0644)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _step(n: int, title: str) -> None:
@@ -51,9 +50,9 @@ def demo_cmd(
     seed: int = typer.Option(0, "--seed", help="Random seed of every step."),
 ) -> None:
     """Run the main job end to end on real offline data and write everything under OUT."""
+    from zoo.cli import bench_format, catalog
+
     from zoo import tasks
-    from zoo.cli import bench as bench_cli
-    from zoo.cli import catalog
     from zoo.devices import resolve_device
 
     resolve_device(device)
@@ -76,24 +75,49 @@ def demo_cmd(
     from zoo.bench import bench_models
 
     rows = bench_models(list(BENCH_MODELS), device=device, budget_s=bench_budget)
-    bench_cli.print_table(rows)
-    _write_json(out / "bench.json", rows)
-    summary["bench"] = rows
+    bench_format.print_table(rows)
+    summary["bench"] = [r.to_dict() for r in rows]
+    _write_json(out / "bench.json", summary["bench"])
 
     _step(3, "transfer learning: digits 0-4 -> digits 5-9 with 10 labels per class")
     source = tasks.train(DEMO_BACKBONE, "digits:0-4", epochs=source_epochs, out=out / "source", device=device, seed=seed)
-    out_console.print(f"source task (digits 0-4, {source['train_images']} training images): "
-                      f"held-out accuracy {source['val_accuracy']:.3f}")
-    transfer = tasks.adapt(DEMO_BACKBONE, head=5, freeze_until=freeze_until, weights=str(out / "source"), data="digits:5-9",
-                           shots=shots, epochs=target_epochs, out=out / "transfer", device=device, seed=seed)
-    scratch = tasks.adapt(DEMO_BACKBONE, head=5, freeze_until=None, weights="none", data="digits:5-9",
-                          shots=shots, epochs=target_epochs, out=out / "scratch", device=device, seed=seed)
+    out_console.print(f"source task (digits 0-4, {source['train_images']} training images): held-out accuracy {source['val_accuracy']:.3f}")
+    transfer = tasks.adapt(
+        DEMO_BACKBONE,
+        head=5,
+        freeze_until=freeze_until,
+        weights=str(out / "source"),
+        data="digits:5-9",
+        shots=shots,
+        epochs=target_epochs,
+        out=out / "transfer",
+        device=device,
+        seed=seed,
+    )
+    scratch = tasks.adapt(
+        DEMO_BACKBONE,
+        head=5,
+        freeze_until=None,
+        weights="none",
+        data="digits:5-9",
+        shots=shots,
+        epochs=target_epochs,
+        out=out / "scratch",
+        device=device,
+        seed=seed,
+    )
     summary["transfer"] = {
-        "backbone": DEMO_BACKBONE, "img_size": transfer["img_size"], "shots": shots, "freeze_until": freeze_until,
+        "backbone": DEMO_BACKBONE,
+        "img_size": transfer["img_size"],
+        "shots": shots,
+        "freeze_until": freeze_until,
         "source_val_accuracy": source["val_accuracy"],
-        "transfer_val_accuracy": transfer["val_accuracy"], "scratch_val_accuracy": scratch["val_accuracy"],
-        "target_val_images": transfer["val_images"], "target_train_images": transfer["train_images"],
-        "transfer_trainable_params": transfer["trainable_params"], "transfer_frozen_params": transfer["frozen_params"],
+        "transfer_val_accuracy": transfer["val_accuracy"],
+        "scratch_val_accuracy": scratch["val_accuracy"],
+        "target_val_images": transfer["val_images"],
+        "target_train_images": transfer["train_images"],
+        "transfer_trainable_params": transfer["trainable_params"],
+        "transfer_frozen_params": transfer["frozen_params"],
     }
     _write_json(out / "transfer.json", summary["transfer"])
     out_console.print(
@@ -103,8 +127,18 @@ def demo_cmd(
     )
 
     _step(4, f"DCGAN on all digits for {gan_minutes:g} minutes")
-    gan = tasks.train("dcgan", "digits", epochs=10_000, max_minutes=gan_minutes, out=out / "dcgan", img_size=32,
-                      device=device, seed=seed, batch_size=64, build_options={"ngf": 32, "ndf": 32})
+    gan = tasks.train(
+        "dcgan",
+        "digits",
+        epochs=10_000,
+        max_minutes=gan_minutes,
+        out=out / "dcgan",
+        img_size=32,
+        device=device,
+        seed=seed,
+        batch_size=64,
+        build_options={"ngf": 32, "ndf": 32},
+    )
     grid = tasks.sample("dcgan", checkpoint=out / "dcgan", n=64, seed=seed, out=out / "dcgan_samples.png")
     summary["dcgan"] = {k: gan.get(k) for k in ("epoch", "steps", "seconds", "d_loss", "g_loss", "d_real", "d_fake")}
     summary["dcgan"]["grid"] = grid["out"]
@@ -112,6 +146,8 @@ def demo_cmd(
 
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     _write_json(out / "summary.json", summary)
-    out_console.print(f"\ndemo finished in {summary['seconds']:.0f} s; everything is under {out}/ (summary.json, list.json, "
-                      "bench.json, transfer.json, source/, transfer/, scratch/, dcgan/, dcgan_samples.png)")
+    out_console.print(
+        f"\ndemo finished in {summary['seconds']:.0f} s; everything is under {out}/ (summary.json, list.json, "
+        "bench.json, transfer.json, source/, transfer/, scratch/, dcgan/, dcgan_samples.png)"
+    )
     sys.stdout.flush()

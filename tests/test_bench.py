@@ -1,33 +1,39 @@
-"""``zoo bench`` and :mod:`zoo.bench`: depth, FLOPs, size, timing, memory, rows, the CLI.
+"""``zoo bench``: the measurements of :mod:`zoo.measure`, the rows of :mod:`zoo.bench`, the CLI.
 
 Depth is checked against the numbers in the models' names and MATLAB's table, with the
 networks built on the ``meta`` device (no memory, no compute) straight from
-torchvision/timm, so the check does not depend on the registry. Offline and seeded.
+torchvision/timm. Rows are checked against the types :class:`zoo.bench.BenchRow`
+declares, on a fake registry (fast) and on real registry models. Offline and seeded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 import types
+import typing
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
 
-from zoo import bench  # noqa: E402
-from zoo.errors import ZooError  # noqa: E402
-from zoo.spec import ModelSpec  # noqa: E402
+from zoo import bench
+from zoo.bench import BenchRow
+from zoo.errors import ZooError
+from zoo.measure import count_flops, count_params, model_depth, peak_memory_mb, size_mb, time_forward
+from zoo.spec import ModelSpec
 
-# ----------------------------------------------------------------------------------------
-# depth
-# ----------------------------------------------------------------------------------------
+# ---- depth -------------------------------------------------------------------------------
 DEPTHS = [
     # (name, builder, smallest convenient input, expected depth)
     ("vgg16", "torchvision:vgg16", 32, 16),
@@ -59,7 +65,7 @@ def _build(arch: str) -> nn.Module:
 def test_depth_matches_published(name, arch, size, expected):
     with torch.device("meta"):
         model = _build(arch)
-    assert bench.model_depth(model, (1, 3, size, size)) == expected
+    assert model_depth(model, (1, 3, size, size)) == expected
 
 
 def test_depth_on_cpu_restores_state():
@@ -68,10 +74,10 @@ def test_depth_on_cpu_restores_state():
     model = torchvision.models.mobilenet_v2(weights=None).train()
     model.features[0].requires_grad_(False)
     flags = [p.requires_grad for p in model.parameters()]
-    assert bench.model_depth(model, (1, 3, 32, 32)) == 53  # frozen layers still count
+    assert model_depth(model, (1, 3, 32, 32)) == 53  # frozen layers still count
     assert model.training and [p.requires_grad for p in model.parameters()] == flags
     with torch.inference_mode():  # callers inside inference mode still get a graph
-        assert bench.model_depth(model, inputs=torch.randn(1, 3, 32, 32)) == 53
+        assert model_depth(model, inputs=torch.randn(1, 3, 32, 32)) == 53
 
 
 class _Attention(nn.Module):
@@ -106,107 +112,88 @@ class _Branches(nn.Module):
 
 
 def test_depth_definition_details():
-    assert bench.model_depth(_Attention(), (2, 5, 8)) == 2
-    assert bench.model_depth(_Branches(), (1, 3, 8, 8)) == 3
+    assert model_depth(_Attention(), (2, 5, 8)) == 2
+    assert model_depth(_Branches(), (1, 3, 8, 8)) == 3
     conv = nn.utils.parametrizations.weight_norm(nn.Conv2d(3, 4, 3))  # re-parametrised weight
     lin = nn.utils.parametrizations.spectral_norm(nn.Linear(4 * 6 * 6, 2))
-    assert bench.model_depth(nn.Sequential(conv, nn.Flatten(), lin), (1, 3, 8, 8)) == 2
+    assert model_depth(nn.Sequential(conv, nn.Flatten(), lin), (1, 3, 8, 8)) == 2
     with pytest.raises(ValueError):
-        bench.model_depth(nn.Linear(3, 3))  # no input given
+        model_depth(nn.Linear(3, 3))  # no input given
 
 
-# ----------------------------------------------------------------------------------------
-# FLOPs, params, size
-# ----------------------------------------------------------------------------------------
-def test_count_flops_by_hand():
+# ---- FLOPs, params, size -----------------------------------------------------------------
+def test_flops_params_size_by_hand():
     conv = nn.Conv2d(3, 8, 3)  # 1x3x10x10 -> 1x8x8x8; each output: 3*3*3 multiply-adds
-    assert bench.count_flops(conv, torch.randn(1, 3, 10, 10)) == pytest.approx(2 * 8 * 8 * 8 * 3 * 3 * 3 / 1e9)
+    assert count_flops(conv, torch.randn(1, 3, 10, 10)) == pytest.approx(2 * 8 * 8 * 8 * 3 * 3 * 3 / 1e9)
     lin = nn.Linear(100, 10)
-    assert bench.count_flops(lin, (torch.randn(4, 100),)) == pytest.approx(2 * 4 * 100 * 10 / 1e9)
-    assert bench.count_flops(nn.ReLU(), torch.randn(4, 100)) == 0  # element-wise ops are not counted
-
-
-def test_params_and_size_by_hand():
+    assert count_flops(lin, (torch.randn(4, 100),)) == pytest.approx(2 * 4 * 100 * 10 / 1e9)
+    assert count_flops(nn.ReLU(), torch.randn(4, 100)) == 0  # element-wise ops are not counted
     m = nn.Sequential(nn.Linear(10, 5), nn.BatchNorm1d(4))
-    assert bench.count_params(m) == 10 * 5 + 5 + 4 + 4
+    assert count_params(m) == 10 * 5 + 5 + 4 + 4
     # parameters + buffers (running mean, var, num_batches_tracked) as fp32
-    assert bench.size_mb(m) == pytest.approx((55 + 8 + 4 + 4 + 1) * 4 / 2**20)
-    assert bench.size_mb(m.half()) == bench.size_mb(m.float())
+    assert size_mb(m) == pytest.approx((55 + 8 + 4 + 4 + 1) * 4 / 2**20)
+    assert size_mb(m.half()) == size_mb(m.float())
 
 
-# ----------------------------------------------------------------------------------------
-# timing and memory
-# ----------------------------------------------------------------------------------------
-def test_time_forward_tiny_model():
+# ---- timing and memory -------------------------------------------------------------------
+def test_time_forward():
     model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
     x = torch.randn(2, 16)
-    t = bench.time_forward(lambda: model(x), budget_s=0.2, warmup=3, min_reps=10)
+    t = time_forward(lambda: model(x), budget_s=0.2, warmup=3, min_reps=10)
     assert t.reps >= 10 and t.warmup_reps >= 3
     assert 0 < t.min_ms <= t.median_ms <= t.p90_ms and t.mean_ms > 0
     assert 0.15 < t.total_s < 5
     assert t.threads == torch.get_num_threads() and t.device == "cpu"
     assert len(t.times_ms) == t.reps and "times_ms" not in t.to_dict()
-
-
-def test_time_forward_measures_sleep_and_minimum_reps():
-    t = bench.time_forward(lambda: time.sleep(0.002), budget_s=0.0, warmup=1, min_reps=4)
-    assert t.reps == 4 and t.warmup_reps == 1
-    assert t.median_ms >= 2.0
-    import numpy as np
-
-    vals = sorted([5.0, 1.0, 3.0, 2.0, 4.0, 10.0])
-    assert bench._percentile(vals, 90) == pytest.approx(np.percentile(vals, 90))
+    t = time_forward(lambda: time.sleep(0.002), budget_s=0.0, warmup=1, min_reps=4)
+    assert t.reps == 4 and t.warmup_reps == 1 and t.median_ms >= 2.0
+    # the summary figures are numpy's percentiles of the recorded calls, as plain floats (JSON, CSV repr)
+    q25, q50, q75, q90 = np.percentile(t.times_ms, [25, 50, 75, 90])
+    assert (t.median_ms, t.p90_ms, t.iqr_ms) == pytest.approx((q50, q90, q75 - q25))
+    assert t.mean_ms == pytest.approx(np.mean(t.times_ms)) and t.min_ms == min(t.times_ms)
+    assert all(type(v) is float for v in (t.median_ms, t.p90_ms, t.iqr_ms, t.mean_ms))
     with pytest.raises(ValueError):
-        bench.time_forward(lambda: None, min_reps=0)
+        time_forward(lambda: None, min_reps=0)
 
 
 def test_peak_memory_by_hand():
     model = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 1024))
     x = torch.randn(256, 1024)  # 1 MB
-    mb, method = bench.peak_memory_mb(lambda: model(x), model=model, inputs=(x,))
+    mb, method = peak_memory_mb(lambda: model(x), model=model, inputs=(x,))
     # weights 2 x (4 MB + 4 KB) + input 1 MB + two live 1 MB activations at the peak
     # (ReLU's output and the last Linear's; Sequential drops each output once the next exists)
     assert method == "tensor-peak"
     assert mb == pytest.approx(2 * (4 + 4 / 1024) + 1 + 2)
 
 
-# ----------------------------------------------------------------------------------------
-# rows (fake registry: independent of the plugins being written)
-# ----------------------------------------------------------------------------------------
+def test_each_measure_module_alone_on_a_plain_module():
+    """Every measure module works on a plain nn.Module without the bench, the registry or the CLI."""
+    code = """
+import sys, torch
+from zoo.measure import depth, flops, memory, timing
+m, x = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(144, 2)), torch.randn(1, 3, 8, 8)
+assert depth.model_depth(m, (1, 3, 8, 8)) == 2 and flops.count_params(m) == 402 and flops.size_mb(m) == 402 * 4 / 2**20
+assert abs(flops.count_flops(m, x) - 2 * (4 * 6 * 6 * 27 + 144 * 2) / 1e9) < 1e-15
+assert timing.time_forward(lambda: m(x), budget_s=0.01, min_reps=3).reps >= 3
+assert memory.peak_memory_mb(lambda: m(x), model=m, inputs=(x,))[0] > flops.size_mb(m)
+loaded = [k for k in ("zoo.bench", "zoo.registry", "zoo.cli") if k in sys.modules]
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- rows (fake registry: three specs, tiny networks, the real name expansion) -----------
 TINY = ModelSpec(name="tiny", family="tiny", kind="backbone", plugin="test", arch="test:tiny", input_size=(3, 32, 32), min_size=8)
 TINY_GAN = ModelSpec(name="tinygan", family="tinygan", kind="gan", plugin="test", arch="test:tinygan", input_size=(3, 16, 16), min_size=8)
 BROKEN = ModelSpec(name="broken", family="tiny", kind="backbone", plugin="test", arch="test:broken")
 SPECS = {s.name: s for s in (TINY, TINY_GAN, BROKEN)}
 
-ROW_TYPES = {
-    "name": str,
-    "family": str,
-    "kind": str,
-    "params": int,
-    "size_mb": float,
-    "depth": int,
-    "gflops": float,
-    "gmacs": float,
-    "latency_ms": float,
-    "latency_p90_ms": float,
-    "latency_mean_ms": float,
-    "latency_reps": int,
-    "throughput_ips": float,
-    "batch_size": int,
-    "peak_mem_mb": float,
-    "mem_method": str,
-    "img_size": int,
-    "input_shape": list,
-    "device": str,
-    "threads": int,
-    "dtype": str,
-    "channels_last": bool,
-    "compile": bool,
-    "torch": str,
-    "status": str,
-    "error": type(None),
-    "notes": list,
-}
+#: The JSON keys and CSV columns, in order: the contract with scripts that read them.
+ROW_KEYS = [
+    "name", "family", "kind", "top1_ref", "top5_ref", "params", "size_mb", "depth", "gflops", "gmacs", "latency_ms",
+    "latency_p90_ms", "latency_mean_ms", "latency_reps", "throughput_ips", "batch_size", "peak_mem_mb", "mem_method",
+    "img_size", "input_shape", "device", "threads", "dtype", "channels_last", "compile", "torch", "status", "error", "notes",
+]  # fmt: skip
 
 
 class _OOMAbove(nn.Module):
@@ -215,7 +202,9 @@ class _OOMAbove(nn.Module):
     def __init__(self, limit: int | None = None) -> None:
         super().__init__()
         self.limit = limit
-        self.net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10)
+        )
 
     def forward(self, x):
         if self.limit is not None and x.shape[0] > self.limit:
@@ -229,12 +218,14 @@ def _fake_build(limit=None):
             raise RuntimeError("this model cannot be built\nsecond line")
         if spec.kind == "gan":
             size = options.get("image_size") or spec.input_size[-1]
-            gen = nn.Sequential(nn.ConvTranspose2d(4, 8, size // 2), nn.ReLU(), nn.ConvTranspose2d(8, 3, 2, stride=2 if size > 2 else 1), nn.Tanh())
+            gen = nn.Sequential(
+                nn.ConvTranspose2d(4, 8, size // 2), nn.ReLU(), nn.ConvTranspose2d(8, 3, 2, stride=2 if size > 2 else 1), nn.Tanh()
+            )
 
             def generator_inputs(n, *, generator=None, device="cpu"):
                 return (torch.randn(n, 4, 1, 1, generator=generator).to(device),)
 
-            return types.SimpleNamespace(kind="gan", spec=spec, generator=gen, model=nn.ModuleDict({"generator": gen}), image_size=size, generator_inputs=generator_inputs)
+            return types.SimpleNamespace(kind="gan", spec=spec, generator=gen, image_size=size, generator_inputs=generator_inputs)
         return types.SimpleNamespace(kind="backbone", spec=spec, model=_OOMAbove(limit))
 
     return build
@@ -242,179 +233,208 @@ def _fake_build(limit=None):
 
 @pytest.fixture
 def fake_registry(monkeypatch):
-    """``tiny``, ``tinygan`` and ``broken`` as the only registry models."""
+    """``tiny``, ``tinygan`` and ``broken`` as the only registry models; lookup and expansion stay real."""
     from zoo import registry
 
-    def get_spec(name):
-        if name not in SPECS:
-            raise ZooError(f"unknown model {name!r}")
-        return SPECS[name]
-
-    def list_models(pattern=None, *, kind=None, family=None):
-        import fnmatch
-
-        out = [s for s in SPECS.values() if (not pattern or fnmatch.fnmatchcase(s.name, pattern))]
-        return [s for s in out if (kind is None or s.kind == kind) and (family is None or s.family == family)]
-
-    monkeypatch.setattr(registry, "get_spec", get_spec)
-    monkeypatch.setattr(registry, "list_models", list_models)
+    monkeypatch.setattr(registry, "load_registry", lambda: SPECS)
     monkeypatch.setattr(registry, "build", _fake_build())
     return monkeypatch
 
 
-def _check_row(row):
-    assert tuple(row) == bench.ROW_KEYS
-    for key, typ in ROW_TYPES.items():
-        assert isinstance(row[key], typ), (key, row[key])
-    json.dumps(row)
+def _has_type(value, tp) -> bool:
+    """``isinstance`` for the annotations BenchRow uses: ``X | None``, ``Literal[...]``, ``list[X]``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
+    if tp is type(None):
+        return value is None
+    if tp in (int, float):  # bool is an int to Python, not to a reader of the JSON
+        return isinstance(value, tp) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _check_row(row, *, ok=True):
+    """Every field has the type BenchRow declares; an ok row measured everything; the dict is JSON."""
+    assert isinstance(row, BenchRow)
+    hints = typing.get_type_hints(BenchRow)
+    for f in dataclasses.fields(BenchRow):
+        assert _has_type(getattr(row, f.name), hints[f.name]), (f.name, getattr(row, f.name), hints[f.name])
+    if ok:
+        assert row.status == "ok" and row.error is None, row.error
+        missing = [k for k in ROW_KEYS if getattr(row, k) is None and k not in ("top1_ref", "top5_ref", "error")]
+        assert not missing, missing
+    d = row.to_dict()
+    assert list(d) == ROW_KEYS and json.loads(json.dumps(d)) == d
+    assert BenchRow.from_dict(d) == row
 
 
 def test_row_schema_fake_backbone_and_gan(fake_registry):
     row = bench.bench_model("tiny", batch_size=4, budget_s=0.1)
     _check_row(row)
-    assert row["status"] == "ok" and row["depth"] == 2 and row["params"] == 3 * 8 * 9 + 8 + 16 + 90
-    assert row["input_shape"] == [3, 32, 32] and row["batch_size"] == 4 and row["gmacs"] == pytest.approx(row["gflops"] / 2)
-    assert row["latency_reps"] >= 5 and row["latency_p90_ms"] >= row["latency_ms"] > 0
+    assert row.depth == 2 and row.params == 3 * 8 * 9 + 8 + 16 + 90
+    assert row.input_shape == [3, 32, 32] and row.batch_size == 4 and row.gmacs == pytest.approx(row.gflops / 2)
+    assert row.latency_reps >= 5 and row.latency_p90_ms >= row.latency_ms > 0
     gan = bench.bench_model("tinygan", batch_size=2, budget_s=0.1, img_size=8)
     _check_row(gan)
-    assert gan["kind"] == "gan" and gan["img_size"] == 8 and gan["input_shape"] == [4, 1, 1] and gan["depth"] == 2
+    assert gan.kind == "gan" and gan.img_size == 8 and gan.input_shape == [4, 1, 1] and gan.depth == 2
     amp = bench.bench_model("tiny", batch_size=2, budget_s=0.1, amp="bf16", channels_last=True, img_size=16)
-    assert amp["status"] == "ok" and amp["dtype"] == "amp-bf16" and amp["channels_last"] and amp["img_size"] == 16
+    _check_row(amp)
+    assert amp.dtype == "amp-bf16" and amp.channels_last and amp.img_size == 16
 
 
 def test_failed_row_and_run_goes_on(fake_registry):
     seen = []
-    rows = bench.bench_models(["broken", "tiny"], batch_size=2, budget_s=0.05, progress=lambda i, n, name, row: seen.append((i, n, name, row is None)))
-    assert [r["status"] for r in rows] == ["failed", "ok"]
-    assert rows[0]["error"] == "RuntimeError: this model cannot be built" and rows[0]["params"] is None
-    assert set(rows[0]) == set(bench.ROW_KEYS)
+    rows = bench.bench_models(
+        ["broken", "tiny"], batch_size=2, budget_s=0.05, progress=lambda i, n, name, row: seen.append((i, n, name, row is None))
+    )
+    assert [r.status for r in rows] == ["failed", "ok"]
+    _check_row(rows[0], ok=False)
+    assert rows[0].error == "RuntimeError: this model cannot be built" and rows[0].params is None
     assert seen == [(0, 2, "broken", True), (0, 2, "broken", False), (1, 2, "tiny", True), (1, 2, "tiny", False)]
     small = bench.bench_model("tiny", img_size=4, budget_s=0.05)  # below min_size 8
-    assert small["status"] == "failed" and "minimum 8" in small["error"]
+    assert small.status == "failed" and small.error == "img_size 4 is below the minimum 8 of tiny"
 
 
 def test_oom_halves_the_batch(fake_registry):
     fake_registry.setattr("zoo.registry.build", _fake_build(limit=3))
     row = bench.bench_model("tiny", batch_size=16, budget_s=0.05)
-    assert row["status"] == "ok" and row["batch_size"] == 2
-    assert any("out of memory" in n for n in row["notes"])
+    _check_row(row)
+    assert row.batch_size == 2
+    assert row.notes == ["batch 16 ran out of memory; halved", "batch 8 ran out of memory; halved", "batch 4 ran out of memory; halved"]
 
 
-def test_expand_names(fake_registry):
-    assert [s.name for s in bench.expand_names(None)] == ["tiny", "tinygan", "broken"]
-    assert [s.name for s in bench.expand_names(["tiny*", "tiny"], kind="backbone")] == ["tiny"]
-    with pytest.raises(ZooError, match="no model matches"):
-        bench.expand_names(["nothing*"])
-    with pytest.raises(ZooError, match="unknown model"):
-        bench.expand_names(["nothing"])
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when CUDA is missing")
-def test_cuda_missing_fails_before_building(fake_registry):
+@pytest.mark.parametrize(
+    "option,value,text",
+    [
+        ("batch_size", 0, "batch_size must be at least 1, got 0"),
+        ("img_size", 0, "img_size must be at least 1 pixel, got 0"),
+        ("budget_s", 0, "budget_s must be a positive number of seconds, got 0"),
+        ("budget_s", math.inf, "budget_s must be a positive number of seconds, got inf"),
+        ("amp", "int8", "unknown --amp 'int8'; valid: bf16, fp16"),
+        ("device", "tpu", "unknown device 'tpu'; valid here: cpu"),
+    ],
+)
+def test_bad_request_fails_before_building(fake_registry, option, value, text):
+    """Python callers read the parameter's name (the CLI's flags are checked in test_cli_errors)."""
     fake_registry.setattr("zoo.registry.build", lambda *a, **k: pytest.fail("built a model"))
-    with pytest.raises(ZooError, match=r"--device cuda requested but CUDA is not available.*valid here: cpu"):
-        bench.bench_models(["tiny"], device="cuda")
-    with pytest.raises(ZooError) as err:
-        bench.resolve_device("tpu")
-    assert err.value.exit_code == 2
-    with pytest.raises(ZooError, match="amp"):
-        bench.bench_models(["tiny"], amp="int8")
+    for call in (bench.bench_model, bench.bench_models):
+        with pytest.raises(ZooError) as err:
+            call("tiny", **{option: value})
+        assert str(err.value).startswith(text) and err.value.exit_code == 2 and err.value.param in (option, None)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_path(fake_registry):
     model = nn.Linear(64, 64).cuda()
     x = torch.randn(8, 64, device="cuda")
-    t = bench.time_forward(lambda: model(x), device="cuda", budget_s=0.1)
+    t = time_forward(lambda: model(x), device="cuda", budget_s=0.1)
     assert t.reps >= 5 and t.median_ms > 0 and t.device.startswith("cuda")
-    mb, method = bench.peak_memory_mb(lambda: model(x), device="cuda")
+    mb, method = peak_memory_mb(lambda: model(x), device="cuda")
     assert method == "cuda.max_memory_allocated" and mb > 0
     row = bench.bench_model("tiny", device="cuda", batch_size=4, budget_s=0.1, amp="fp16", channels_last=True)
     _check_row(row)
-    assert row["device"].startswith("cuda") and row["mem_method"] == "cuda.max_memory_allocated"
+    assert row.device.startswith("cuda") and row.mem_method == "cuda.max_memory_allocated"
 
 
-# ----------------------------------------------------------------------------------------
-# registry models (skipped until the plugins that build them are in place)
-# ----------------------------------------------------------------------------------------
-def _registry_has(name: str) -> bool:
-    try:
-        from zoo.registry import get_spec
-
-        get_spec(name)
-        return True
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _registry_has("resnet18"), reason="resnet18 is not registered (or the registry does not load) yet")
-def test_row_schema_registry_resnet18():
-    row = bench.bench_model("resnet18", img_size=32, batch_size=2, budget_s=0.1)
-    _check_row(row)
-    assert row["status"] == "ok" and row["depth"] == 18 and row["params"] == 11_689_512
-
-
-@pytest.mark.skipif(not _registry_has("dcgan"), reason="dcgan is not registered (or the registry does not load) yet")
+# ---- registry models (the registry must load: a broken one fails here) -------------------
 def test_row_registry_gan():
     row = bench.bench_model("dcgan", batch_size=2, budget_s=0.1)
     _check_row(row)
-    assert row["kind"] == "gan" and row["depth"] == 5 and row["img_size"] == 64
+    assert row.kind == "gan" and row.depth == 5 and row.img_size == 64
 
 
-# ----------------------------------------------------------------------------------------
-# the CLI
-# ----------------------------------------------------------------------------------------
+# ---- the CLI -----------------------------------------------------------------------------
 def _invoke(*args):
     from zoo.cli.app import app
 
     return CliRunner().invoke(app, ["bench", *map(str, args)])
 
 
-def _user_error_text(res) -> str:
-    """The error text wherever the app put it (one 'Error:' line, or the raised exception)."""
-    return (res.stderr if hasattr(res, "stderr") else "") + res.output + str(res.exception or "")
+def _assert_user_error(res, text, exit_code):
+    """The exit code, exactly one non-empty stderr line, ``Error: `` + a message containing ``text``, no traceback."""
+    assert res.exit_code == exit_code, (res.exit_code, res.output)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+    assert text in lines[0], lines[0]
+    assert "Traceback" not in res.output
 
 
 def test_cli_json_csv_markdown_table(fake_registry):
     res = _invoke("tiny", "tinygan", "--json", "--budget", "0.05", "--batch-size", "2")
-    assert res.exit_code == 0, _user_error_text(res)
-    rows = json.loads(res.stdout)
-    assert [r["name"] for r in rows] == ["tiny", "tinygan"] and all(r["status"] == "ok" for r in rows)
-    assert set(rows[0]) == set(bench.ROW_KEYS)
+    assert res.exit_code == 0, res.output
+    rows = [BenchRow.from_dict(d) for d in json.loads(res.stdout)]
+    assert [r.name for r in rows] == ["tiny", "tinygan"]
+    for r in rows:
+        _check_row(r)
     res = _invoke("tiny", "--csv", "--budget", "0.05")
-    assert res.exit_code == 0 and res.stdout.splitlines()[0].startswith("name,family,kind,top1_ref,top5_ref,params")
+    assert res.exit_code == 0, res.output
+    header, line = res.stdout.splitlines()
+    assert header == ",".join(ROW_KEYS) and line.startswith("tiny,tiny,backbone,,,330,0.001324,2,") and line.endswith(",ok,,")
     res = _invoke("tiny*", "--kind", "backbone", "--markdown", "--budget", "0.05")
-    assert res.exit_code == 0 and res.stdout.startswith("| model | top-1* | top-5* | params (M)") and "| tiny |" in res.stdout
+    assert res.exit_code == 0, res.output
+    head, rule, row = res.stdout.splitlines()
+    assert (
+        head == "| model | top-1* | top-5* | params (M) | size MB | depth | GFLOPs | ms p50 | ms p90 | img/s | batch | peak MB | status |"
+    )
+    assert rule == "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    assert row.startswith("| tiny | - | - | 0.00 | 0.0 | 2 | ") and row.endswith(" | 8 | 0.6 | ok |")
     res = _invoke("tiny", "--budget", "0.05")
-    assert res.exit_code == 0 and "tiny" in res.stdout and "GFLOPs" in res.stdout
+    assert res.exit_code == 0, res.output
+    assert "zoo bench: cpu" in res.stdout and "│ tiny " in res.stdout and "GFLOPs" in res.stdout and "peak MB: tensor-peak" in res.stdout
 
 
-def test_cli_errors(fake_registry):
+def test_cli_bare_word_benches_both_vggs(monkeypatch):
+    """``zoo bench vgg``: the real registry and expansion; the networks are stand-ins to stay fast."""
+    monkeypatch.setattr("zoo.registry.build", _fake_build())
+    res = _invoke("vgg", "--budget", "0.05", "--img-size", "32", "--batch-size", "2", "--json")
+    assert res.exit_code == 0, res.output
+    rows = [BenchRow.from_dict(d) for d in json.loads(res.stdout)]
+    assert [r.name for r in rows] == ["vgg16", "vgg19"]
+    assert [r.top1_ref for r in rows] == [71.592, 72.376]  # the registry's published figures
+    for r in rows:
+        _check_row(r)
+
+
+def test_cli_failed_model(fake_registry):
     res = _invoke("broken", "tiny", "--json", "--budget", "0.05")
-    assert res.exit_code != 0 and "1 of 2 model(s) failed: broken" in _user_error_text(res)
+    assert res.exit_code == 1
     assert [r["status"] for r in json.loads(res.stdout)] == ["failed", "ok"]  # the run went on
-    for args, needle in [
-        (("tiny", "--device", "tpu"), "unknown device"),
-        (("tiny", "--amp", "int8"), "unknown --amp"),
-        (("tiny", "--json", "--csv"), "choose one"),
-        (("nothing*",), "no model matches"),
-        (("nothing",), "unknown model"),
-    ]:
-        res = _invoke(*args)
-        assert res.exit_code != 0 and needle in _user_error_text(res), (args, _user_error_text(res))
-    if not torch.cuda.is_available():
-        res = _invoke("tiny", "--device", "cuda")
-        assert res.exit_code != 0 and "CUDA is not available" in _user_error_text(res)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert lines == ["failed broken: RuntimeError: this model cannot be built", "Error: 1 of 2 model(s) failed: broken"]
 
 
-@pytest.mark.skipif(not _registry_has("resnet18"), reason="resnet18 is not registered (or the registry does not load) yet")
-def test_cli_registry_json():
+@pytest.mark.parametrize(
+    "args,text,exit_code",
+    [
+        (("tiny", "--device", "tpu"), "unknown device 'tpu'; valid here: cpu", 2),
+        (("tiny", "--amp", "int8"), "unknown --amp 'int8'; valid: bf16, fp16", 2),
+        (("tiny", "--json", "--csv"), "choose one of --json, --csv, --markdown", 2),
+        (("nothing*",), "no model matches 'nothing*'", 2),
+        (("nothing",), "unknown model 'nothing'", 2),
+        (("tiny", "--kind", "gan"), "no model matches tiny --kind gan", 2),
+        (("tiny", "--batch-size", "0"), "--batch-size must be at least 1, got 0", 2),
+        (("tiny", "--img-size", "0"), "--img-size must be at least 1 pixel, got 0", 2),
+        (("tiny", "--budget", "0"), "--budget must be a positive number of seconds, got 0.0", 2),
+        *([] if torch.cuda.is_available() else [(("tiny", "--device", "cuda"), "--device cuda requested but CUDA is not available", 1)]),
+    ],
+)
+def test_cli_errors(fake_registry, args, text, exit_code):
+    fake_registry.setattr("zoo.registry.build", lambda *a, **k: pytest.fail("built a model"))  # checked before anything is built
+    _assert_user_error(_invoke(*args), text, exit_code)
+
+
+def test_cli_registry_resnet18():
     res = _invoke("resnet18", "--img-size", "32", "--batch-size", "2", "--budget", "0.1", "--json")
-    assert res.exit_code == 0, _user_error_text(res)
-    (row,) = json.loads(res.stdout)
-    assert row["name"] == "resnet18" and row["status"] == "ok" and row["depth"] == 18
+    assert res.exit_code == 0, res.output
+    (row,) = [BenchRow.from_dict(d) for d in json.loads(res.stdout)]
+    _check_row(row)
+    assert row.name == "resnet18" and row.depth == 18 and row.params == 11_689_512 and row.top1_ref == 69.758
 
 
-def test_cli_module_does_not_import_torch():
-    code = "import sys, zoo.cli.bench; assert 'torch' not in sys.modules, 'torch imported'"
+def test_cli_modules_do_not_import_torch():
+    code = "import sys, zoo.cli.bench, zoo.cli.bench_format; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
