@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from zoo.fileio import atomic_write_text
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             src = tasks.train(args.backbone, "digits:0-4", epochs=args.source_epochs, out=Path(tmp) / f"src{seed}",
                               seed=seed, progress=False)
-            common = dict(head=5, data="digits:5-9", shots=args.shots, epochs=args.target_epochs, seed=seed, progress=False)
+            common = dict(num_classes=5, data="digits:5-9", shots=args.shots, epochs=args.target_epochs, seed=seed, progress=False)
             tr = tasks.adapt(args.backbone, freeze_until=args.freeze_until, weights=str(Path(tmp) / f"src{seed}"), **common)
             sc = tasks.adapt(args.backbone, freeze_until=None, weights="none", **common)
             rows.append((seed, src["val_accuracy"], tr["val_accuracy"], sc["val_accuracy"], tr["val_images"]))
@@ -78,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"| mean ± sd | {ms([r[1] for r in rows])} | {ms([r[2] for r in rows])} | {ms([r[3] for r in rows])} | "
                  f"{ms([r[2] - r[3] for r in rows])} |")
     out = Path(args.out)
-    tmp_file = out.with_name(f".{out.name}.tmp")
-    tmp_file.write_text("\n".join(lines) + "\n")
-    os.replace(tmp_file, out)
+    atomic_write_text(out, "\n".join(lines) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -1,4 +1,6 @@
-"""Tests for zoo/weights.py: downloads, the cache, safe reading, checkpoints, loading.
+"""Tests for the weights layer: zoo/download.py (cache, offline, downloads, published
+weights), zoo/state_dict.py (safe reading, loading into a model), zoo/checkpoint.py (zoo
+checkpoints) and zoo/weights.py (the --weights decision).
 
 Everything is offline: downloads go to a real HTTP server on 127.0.0.1 (stdlib
 ``http.server`` in a thread, with ``Range`` support written here), models are small
@@ -25,7 +27,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach a model hub
 import pytest
 import torch
 
-from zoo import weights as W
+from zoo import checkpoint, download, state_dict, weights
 from zoo.errors import ZooError
 from zoo.spec import WeightSource
 
@@ -51,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:  # http.server calls do_GET by this name
         st: _State = self.server.state  # type: ignore[attr-defined]
         rng = self.headers.get("Range")
         rec = {"path": self.path, "range": rng, "status": None}
@@ -154,22 +156,22 @@ def _sha(data: bytes) -> str:
 def test_cache_dir_order(monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "a"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert W.cache_dir() == tmp_path / "a"
+    assert download.cache_dir() == tmp_path / "a"
     monkeypatch.delenv("ZOO_CACHE")
-    assert W.cache_dir() == tmp_path / "x" / "zoo"
+    assert download.cache_dir() == tmp_path / "x" / "zoo"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert W.cache_dir() == tmp_path / "home" / ".cache" / "zoo"
+    assert download.cache_dir() == tmp_path / "home" / ".cache" / "zoo"
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False), ("no", False)])
 def test_offline_values(monkeypatch, value, expected):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("ZOO_OFFLINE", value)
-    assert W.offline() is expected
+    assert download.offline() is expected
     monkeypatch.delenv("ZOO_OFFLINE")
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
-    assert W.offline() is expected
+    assert download.offline() is expected
 
 
 # ---------------------------------------------------------------------------------
@@ -179,8 +181,10 @@ def test_download_full_sha_with_progress(server, tmp_path, capsys):
     data = _blob()
     server.state.files["/w.bin"] = data
     dest = tmp_path / "sub" / "w.bin"
-    out = W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=True)
+    out = download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=True)
     assert out == dest and dest.read_bytes() == data
+    err = capsys.readouterr().err  # zoo.progress's "bytes" bar on stderr: name, bytes done/total
+    assert "w.bin" in err and "300.0/300.0 kB" in err
     assert not dest.with_name("w.bin.part").exists()
     assert [r["range"] for r in server.state.requests] == [None]
 
@@ -189,10 +193,10 @@ def test_download_sha_prefix_and_unchecked(server, tmp_path, caplog):
     data = _blob(1000)
     server.state.files["/resnet-abc.pth"] = data
     dest = tmp_path / "resnet.pth"
-    W.download(server.url + "/resnet-abc.pth", dest, sha256=_sha(data)[:8].upper(), progress=False)
+    download.download(server.url + "/resnet-abc.pth", dest, sha256=_sha(data)[:8].upper(), progress=False)
     assert dest.read_bytes() == data
-    with caplog.at_level(logging.INFO, logger="zoo.weights"):
-        W.download(server.url + "/resnet-abc.pth", tmp_path / "again.pth", progress=False)
+    with caplog.at_level(logging.INFO, logger="zoo.download"):
+        download.download(server.url + "/resnet-abc.pth", tmp_path / "again.pth", progress=False)
     assert _sha(data) in caplog.text
 
 
@@ -202,7 +206,7 @@ def test_download_sha_mismatch_deletes(server, tmp_path):
     dest = tmp_path / "w.bin"
     wrong = "0" * 64 if not _sha(data).startswith("0") else "f" * 64
     with pytest.raises(ZooError) as ei:
-        W.download(server.url + "/w.bin", dest, sha256=wrong, progress=False)
+        download.download(server.url + "/w.bin", dest, sha256=wrong, progress=False)
     msg = str(ei.value)
     assert wrong in msg and _sha(data) in msg and "\n" not in msg
     assert not dest.exists() and not dest.with_name("w.bin.part").exists()
@@ -214,7 +218,7 @@ def test_download_resumes_from_part(server, tmp_path):
     dest = tmp_path / "w.bin"
     n = 123_457
     dest.with_name("w.bin.part").write_bytes(data[:n])
-    W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
+    download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
     assert dest.read_bytes() == data
     assert server.state.requests == [{"path": "/w.bin", "range": f"bytes={n}-", "status": 206}]
 
@@ -224,12 +228,12 @@ def test_broken_download_keeps_part_then_resumes(server, tmp_path):
     server.state.files["/w.bin"] = data
     dest = tmp_path / "w.bin"
     server.state.truncate_at = 100_000
-    with pytest.raises(ZooError, match="broke off after 100000 of 300000 bytes.*resume"):
-        W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
+    with pytest.raises(ZooError, match=r"broke off after 100000 of 300000 bytes.*resume"):
+        download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
     assert not dest.exists()
     assert dest.with_name("w.bin.part").stat().st_size == 100_000
     server.state.truncate_at = None
-    W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
+    download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
     assert dest.read_bytes() == data
     assert server.state.requests[-1]["range"] == "bytes=100000-"
 
@@ -240,7 +244,7 @@ def test_server_ignoring_range_restarts(server, tmp_path):
     server.state.ignore_range = True
     dest = tmp_path / "w.bin"
     dest.with_name("w.bin.part").write_bytes(b"garbage that must not survive" * 100)
-    W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
+    download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
     assert dest.read_bytes() == data
     assert server.state.requests[0]["range"] is not None and server.state.requests[0]["status"] == 200
 
@@ -250,14 +254,14 @@ def test_range_not_satisfiable_restarts(server, tmp_path):
     server.state.files["/w.bin"] = data
     dest = tmp_path / "w.bin"
     dest.with_name("w.bin.part").write_bytes(b"x" * 5000)  # longer than the file
-    W.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
+    download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=False)
     assert dest.read_bytes() == data
     assert [r["status"] for r in server.state.requests] == [416, 200]
 
 
 def test_http_404(server, tmp_path):
     with pytest.raises(ZooError, match=r"HTTP 404 .*127\.0\.0\.1.*--weights FILE"):
-        W.download(server.url + "/missing.pth", tmp_path / "m.pth", progress=False)
+        download.download(server.url + "/missing.pth", tmp_path / "m.pth", progress=False)
     assert not (tmp_path / "m.pth").exists()
 
 
@@ -268,7 +272,7 @@ def test_refused_connection_fails_fast(server, tmp_path):
     s.close()  # nothing listens there now
     t0 = time.perf_counter()
     with pytest.raises(ZooError) as ei:
-        W.download(f"http://127.0.0.1:{port}/w.pth", tmp_path / "w.pth", progress=False, timeout=5)
+        download.download(f"http://127.0.0.1:{port}/w.pth", tmp_path / "w.pth", progress=False, timeout=5)
     assert time.perf_counter() - t0 < 3
     msg = str(ei.value)
     assert "127.0.0.1" in msg and "refused" in msg and "--weights FILE" in msg and "ZOO_OFFLINE=1" in msg
@@ -281,7 +285,7 @@ def test_silent_server_times_out(server, tmp_path):
     try:
         t0 = time.perf_counter()
         with pytest.raises(ZooError, match=r"cannot reach 127\.0\.0\.1 .*\(timed out\).*--weights FILE"):
-            W.download(f"http://127.0.0.1:{s.getsockname()[1]}/w.pth", tmp_path / "w.pth", progress=False, timeout=0.3)
+            download.download(f"http://127.0.0.1:{s.getsockname()[1]}/w.pth", tmp_path / "w.pth", progress=False, timeout=0.3)
         assert time.perf_counter() - t0 < 3
     finally:
         s.close()
@@ -293,7 +297,7 @@ def test_offline_makes_no_request(server, tmp_path, monkeypatch, var):
     monkeypatch.setenv(var, "1")
     dest = tmp_path / "w.bin"
     with pytest.raises(ZooError) as ei:
-        W.download(server.url + "/w.bin", dest, progress=False)
+        download.download(server.url + "/w.bin", dest, progress=False)
     assert str(ei.value) == f"{var} is set: cannot download {server.url}/w.bin; put the file at {dest} or pass --weights FILE"
     assert server.state.requests == []
 
@@ -305,15 +309,17 @@ def test_concurrent_download_is_refused(server, tmp_path):
     with open(tmp_path / "w.bin.lock", "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # another process holds it (flock locks are per open file)
         with pytest.raises(ZooError, match="another process is downloading"):
-            W.download(server.url + "/w.bin", dest, progress=False)
+            download.download(server.url + "/w.bin", dest, progress=False)
     assert server.state.requests == []
-    W.download(server.url + "/w.bin", dest, progress=False)
+    download.download(server.url + "/w.bin", dest, progress=False)
     assert dest.read_bytes() == b"abc"
 
 
 def test_bad_sha_argument(tmp_path):
-    with pytest.raises(ZooError, match="not a hex digest"):
-        W.download("http://127.0.0.1:9/x", tmp_path / "x", sha256="xyz", progress=False)
+    with pytest.raises(ZooError, match="not a hex digest") as ei:
+        download.download("http://127.0.0.1:9/x", tmp_path / "x", sha256="xyz", progress=False)
+    assert str(ei.value) == "sha256 'xyz' is not a hex digest or a prefix of one; pass 1 to 64 hex digits or ''"
+    assert ei.value.param == "sha256" and ei.value.exit_code == 2
 
 
 # ---------------------------------------------------------------------------------
@@ -385,24 +391,24 @@ def test_fetch_pretrained_converts_caches_and_loads(server, small_pth, monkeypat
     server.state.files["/models/" + fname] = data
     spec = _spec_with_source(MODEL, f"{server.url}/models/{fname}", sha[:8])
 
-    path = W.fetch_pretrained(spec, progress=False)
-    assert path == W.cache_dir() / MODEL / "imagenet.safetensors"
-    assert not (W.cache_dir() / "downloads" / fname).exists()  # original converted, then removed
+    path = download.fetch_pretrained(spec, progress=False)
+    assert path == download.cache_dir() / MODEL / "imagenet.safetensors"
+    assert not (download.cache_dir() / "downloads" / fname).exists()  # original converted, then removed
     assert not list(path.parent.glob("*.tmp"))
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     assert meta["zoo_model"] == MODEL and meta["sha256"] == sha
-    state = W.load_state_file(path)
+    state = state_dict.load_state_file(path)
     assert set(state) == set(sd) and all(torch.equal(state[k], sd[k]) for k in sd)
     assert len(server.state.requests) == 1
 
     # cached: no request at all, even offline
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert W.fetch_pretrained(spec, "imagenet", progress=False) == path
+    assert download.fetch_pretrained(spec, "imagenet", progress=False) == path
     adapter = _build(spec, seed=123)
-    assert W.load_weights(adapter, "imagenet", progress=False) == "imagenet"
+    assert weights.load_weights(adapter, "imagenet", progress=False) == "imagenet"
     _same_state(adapter.model, sd)
     assert len(server.state.requests) == 1
 
@@ -410,7 +416,7 @@ def test_fetch_pretrained_converts_caches_and_loads(server, small_pth, monkeypat
     small = _build(spec, seed=5, num_classes=10)
     head = small.model.get_submodule(HEAD)
     head_before = head.weight.clone()
-    W.load_weights(small, "imagenet", progress=False)
+    weights.load_weights(small, "imagenet", progress=False)
     _same_state(small.model, sd, skip=HEAD + ".")
     assert head.weight.shape == (10, 1024) and torch.equal(head.weight, head_before)
     assert len(server.state.requests) == 1
@@ -420,12 +426,12 @@ def test_fetch_pretrained_offline_uses_a_file_put_in_downloads(small_pth, monkey
     data, sd = small_pth
     spec = _spec_with_source(MODEL, "http://127.0.0.1:9/models/small-x.pth", _sha(data))
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    dest = W.cache_dir() / "downloads" / "small-x.pth"
+    dest = download.cache_dir() / "downloads" / "small-x.pth"
     with pytest.raises(ZooError, match=f"put the file at {re.escape(str(dest))}"):
-        W.fetch_pretrained(spec, progress=False)
+        download.fetch_pretrained(spec, progress=False)
     dest.parent.mkdir(parents=True)
     dest.write_bytes(data)
-    state = W.load_state_file(W.fetch_pretrained(spec, progress=False))
+    state = state_dict.load_state_file(download.fetch_pretrained(spec, progress=False))
     assert all(torch.equal(state[k], sd[k]) for k in sd)
 
 
@@ -436,15 +442,15 @@ def test_fetch_pretrained_safetensors_source(server, small_pth):
     blob = st.save(sd)
     server.state.files["/timm/model.safetensors"] = blob
     spec = _spec_with_source(MODEL, f"{server.url}/timm/model.safetensors", _sha(blob), fmt="safetensors")
-    path = W.fetch_pretrained(spec, progress=False)
-    assert path == W.cache_dir() / MODEL / "imagenet.safetensors" and path.read_bytes() == blob
+    path = download.fetch_pretrained(spec, progress=False)
+    assert path == download.cache_dir() / MODEL / "imagenet.safetensors" and path.read_bytes() == blob
 
     # a corrupt download (checksum unknown) is not cached
     server.state.files["/bad/model.safetensors"] = _blob(4000)
     bad = dataclasses.replace(_spec_with_source(MODEL, f"{server.url}/bad/model.safetensors", fmt="safetensors"), name="bad_model")
     with pytest.raises(ZooError, match="not a readable safetensors file"):
-        W.fetch_pretrained(bad, progress=False)
-    assert not (W.cache_dir() / "bad_model" / "imagenet.safetensors").exists()
+        download.fetch_pretrained(bad, progress=False)
+    assert not (download.cache_dir() / "bad_model" / "imagenet.safetensors").exists()
 
 
 # ---------------------------------------------------------------------------------
@@ -472,18 +478,18 @@ def test_pickle_with_objects_is_rejected(tmp_path, server):
     evil = tmp_path / "evil.pth"
     torch.save({"conv.weight": torch.ones(2), "extra": _Evil(str(marker))}, evil)
     with pytest.raises(ZooError) as ei:
-        W.load_state_file(evil)
+        state_dict.load_state_file(evil)
     msg = str(ei.value)
     assert "weights_only" in msg and "_side_effect" in msg and "\n" not in msg
     adapter = _build(MODEL)
     with pytest.raises(ZooError, match="not a readable PyTorch file"):
-        W.load_weights(adapter, str(evil))
+        weights.load_weights(adapter, str(evil))
     # through the download path as well
     server.state.files["/evil-00.pth"] = evil.read_bytes()
     spec = _spec_with_source(MODEL, f"{server.url}/evil-00.pth")
     with pytest.raises(ZooError, match="not a readable PyTorch file"):
-        W.fetch_pretrained(spec, progress=False)
-    assert not (W.cache_dir() / MODEL / "imagenet.safetensors").exists()
+        download.fetch_pretrained(spec, progress=False)
+    assert not (download.cache_dir() / MODEL / "imagenet.safetensors").exists()
     assert not marker.exists() and not _MARKER
 
 
@@ -497,15 +503,15 @@ def test_unwrapping_of_pickled_state_dicts(tmp_path):
     }
     for name, obj in cases.items():
         torch.save(obj, tmp_path / name)
-        assert list(W.load_state_file(tmp_path / name)) == ["a.weight"], name
+        assert list(state_dict.load_state_file(tmp_path / name)) == ["a.weight"], name
     torch.save({"features.denseblock1.denselayer1.norm.1.weight": t}, tmp_path / "densenet.pth")
-    assert list(W.load_state_file(tmp_path / "densenet.pth")) == ["features.denseblock1.denselayer1.norm1.weight"]
+    assert list(state_dict.load_state_file(tmp_path / "densenet.pth")) == ["features.denseblock1.denselayer1.norm1.weight"]
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "nostate.pth")
     with pytest.raises(ZooError, match="non-tensor entries"):
-        W.load_state_file(tmp_path / "nostate.pth")
+        state_dict.load_state_file(tmp_path / "nostate.pth")
     torch.save([t], tmp_path / "list.pth")
     with pytest.raises(ZooError, match="holds a list, not a state dict"):
-        W.load_state_file(tmp_path / "list.pth")
+        state_dict.load_state_file(tmp_path / "list.pth")
 
 
 def test_corrupt_and_missing_files(tmp_path):
@@ -519,18 +525,18 @@ def test_corrupt_and_missing_files(tmp_path):
     (tmp_path / "empty.safetensors").write_bytes(b"")
     for name in ("random", "truncated", "empty"):
         with pytest.raises(ZooError, match=rf"weights file .*{name}\.safetensors is not a readable safetensors file \(.+\)"):
-            W.load_state_file(tmp_path / f"{name}.safetensors")
+            state_dict.load_state_file(tmp_path / f"{name}.safetensors")
         with pytest.raises(ZooError):
-            W.read_checkpoint(tmp_path / f"{name}.safetensors")
+            checkpoint.read_checkpoint(tmp_path / f"{name}.safetensors")
     torch.save({"a": torch.randn(100, 100)}, tmp_path / "good.pth")
     pth = (tmp_path / "good.pth").read_bytes()
     (tmp_path / "truncated.pth").write_bytes(pth[: len(pth) // 2])
     with pytest.raises(ZooError, match="not a readable PyTorch file"):
-        W.load_state_file(tmp_path / "truncated.pth")
+        state_dict.load_state_file(tmp_path / "truncated.pth")
     with pytest.raises(ZooError, match="does not exist"):
-        W.load_state_file(tmp_path / "nope.safetensors")
-    with pytest.raises(ZooError, match="has no model.safetensors"):
-        W.read_checkpoint(tmp_path)  # a directory without model.safetensors (but with other files)
+        state_dict.load_state_file(tmp_path / "nope.safetensors")
+    with pytest.raises(ZooError, match=r"has no model\.safetensors"):
+        checkpoint.read_checkpoint(tmp_path)  # a directory without model.safetensors (but with other files)
 
 
 # ---------------------------------------------------------------------------------
@@ -553,27 +559,27 @@ def test_checkpoint_round_trip_reproduces_outputs(tmp_path):
     with torch.no_grad():
         ref = a.model(x)
     out = tmp_path / "run" / "ckpt"
-    path = W.save_checkpoint(out, a, {"epochs": 2, "val_accuracy": 0.5, "data": tmp_path, "model": "ignored"})
+    path = checkpoint.save_checkpoint(out, a, {"epochs": 2, "val_accuracy": 0.5, "data": tmp_path, "model": "ignored"})
     assert path == out / "model.safetensors"
     assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
     side = json.loads((out / "model.json").read_text())
     assert side["model"] == MODEL and side["family"] == "mobilenet" and side["kind"] == "backbone"
     assert side["format"] == "zoo-1" and side["config"]["num_classes"] == 7 and side["epochs"] == 2 and side["data"] == str(tmp_path)
 
-    state, meta = W.read_checkpoint(out)
+    state, meta = checkpoint.read_checkpoint(out)
     assert meta == side
     assert set(state) == set(a.model.state_dict())
-    state2, meta2 = W.read_checkpoint(path)
+    state2, meta2 = checkpoint.read_checkpoint(path)
     assert meta2 == side and all(torch.equal(state[k], state2[k]) for k in state)
 
     b = _build(MODEL, seed=3, num_classes=7)
-    assert W.load_weights(b, str(out)) == f"file:{out.absolute()}"
+    assert weights.load_weights(b, str(out)) == f"file:{out.absolute()}"
     with torch.no_grad():
         assert torch.equal(b.model(x), ref)
 
     # a 1000-class model: the head is reset to the checkpoint's 7 classes, then loaded strictly
     c = _build(MODEL, seed=4)
-    W.load_weights(c, str(path))
+    weights.load_weights(c, str(path))
     assert c.num_classes == 7
     with torch.no_grad():
         assert torch.equal(c.model(x), ref)
@@ -581,43 +587,43 @@ def test_checkpoint_round_trip_reproduces_outputs(tmp_path):
 
 def test_sidecar_beside_a_renamed_file_and_embedded_name(tmp_path):
     a = _build(MODEL, seed=2)
-    W.save_checkpoint(tmp_path / "c", a, {})
+    checkpoint.save_checkpoint(tmp_path / "c", a, {})
     f = tmp_path / "best.safetensors"
     os.replace(tmp_path / "c" / "model.safetensors", f)
-    _, meta = W.read_checkpoint(f)  # no sidecar: the file's own metadata names the model
+    _, meta = checkpoint.read_checkpoint(f)  # no sidecar: the file's own metadata names the model
     assert meta == {"model": MODEL, "format": "zoo-1"}
     (tmp_path / "best.json").write_text(json.dumps({"model": MODEL, "note": "mine"}))
-    assert W.read_checkpoint(f)[1] == {"model": MODEL, "note": "mine"}
+    assert checkpoint.read_checkpoint(f)[1] == {"model": MODEL, "note": "mine"}
     (tmp_path / "best.json").write_text("{not json")
-    with pytest.raises(ZooError, match="best.json is not readable JSON"):
-        W.read_checkpoint(f)
+    with pytest.raises(ZooError, match=r"best\.json is not readable JSON"):
+        checkpoint.read_checkpoint(f)
     (tmp_path / "best.json").write_text("[1, 2]")
     with pytest.raises(ZooError, match="expected an object"):
-        W.read_checkpoint(f)
+        checkpoint.read_checkpoint(f)
 
 
 def test_checkpoint_of_another_architecture(tmp_path):
     r18 = _build("resnet18", seed=2)
-    W.save_checkpoint(tmp_path / "r18", r18, {})
+    checkpoint.save_checkpoint(tmp_path / "r18", r18, {})
     mob = _build("mobilenet_v2", seed=2)
     before = {k: v.clone() for k, v in mob.model.state_dict().items()}
     with pytest.raises(ZooError) as ei:
-        W.load_weights(mob, str(tmp_path / "r18"))
+        weights.load_weights(mob, str(tmp_path / "r18"))
     assert str(ei.value) == (
         f"weights file {tmp_path / 'r18'} was written for resnet18, not mobilenet_v2; build resnet18 or pass a mobilenet_v2 checkpoint"
     )
     # a bare pickled state dict, no sidecar: the mismatch is described
     torch.save(r18.model.state_dict(), tmp_path / "r18.pth")
     with pytest.raises(ZooError) as ei:
-        W.load_weights(mob, str(tmp_path / "r18.pth"))
+        weights.load_weights(mob, str(tmp_path / "r18.pth"))
     msg = str(ei.value)
     assert msg.startswith(f"cannot load weights file {tmp_path / 'r18.pth'} into mobilenet_v2: ")
     assert re.search(r"\d+ missing keys \(features\.0\.0\.weight, ", msg) and re.search(r"\d+ unexpected \(conv1\.weight, ", msg)
     assert "\n" not in msg
     # load_into with the sidecar says whose weights they are
-    state, meta = W.read_checkpoint(tmp_path / "r18")
+    state, meta = checkpoint.read_checkpoint(tmp_path / "r18")
     with pytest.raises(ZooError, match="they belong to resnet18"):
-        W.load_into(mob, state, source="r18", meta=meta)
+        state_dict.load_into(mob, state, source="r18", meta=meta)
     _same_state(mob.model, before)  # nothing was copied
 
 
@@ -625,16 +631,19 @@ def test_load_into_shapes_and_ignore_head():
     src = _build(MODEL, seed=2, num_classes=10)
     state = src.model.state_dict()
     dst = _build(MODEL, seed=3)
-    with pytest.raises(ZooError, match=r"0 missing keys, 0 unexpected, 2 of the wrong shape \(classifier\.3\.weight: file \(10, 1024\) vs model \(1000, 1024\).*--head"):
-        W.load_into(dst, state, source="x")
+    with pytest.raises(
+        ZooError,
+        match=r"0 missing keys, 0 unexpected, 2 of the wrong shape \(classifier\.3\.weight: file \(10, 1024\) vs model \(1000, 1024\).*--head",
+    ):
+        state_dict.load_into(dst, state, source="x")
     with pytest.raises(ZooError, match=r"saved with num_classes=10 \(this model: 1000\); build mobilenet_v3_small with the same options"):
-        W.load_into(dst, state, source="x", meta={"model": MODEL, "config": {"num_classes": 10}})
-    W.load_into(dst, state, source="x", ignore_head=True)
+        state_dict.load_into(dst, state, source="x", meta={"model": MODEL, "config": {"num_classes": 10}})
+    state_dict.load_into(dst, state, source="x", ignore_head=True)
     _same_state(dst.model, state, skip=HEAD + ".")
     # ignore_head still demands every other key
     partial = {k: v for k, v in state.items() if not k.startswith("features.12.")}
     with pytest.raises(ZooError, match=r"missing keys \(features\.12\."):
-        W.load_into(dst, partial, source="x", ignore_head=True)
+        state_dict.load_into(dst, partial, source="x", ignore_head=True)
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
@@ -651,17 +660,17 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(st, "save_file", broken)
     fresh = tmp_path / "fresh"
     with pytest.raises(RuntimeError, match="disk on fire"):
-        W.save_checkpoint(fresh, a, {})
+        checkpoint.save_checkpoint(fresh, a, {})
     assert list(fresh.iterdir()) == []
 
     monkeypatch.setattr(st, "save_file", real)
     out = tmp_path / "ckpt"
-    W.save_checkpoint(out, a, {"epoch": 1})
+    checkpoint.save_checkpoint(out, a, {"epoch": 1})
     old = {p.name: p.read_bytes() for p in out.iterdir()}
     monkeypatch.setattr(st, "save_file", broken)
     _perturb(a)
     with pytest.raises(RuntimeError):
-        W.save_checkpoint(out, a, {"epoch": 2})
+        checkpoint.save_checkpoint(out, a, {"epoch": 2})
     assert {p.name: p.read_bytes() for p in out.iterdir()} == old
 
 
@@ -672,10 +681,125 @@ def test_load_weights_random_and_unknown(tmp_path, monkeypatch):
     a = _build(MODEL)
     before = {k: v.clone() for k, v in a.model.state_dict().items()}
     for w in (None, "none", "random", "Random"):
-        assert W.load_weights(a, w) == "random"
+        assert weights.load_weights(a, w) == "random"
     _same_state(a.model, before)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ZooError) as ei:
-        W.load_weights(a, "imagenet21k")
+        weights.load_weights(a, "imagenet21k")
     msg = str(ei.value)
     assert "valid: none, random, imagenet" in msg and "not found" in msg and str(tmp_path / "imagenet21k") in msg
+    assert ei.value.param == "weights" and ei.value.exit_code == 2
+    assert ei.value.for_cli() == (
+        f"--weights 'imagenet21k' is neither a published tag of {MODEL} (valid: none, random, imagenet, auto) nor an existing file "
+        f"({tmp_path / 'imagenet21k'} not found); pass a tag, a checkpoint directory or a .safetensors/.pth file"
+    )
+
+
+def test_load_weights_auto(server, small_pth, monkeypatch, capsys):
+    """``auto``: the published weights when cached or downloadable, else one warning line and random init."""
+    from zoo.registry import get_spec
+
+    data, sd = small_pth
+    sha = _sha(data)
+    server.state.files["/auto.pth"] = data
+    spec = _spec_with_source(MODEL, f"{server.url}/auto.pth", sha)
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    a = _build(spec, seed=7)
+    before = {k: v.clone() for k, v in a.model.state_dict().items()}
+    assert weights.load_weights(a, "auto", progress=False) == "random"
+    assert capsys.readouterr().err == (
+        f"Warning: offline: {MODEL}'s published weights are not cached, starting from random init; "
+        "pass --weights FILE, or go online and use --weights imagenet\n"
+    )
+    _same_state(a.model, before)
+    assert server.state.requests == []
+
+    bare = _build(dataclasses.replace(get_spec(MODEL), weights=()), seed=7)
+    assert weights.load_weights(bare, "Auto") == "random"
+    assert capsys.readouterr().err == (
+        f"Warning: {MODEL} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)\n"
+    )
+
+    monkeypatch.delenv("ZOO_OFFLINE")
+    broken = _spec_with_source(MODEL, f"{server.url}/missing.pth")
+    assert weights.load_weights(_build(broken, seed=7), "auto", progress=False) == "random"
+    err = capsys.readouterr().err
+    assert err.startswith(f"Warning: could not get {MODEL}'s published weights (HTTP 404 ") and err.endswith(
+        "; starting from random init\n"
+    )
+
+    assert weights.load_weights(a, "auto", progress=False) == "imagenet"  # downloaded, converted, loaded
+    _same_state(a.model, sd)
+    monkeypatch.setenv("ZOO_OFFLINE", "1")  # now cached: offline is fine
+    b = _build(spec, seed=8)
+    assert weights.load_weights(b, "auto", progress=False) == "imagenet"
+    _same_state(b.model, sd)
+    assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------------
+# shared tensors, argument errors, module boundaries
+# ---------------------------------------------------------------------------------
+class _Tied(torch.nn.Module):
+    """Two linear layers sharing one weight (as a tied embedding/decoder would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = torch.nn.Linear(4, 4, bias=False)
+        self.dec = torch.nn.Linear(4, 4)
+        self.dec.weight = self.enc.weight
+
+
+def _tied_adapter(seed: int):
+    from types import SimpleNamespace
+
+    torch.manual_seed(seed)
+    spec = SimpleNamespace(name="tied", family="test", kind="backbone")
+    return SimpleNamespace(model=_Tied(), spec=spec, head="", config=lambda: {})
+
+
+def test_checkpoint_stores_tied_tensors_once(tmp_path):
+    import safetensors.torch as st
+
+    a, b = _tied_adapter(0), _tied_adapter(1)
+    path = checkpoint.save_checkpoint(tmp_path / "tied", a, {})
+    with st.safe_open(str(path), framework="pt") as f:
+        assert sorted(f.keys()) == ["dec.bias", "dec.weight"]  # enc.weight is dec.weight: saved once
+        assert f.metadata()["enc.weight"] == "dec.weight"
+    state, meta = checkpoint.read_checkpoint(tmp_path / "tied")
+    assert meta["model"] == "tied" and set(state) == {"dec.bias", "dec.weight"}
+    state_dict.load_into(b, state, source="tied checkpoint")
+    assert b.model.dec.weight is b.model.enc.weight  # still tied
+    _same_state(b.model, a.model.state_dict())
+    c = _tied_adapter(2)
+    assert st.load_model(c.model, str(path)) == (set(), [])  # readable by safetensors' own loader
+    _same_state(c.model, a.model.state_dict())
+
+
+def test_argument_errors_name_the_parameter(tmp_path):
+    with pytest.raises(ZooError) as ei:
+        state_dict.load_into(_tied_adapter(0), {}, source="x", ignore_head=True)
+    assert str(ei.value) == "tied has no classifier head to ignore; load its weights without ignore_head"
+    assert ei.value.param == "ignore_head" and ei.value.exit_code == 2
+
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "ckpt"
+    with pytest.raises(ZooError) as ei:
+        checkpoint.save_checkpoint(out, _tied_adapter(0), {})
+    assert re.fullmatch(
+        rf"cannot create the checkpoint directory {re.escape(str(out))} \(.*Not a directory.*\); choose another out", str(ei.value)
+    )
+    assert ei.value.param == "out" and ei.value.for_cli().endswith("; choose another --out")
+
+
+def test_module_boundaries():
+    """download/state_dict/checkpoint never import zoo.weights (no cycles); zoo.download needs no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, zoo.download; assert 'torch' not in sys.modules, 'torch'; "
+        "import zoo.checkpoint, zoo.state_dict; assert 'zoo.weights' not in sys.modules, 'zoo.weights'"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

@@ -42,12 +42,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             built = f"torch {torch.__version__} built with CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} built without CUDA"
-            raise ZooError(f"--device {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}")
+            raise ZooError(f"{{param}} {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}", param="device")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ZooError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s); valid here: {valid}")
+            raise ZooError(f"{{param}} {device}: only {torch.cuda.device_count()} CUDA device(s); valid here: {valid}", param="device")
     elif dev.type == "mps":
         if not _mps_available():
-            raise ZooError(f"--device {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}")
+            raise ZooError(f"{{param}} {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}", param="device")
     elif dev.type != "cpu":
         raise ZooError(f"unsupported device {device!r}; valid here: {valid}", exit_code=2)
     return dev
@@ -62,7 +62,7 @@ def amp_dtype(amp: str | None) -> torch.dtype | None:
     if amp in (None, "", "none", "fp32"):
         return None
     if amp not in AMP_DTYPES:
-        raise ZooError(f"unknown --amp {amp!r}; valid: {', '.join(AMP_DTYPES)} (or leave it out for fp32)", exit_code=2)
+        raise ZooError(f"unknown {{param}} {amp!r}; valid: {', '.join(AMP_DTYPES)} (or leave it out for fp32)", param="amp", exit_code=2)
     return AMP_DTYPES[amp]
 
 
