@@ -30,37 +30,43 @@ Differences from Cadene's code, none of which changes a parameter name or shape:
   zero-padding one row/column at the top/left, running a symmetrically padded op and
   cropping the first output row/column. For even feature maps (every map at 224x224)
   this is exactly TensorFlow "SAME" padding (pad 0/1 for 3x3, 1/2 for 5x5, 2/3 for 7x7,
-  pads excluded from pooling), which is what this file computes, per input size.
+  pads excluded from pooling), which is what this file computes, per input size, with
+  timm's layers as timm's ``nasnet.py`` does (``create_conv2d`` / ``create_pool2d`` with
+  ``padding='same'``: ``Conv2dSame``, ``MaxPool2dSame``), except for the stride-2 average
+  pools: timm's ``AvgPool2dSame`` zero-pads before pooling, so its pads count in the mean
+  (``count_include_pad=False`` has no effect there), unlike Cadene's ``AvgPoolPad`` and
+  TensorFlow; :class:`AvgPool2dSameExcludePad` keeps Cadene's numbers.
   For odd feature maps Cadene's code fails (its branches disagree in size by one);
   "SAME" padding gives ceil(n / 2) like the factorized-reduction paths, so here every
   input of 32x32 or more works (down to about 8x8 in fact).
-* ``cell_stem_0`` and the normal cells use symmetric padding exactly as Cadene does.
+* ``cell_stem_0`` and the normal cells use symmetric padding exactly as Cadene does
+  (timm's default ``padding=''``, i.e. ``k // 2``; at stride 1 ``'same'`` is the same).
 * ``dropout`` defaults to ``p=0.0`` (``drop_rate``); Cadene uses ``nn.Dropout()``
   (p = 0.5, as in the paper's training setup). It has no parameters.
 * The final ReLU is applied at the end of ``forward_features`` (as in timm), not in
   the head; ``forward`` computes the same function as Cadene's ``forward``.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import create_conv2d, create_pool2d, pad_same
 
 __all__ = [
-    "NASNetAMobile",
-    "SeparableConv2d",
+    "AvgPool2dSameExcludePad",
     "BranchSeparables",
-    "MaxPool2dSame",
-    "AvgPool2dSame",
     "CellStem0",
     "CellStem1",
     "FirstCell",
+    "NASNetAMobile",
     "NormalCell",
     "ReductionCell",
-    "same_padding",
+    "SeparableConv2d",
 ]
 
 _BN_EPS = 1e-3
@@ -72,42 +78,23 @@ def _bn(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=_BN_EPS, momentum=_BN_MOMENTUM)
 
 
-def same_padding(size: Tuple[int, int], kernel_size: int, stride: int) -> Tuple[int, int, int, int]:
-    """TensorFlow "SAME" padding amounts for a ``kernel_size`` x ``kernel_size`` window.
-
-    Args:
-        size: ``(H, W)`` of the input feature map.
-        kernel_size: square window size.
-        stride: square stride.
-
-    Returns:
-        ``(left, right, top, bottom)`` as ``F.pad`` expects for a 4-D ``(N, C, H, W)``
-        tensor. The output of the op then has ``ceil(H / stride) x ceil(W / stride)``
-        positions; the odd pad, if any, goes to the right/bottom (TF convention).
-
-    Source: TensorFlow's "SAME" rule, as used by timm's ``pad_same``.
-    """
-    pads = []
-    for n in (size[1], size[0]):  # width first: F.pad starts with the last dimension
-        out = -(-n // stride)
-        total = max((out - 1) * stride + kernel_size - n, 0)
-        pads += [total // 2, total - total // 2]
-    return pads[0], pads[1], pads[2], pads[3]
-
-
 def _relu_conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
     """ReLU -> 1x1 conv (no bias) -> BN, named ``relu`` / ``conv`` / ``bn`` as in Cadene.
 
     Maps ``(N, in_channels, H, W)`` to ``(N, out_channels, H, W)``, same dtype.
     """
-    return nn.Sequential(OrderedDict([
-        ("relu", nn.ReLU()),
-        ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
-        ("bn", _bn(out_channels)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("relu", nn.ReLU()),
+                ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
+                ("bn", _bn(out_channels)),
+            ]
+        )
+    )
 
 
-def _factorized_paths(in_channels: int, out_channels: int) -> Tuple[nn.Sequential, nn.Sequential]:
+def _factorized_paths(in_channels: int, out_channels: int) -> tuple[nn.Sequential, nn.Sequential]:
     """The two stride-2 1x1-conv paths of NASNet's factorized reduction.
 
     ``path_1`` samples the even pixels, ``path_2`` the odd ones (shifted by one pixel with a
@@ -116,72 +103,72 @@ def _factorized_paths(in_channels: int, out_channels: int) -> Tuple[nn.Sequentia
     Names (``avgpool``, ``pad``, ``conv``) follow Cadene; the ``ZeroPad2d((-1, 1, -1, 1))``
     form of Cadene's pad-then-crop is the one timm uses.
     """
-    path_1 = nn.Sequential(OrderedDict([
-        ("avgpool", nn.AvgPool2d(1, stride=2, count_include_pad=False)),
-        ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
-    ]))
-    path_2 = nn.Sequential(OrderedDict([
-        ("pad", nn.ZeroPad2d((-1, 1, -1, 1))),
-        ("avgpool", nn.AvgPool2d(1, stride=2, count_include_pad=False)),
-        ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
-    ]))
+    path_1 = nn.Sequential(
+        OrderedDict(
+            [
+                ("avgpool", nn.AvgPool2d(1, stride=2, count_include_pad=False)),
+                ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
+            ]
+        )
+    )
+    path_2 = nn.Sequential(
+        OrderedDict(
+            [
+                ("pad", nn.ZeroPad2d((-1, 1, -1, 1))),
+                ("avgpool", nn.AvgPool2d(1, stride=2, count_include_pad=False)),
+                ("conv", nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)),
+            ]
+        )
+    )
     return path_1, path_2
 
 
-class MaxPool2dSame(nn.Module):
-    """Max pooling with TensorFlow "SAME" padding (pads never win the max).
-
-    Input ``(N, C, H, W)``, output ``(N, C, ceil(H/stride), ceil(W/stride))``, same dtype.
-    Equals Cadene's ``MaxPoolPad`` (zero-pad top/left, pool with padding 1, crop) on even
-    ``H`` and ``W``, and also works on odd ones.
-    """
-
-    def __init__(self, kernel_size: int = 3, stride: int = 2):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = same_padding(x.shape[-2:], self.kernel_size, self.stride)
-        x = F.pad(x, pad, value=float("-inf"))
-        return F.max_pool2d(x, self.kernel_size, self.stride)
-
-
-class AvgPool2dSame(nn.Module):
+class AvgPool2dSameExcludePad(nn.AvgPool2d):
     """Average pooling with TensorFlow "SAME" padding, padded cells excluded from the mean.
 
-    Input ``(N, C, H, W)``, output ``(N, C, ceil(H/stride), ceil(W/stride))``, same dtype.
-    Equals Cadene's ``AvgPoolPad`` (``count_include_pad=False``) on even ``H`` and ``W``,
-    and also works on odd ones.
+    Input ``(N, C, H, W)`` float, output ``(N, C, ceil(H/stride), ceil(W/stride))``, same
+    dtype. Equals Cadene's ``AvgPoolPad`` (``count_include_pad=False``) on even ``H`` and
+    ``W``, and TensorFlow's ``avg_pool(padding='SAME')`` on any size.
+
+    Kept instead of timm's ``AvgPool2dSame`` (what ``create_pool2d('avg', ...,
+    padding='same')`` returns): timm zero-pads the input with ``pad_same`` and then pools
+    without padding, so the pads are averaged in and the border outputs differ from
+    Cadene's (on a map of ones timm gives 6/9 along the padded edge and 4/9 at the
+    corner instead of 1; checked in ``tests/test_nasnet_mobile.py``).
+    The padding amounts are timm's ``pad_same``; the mean divides by the pooled count of
+    real cells. Source: Cadene ``AvgPoolPad``; timm ``layers/pool2d_same.py``.
     """
 
     def __init__(self, kernel_size: int = 3, stride: int = 2):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride
+        super().__init__(kernel_size, stride, padding=0, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = same_padding(x.shape[-2:], self.kernel_size, self.stride)
-        if not any(pad):
-            return F.avg_pool2d(x, self.kernel_size, self.stride)
-        summed = F.avg_pool2d(F.pad(x, pad), self.kernel_size, self.stride)
-        ones = x.new_ones((1, 1) + tuple(x.shape[-2:]))
-        valid = F.avg_pool2d(F.pad(ones, pad), self.kernel_size, self.stride)
+        k, s = (self.kernel_size,) * 2, (self.stride,) * 2
+        summed = F.avg_pool2d(pad_same(x, k, s), k, s)
+        ones = x.new_ones((1, 1, *x.shape[-2:]))
+        valid = F.avg_pool2d(pad_same(ones, k, s), k, s)
         return summed / valid
 
 
-def _max_pool(stride: int, padding: str) -> nn.Module:
-    """3x3 max pool: ``'symmetric'`` padding 1 or TF ``'same'`` (stride 2 only)."""
-    if padding == "same" and stride > 1:
-        return MaxPool2dSame(3, stride)
-    return nn.MaxPool2d(3, stride=stride, padding=1)
+def _max_pool(stride: int, pad_type: str) -> nn.Module:
+    """3x3 max pool, timm ``create_pool2d``: ``pad_type`` ``''`` (symmetric, 1) or ``'same'``.
+
+    At stride 2 ``'same'`` gives timm's ``MaxPool2dSame`` (pads of ``-inf``, equal to
+    Cadene's ``MaxPoolPad`` on even maps); at stride 1 both are ``nn.MaxPool2d(3, 1, 1)``.
+    """
+    return create_pool2d("max", 3, stride, padding=pad_type)
 
 
-def _avg_pool(stride: int, padding: str) -> nn.Module:
-    """3x3 average pool excluding pads: ``'symmetric'`` padding 1 or TF ``'same'`` (stride 2)."""
-    if padding == "same" and stride > 1:
-        return AvgPool2dSame(3, stride)
-    return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+def _avg_pool(stride: int, pad_type: str) -> nn.Module:
+    """3x3 average pool excluding pads: ``pad_type`` ``''`` (symmetric, 1) or ``'same'``.
+
+    Stride 2 with ``'same'`` is :class:`AvgPool2dSameExcludePad` (see there why not
+    timm's); otherwise timm ``create_pool2d`` gives ``nn.AvgPool2d(3, stride, 1,
+    count_include_pad=False)``, as in Cadene.
+    """
+    if pad_type == "same" and stride > 1:
+        return AvgPool2dSameExcludePad(3, stride)
+    return create_pool2d("avg", 3, stride, padding=pad_type, count_include_pad=False)
 
 
 class SeparableConv2d(nn.Module):
@@ -191,66 +178,53 @@ class SeparableConv2d(nn.Module):
         in_channels, out_channels: channel counts.
         kernel_size: depthwise kernel size ``k`` (odd).
         stride: depthwise stride.
-        padding: an int for symmetric zero padding, or ``'same'`` for TensorFlow "SAME"
-            padding computed from each input's size (used at stride 2 in ``cell_stem_1``
-            and the reduction cells, where it reproduces Cadene's pad-and-crop).
+        padding: timm ``create_conv2d`` padding: ``''`` for symmetric ``k // 2`` zero
+            padding, ``'same'`` for TensorFlow "SAME" padding computed from each input's
+            size (timm's ``Conv2dSame`` at stride 2, used in ``cell_stem_1`` and the
+            reduction cells, where it reproduces Cadene's pad-and-crop; plain symmetric at
+            stride 1), or an int.
 
     Shapes: ``(N, in_channels, H, W)`` float -> ``(N, out_channels, H', W')``, with
     ``H' = ceil(H / stride)`` for ``'same'``. Parameters ``depthwise_conv2d.weight``
     ``(in, 1, k, k)`` and ``pointwise_conv2d.weight`` ``(out, in, 1, 1)``, as in Cadene.
+    Source: Cadene ``SeparableConv2d``; timm ``nasnet.py`` ``SeparableConv2d``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: Union[int, str] = 0):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: Union[int, str] = ""):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.same_pad = padding == "same"
-        self.depthwise_conv2d = nn.Conv2d(
-            in_channels, in_channels, kernel_size, stride=stride,
-            padding=0 if self.same_pad else int(padding), groups=in_channels, bias=False)
-        self.pointwise_conv2d = nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False)
+        self.depthwise_conv2d = create_conv2d(in_channels, in_channels, kernel_size, stride=stride, padding=padding, groups=in_channels)
+        self.pointwise_conv2d = create_conv2d(in_channels, out_channels, 1, padding=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.same_pad:
-            x = F.pad(x, same_padding(x.shape[-2:], self.kernel_size, self.stride))
-        x = self.depthwise_conv2d(x)
-        return self.pointwise_conv2d(x)
+        return self.pointwise_conv2d(self.depthwise_conv2d(x))
 
 
 class BranchSeparables(nn.Module):
     """NASNet's separable-conv branch: (ReLU -> SepConv -> BN) twice.
 
-    The first separable conv carries the stride; the second is stride 1 with symmetric
-    padding ``k // 2``. With ``stem_cell=True`` the first conv already maps to
-    ``out_channels`` (Cadene's ``BranchSeparablesStem``); otherwise it keeps
+    The first separable conv carries the stride and ``pad_type`` (``''`` symmetric or
+    ``'same'``, see :class:`SeparableConv2d`); the second is stride 1, where both pad
+    types are symmetric ``k // 2``. With ``stem_cell=True`` the first conv already maps
+    to ``out_channels`` (Cadene's ``BranchSeparablesStem``); otherwise it keeps
     ``in_channels`` (Cadene's ``BranchSeparables`` / ``BranchSeparablesReduction``).
 
     Shapes: ``(N, in_channels, H, W)`` float -> ``(N, out_channels, H', W')``.
     Source: Cadene ``nasnet_mobile.py``; timm ``nasnet.py`` ``BranchSeparables``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: Union[int, str] = 0, stem_cell: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, pad_type: str = "", stem_cell: bool = False):
         super().__init__()
         mid_channels = out_channels if stem_cell else in_channels
         self.relu = nn.ReLU()
-        self.separable_1 = SeparableConv2d(in_channels, mid_channels, kernel_size, stride, padding)
+        self.separable_1 = SeparableConv2d(in_channels, mid_channels, kernel_size, stride, pad_type)
         self.bn_sep_1 = _bn(mid_channels)
         self.relu1 = nn.ReLU()
-        self.separable_2 = SeparableConv2d(mid_channels, out_channels, kernel_size, 1, kernel_size // 2)
+        self.separable_2 = SeparableConv2d(mid_channels, out_channels, kernel_size, 1, pad_type)
         self.bn_sep_2 = _bn(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn_sep_1(self.separable_1(self.relu(x)))
         return self.bn_sep_2(self.separable_2(self.relu1(x)))
-
-
-def _branch(in_channels: int, out_channels: int, kernel_size: int, stride: int,
-            padding: str = "symmetric", stem_cell: bool = False) -> BranchSeparables:
-    """``BranchSeparables`` with ``'symmetric'`` (``k // 2``) or, at stride 2, ``'same'`` padding."""
-    pad = "same" if padding == "same" and stride > 1 else kernel_size // 2
-    return BranchSeparables(in_channels, out_channels, kernel_size, stride, pad, stem_cell)
 
 
 class _ReductionOps(nn.Module):
@@ -266,21 +240,22 @@ class _ReductionOps(nn.Module):
     * c4 = sep3x3/1(c0) + max3x3/2(x_cur)
     * out = concat(c1, c2, c3, c4) -> ``4 * channels`` channels at half resolution.
 
+    ``pad_type`` is ``''`` (symmetric, ``cell_stem_0``) or ``'same'`` (``cell_stem_1`` and
+    the reduction cells), passed to timm's ``create_conv2d`` / ``create_pool2d``.
     Source: paper Fig. 4 (right); Cadene ``CellStem0`` / ``ReductionCell0`` forward.
     """
 
-    def _build_ops(self, channels: int, right_in_channels: int, padding: str,
-                   stem_cell: bool = False) -> None:
-        rin = right_in_channels
-        self.comb_iter_0_left = _branch(channels, channels, 5, 2, padding)
-        self.comb_iter_0_right = _branch(rin, channels, 7, 2, padding, stem_cell)
-        self.comb_iter_1_left = _max_pool(2, padding)
-        self.comb_iter_1_right = _branch(rin, channels, 7, 2, padding, stem_cell)
-        self.comb_iter_2_left = _avg_pool(2, padding)
-        self.comb_iter_2_right = _branch(rin, channels, 5, 2, padding, stem_cell)
-        self.comb_iter_3_right = _avg_pool(1, padding)
-        self.comb_iter_4_left = _branch(channels, channels, 3, 1, padding)
-        self.comb_iter_4_right = _max_pool(2, padding)
+    def _build_ops(self, channels: int, right_in_channels: int, pad_type: str, stem_cell: bool = False) -> None:
+        rin, pad = right_in_channels, pad_type
+        self.comb_iter_0_left = BranchSeparables(channels, channels, 5, 2, pad)
+        self.comb_iter_0_right = BranchSeparables(rin, channels, 7, 2, pad, stem_cell)
+        self.comb_iter_1_left = _max_pool(2, pad)
+        self.comb_iter_1_right = BranchSeparables(rin, channels, 7, 2, pad, stem_cell)
+        self.comb_iter_2_left = _avg_pool(2, pad)
+        self.comb_iter_2_right = BranchSeparables(rin, channels, 5, 2, pad, stem_cell)
+        self.comb_iter_3_right = _avg_pool(1, pad)
+        self.comb_iter_4_left = BranchSeparables(channels, channels, 3, 1, pad)
+        self.comb_iter_4_right = _max_pool(2, pad)
 
     def _combine(self, x_cur: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
         c0 = self.comb_iter_0_left(x_cur) + self.comb_iter_0_right(x_prev)
@@ -308,14 +283,14 @@ class _NormalOps(nn.Module):
     """
 
     def _build_ops(self, channels_left: int, channels_right: int) -> None:
-        self.comb_iter_0_left = _branch(channels_right, channels_right, 5, 1)
-        self.comb_iter_0_right = _branch(channels_left, channels_left, 3, 1)
-        self.comb_iter_1_left = _branch(channels_left, channels_left, 5, 1)
-        self.comb_iter_1_right = _branch(channels_left, channels_left, 3, 1)
-        self.comb_iter_2_left = _avg_pool(1, "symmetric")
-        self.comb_iter_3_left = _avg_pool(1, "symmetric")
-        self.comb_iter_3_right = _avg_pool(1, "symmetric")
-        self.comb_iter_4_left = _branch(channels_right, channels_right, 3, 1)
+        self.comb_iter_0_left = BranchSeparables(channels_right, channels_right, 5, 1)
+        self.comb_iter_0_right = BranchSeparables(channels_left, channels_left, 3, 1)
+        self.comb_iter_1_left = BranchSeparables(channels_left, channels_left, 5, 1)
+        self.comb_iter_1_right = BranchSeparables(channels_left, channels_left, 3, 1)
+        self.comb_iter_2_left = _avg_pool(1, "")
+        self.comb_iter_3_left = _avg_pool(1, "")
+        self.comb_iter_3_right = _avg_pool(1, "")
+        self.comb_iter_4_left = BranchSeparables(channels_right, channels_right, 3, 1)
 
     def _combine(self, x_left: torch.Tensor, x_right: torch.Tensor) -> torch.Tensor:
         c0 = self.comb_iter_0_left(x_right) + self.comb_iter_0_right(x_left)
@@ -340,7 +315,7 @@ class CellStem0(_ReductionOps):
         self.stem_filters = stem_filters
         self.conv_1x1 = _relu_conv_bn(stem_filters, num_filters)
         # right branches read the raw stem output (stem_filters channels)
-        self._build_ops(num_filters, stem_filters, padding="symmetric", stem_cell=True)
+        self._build_ops(num_filters, stem_filters, pad_type="", stem_cell=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, stem_filters, H, W)`` -> ``(N, 4 * num_filters, ceil(H/2), ceil(W/2))``."""
@@ -366,7 +341,7 @@ class CellStem1(_ReductionOps):
         self.relu = nn.ReLU()
         self.path_1, self.path_2 = _factorized_paths(stem_filters, num_filters // 2)
         self.final_path_bn = _bn(2 * (num_filters // 2))
-        self._build_ops(num_filters, num_filters, padding="same")
+        self._build_ops(num_filters, num_filters, pad_type="same")
 
     def forward(self, x_conv0: torch.Tensor, x_stem_0: torch.Tensor) -> torch.Tensor:
         """See the class docstring for shapes."""
@@ -386,8 +361,7 @@ class FirstCell(_NormalOps):
     Requires ``2 * out_channels_left == out_channels_right``. Source: Cadene ``FirstCell``.
     """
 
-    def __init__(self, in_channels_left: int, out_channels_left: int,
-                 in_channels_right: int, out_channels_right: int):
+    def __init__(self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int):
         super().__init__()
         if 2 * out_channels_left != out_channels_right:
             raise ValueError("FirstCell needs 2 * out_channels_left == out_channels_right")
@@ -413,8 +387,7 @@ class NormalCell(_NormalOps):
     Source: Cadene ``NormalCell``.
     """
 
-    def __init__(self, in_channels_left: int, out_channels_left: int,
-                 in_channels_right: int, out_channels_right: int):
+    def __init__(self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int):
         super().__init__()
         self.conv_prev_1x1 = _relu_conv_bn(in_channels_left, out_channels_left)
         self.conv_1x1 = _relu_conv_bn(in_channels_right, out_channels_right)
@@ -435,14 +408,13 @@ class ReductionCell(_ReductionOps):
     Requires ``out_channels_left == out_channels_right``.
     """
 
-    def __init__(self, in_channels_left: int, out_channels_left: int,
-                 in_channels_right: int, out_channels_right: int):
+    def __init__(self, in_channels_left: int, out_channels_left: int, in_channels_right: int, out_channels_right: int):
         super().__init__()
         if out_channels_left != out_channels_right:
             raise ValueError("ReductionCell needs out_channels_left == out_channels_right")
         self.conv_prev_1x1 = _relu_conv_bn(in_channels_left, out_channels_left)
         self.conv_1x1 = _relu_conv_bn(in_channels_right, out_channels_right)
-        self._build_ops(out_channels_right, out_channels_left, padding="same")
+        self._build_ops(out_channels_right, out_channels_left, pad_type="same")
 
     def forward(self, x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
         """See the class docstring for shapes."""
@@ -488,8 +460,7 @@ class NASNetAMobile(nn.Module):
         if num_features is None:
             num_features = 1056 if penultimate_filters is None else penultimate_filters
         elif penultimate_filters is not None and penultimate_filters != num_features:
-            raise ValueError("num_features and penultimate_filters are aliases but differ: "
-                             f"{num_features} != {penultimate_filters}")
+            raise ValueError(f"num_features and penultimate_filters are aliases but differ: {num_features} != {penultimate_filters}")
         if num_features % 48:
             raise ValueError(f"num_features must be a multiple of 48, got {num_features}")
         self.num_classes = num_classes
@@ -503,10 +474,14 @@ class NASNetAMobile(nn.Module):
         m = channel_multiplier
         f0, f1 = f // (m * m), f // m  # stem cell filters (11, 22)
 
-        self.conv0 = nn.Sequential(OrderedDict([
-            ("conv", nn.Conv2d(in_chans, stem_size, 3, stride=2, padding=0, bias=False)),
-            ("bn", _bn(stem_size)),
-        ]))
+        self.conv0 = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv", nn.Conv2d(in_chans, stem_size, 3, stride=2, padding=0, bias=False)),
+                    ("bn", _bn(stem_size)),
+                ]
+            )
+        )
         self.cell_stem_0 = CellStem0(stem_size, f0)
         self.cell_stem_1 = CellStem1(stem_size, f1, in_channels=4 * f0)
         c_prev, c = 4 * f0, 4 * f1  # channels of the two most recent outputs
@@ -562,9 +537,22 @@ class NASNetAMobile(nn.Module):
         x_stem_1 = self.cell_stem_1(x_conv0, x_stem_0)
 
         prev, cur = x_stem_0, x_stem_1
-        for name in ("cell_0", "cell_1", "cell_2", "cell_3", "reduction_cell_0",
-                     "cell_6", "cell_7", "cell_8", "cell_9", "reduction_cell_1",
-                     "cell_12", "cell_13", "cell_14", "cell_15"):
+        for name in (
+            "cell_0",
+            "cell_1",
+            "cell_2",
+            "cell_3",
+            "reduction_cell_0",
+            "cell_6",
+            "cell_7",
+            "cell_8",
+            "cell_9",
+            "reduction_cell_1",
+            "cell_12",
+            "cell_13",
+            "cell_14",
+            "cell_15",
+        ):
             prev, cur = cur, getattr(self, name)(cur, prev)
         return self.relu(cur)
 

@@ -5,8 +5,10 @@ Reference numbers: Zoph et al. 2018 (arXiv:1707.07012), Table 2: 5.3M parameters
 (whose checkpoint nasnetamobile-7e03cead.pth these names must load) has 5,289,978
 parameters in 1318 state-dict entries. Offline, CPU only, seeded.
 """
+
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from timm.layers import Conv2dSame, create_pool2d
+from timm.layers.pool2d_same import MaxPool2dSame
 
 # Load from the file, not the installed package: this works whether or not ``zoo`` is
 # installed, and always tests this checkout's copy.
@@ -157,6 +161,7 @@ def test_constructor_aliases_and_validation():
 
 # --- padding: "SAME" ops equal Cadene's pad-top/left, op, crop formulation on even sizes ---
 
+
 def _cadene_pad_crop(op, x):
     """Cadene's MaxPoolPad / AvgPoolPad / BranchSeparables(name='specific') padding trick."""
     return op(F.pad(x, (1, 0, 1, 0)))[:, :, 1:, 1:]
@@ -167,19 +172,21 @@ def test_same_padding_matches_cadene_on_even_maps(size):
     g = torch.Generator().manual_seed(7)
     x = torch.randn(2, 4, *size, generator=g)
 
-    got = nm.MaxPool2dSame(3, 2)(x)
+    pool = nm._max_pool(2, "same")
+    assert isinstance(pool, MaxPool2dSame)  # timm's layer, -inf pads
     ref = _cadene_pad_crop(lambda t: F.max_pool2d(t, 3, 2, padding=1), x)
-    assert torch.equal(got, ref)
+    assert torch.equal(pool(x), ref)
 
-    got = nm.AvgPool2dSame(3, 2)(x)
+    pool = nm._avg_pool(2, "same")
+    assert isinstance(pool, nm.AvgPool2dSameExcludePad)
     ref = _cadene_pad_crop(lambda t: F.avg_pool2d(t, 3, 2, padding=1, count_include_pad=False), x)
-    torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(pool(x), ref)
 
     for k in (3, 5, 7):
         sep = nm.SeparableConv2d(4, 6, k, stride=2, padding="same")
         dw, pw = sep.depthwise_conv2d, sep.pointwise_conv2d
-        ref = _cadene_pad_crop(
-            lambda t: pw(F.conv2d(t, dw.weight, stride=2, padding=k // 2, groups=4)), x)
+        assert isinstance(dw, Conv2dSame) and type(pw) is nn.Conv2d  # timm's create_conv2d
+        ref = _cadene_pad_crop(lambda t, dw=dw, pw=pw, k=k: pw(F.conv2d(t, dw.weight, stride=2, padding=k // 2, groups=4)), x)
         with torch.no_grad():
             torch.testing.assert_close(sep(x), ref)
 
@@ -190,8 +197,112 @@ def test_same_padding_matches_cadene_on_even_maps(size):
         torch.testing.assert_close(path_2(x), ref)
 
 
-def test_same_padding_amounts():
-    assert nm.same_padding((28, 28), 3, 2) == (0, 1, 0, 1)
-    assert nm.same_padding((28, 27), 5, 2) == (2, 2, 1, 2)
-    assert nm.same_padding((7, 7), 7, 2) == (3, 3, 3, 3)
-    assert nm.same_padding((10, 10), 3, 1) == (1, 1, 1, 1)
+@pytest.mark.parametrize("size", [(8, 8), (9, 12), (7, 7)])
+def test_avg_pool_same_excludes_pads_unlike_timm(size):
+    # Ours: TF "SAME" average pool, pads excluded (TensorFlow's and Cadene's AvgPoolPad
+    # semantics). timm's AvgPool2dSame zero-pads first, so the pads are averaged in: it
+    # agrees in the interior and differs on the padded border. If this starts failing
+    # because timm excludes pads, switch _avg_pool to create_pool2d.
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(9)) + 3.0
+    ours = nm.AvgPool2dSameExcludePad(3, 2)(x)
+    timm_pool = create_pool2d("avg", 3, 2, padding="same", count_include_pad=False)
+    theirs = timm_pool(x)
+    assert ours.shape == theirs.shape == (1, 3, -(-size[0] // 2), -(-size[1] // 2))
+    torch.testing.assert_close(ours[..., 1:-1, 1:-1], theirs[..., 1:-1, 1:-1])
+    assert (ours[..., -1, :] - theirs[..., -1, :]).abs().min() > 0.5  # pads averaged in
+    # odd maps: "SAME" pads 1/1, i.e. PyTorch's symmetric pool with count_include_pad=False
+    odd = x[..., :7, :7]
+    torch.testing.assert_close(nm.AvgPool2dSameExcludePad(3, 2)(odd), F.avg_pool2d(odd, 3, 2, padding=1, count_include_pad=False))
+
+
+class _PadCrop(nn.Module):
+    def __init__(self, op):
+        super().__init__()
+        self.op = op
+
+    def forward(self, x):
+        return _cadene_pad_crop(self.op, x)
+
+
+def _as_cadene(net: nn.Module) -> tuple[nn.Module, int]:
+    """A copy of ``net`` with every "SAME" op replaced by Cadene's pad-op-crop formulation."""
+    net = copy.deepcopy(net)
+    swapped = 0
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, Conv2dSame):
+                assert child.stride == (2, 2), name
+
+                def op(t, c=child):
+                    return F.conv2d(t, c.weight, None, 2, c.kernel_size[0] // 2, 1, c.groups)
+            elif isinstance(child, MaxPool2dSame):
+
+                def op(t):
+                    return F.max_pool2d(t, 3, 2, padding=1)
+            elif isinstance(child, nm.AvgPool2dSameExcludePad):
+
+                def op(t):
+                    return F.avg_pool2d(t, 3, 2, padding=1, count_include_pad=False)
+            else:
+                continue
+            setattr(parent, name, _PadCrop(op))
+            swapped += 1
+    return net, swapped
+
+
+def _scaled_bn(net: NASNetAMobile) -> NASNetAMobile:
+    """Seeded non-trivial BatchNorm statistics, so activations stay O(1) through the cells
+    (at initialisation they shrink to ~1e-4 and the logits barely depend on the input)."""
+    g = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+    return net
+
+
+@pytest.fixture(scope="module")
+def scaled_model() -> NASNetAMobile:
+    return _scaled_bn(_model().eval())
+
+
+def test_model_equals_cadene_padding_at_224(scaled_model):
+    # At 224x224 every "SAME" op sees an even map (cell_stem_1 56, reductions 28 and 14).
+    ref, swapped = _as_cadene(scaled_model)
+    # per stride-2 cell: 4 separable branches, 2 max pools, 1 average pool; 3 such cells
+    assert swapped == 3 * (4 + 2 + 1)
+    for conv in scaled_model.cell_stem_0.modules():  # Cadene pads cell_stem_0 symmetrically
+        if isinstance(conv, nn.Conv2d):
+            assert type(conv) is nn.Conv2d and conv.padding[0] == conv.kernel_size[0] // 2
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        torch.testing.assert_close(scaled_model(x), ref(x), rtol=0, atol=1e-5)
+
+
+# sha256 of "\n".join(f"{key}:{tuple(shape)}") in state_dict order (the construction order,
+# which fixes what a seed initialises each parameter to).
+STATE_DICT_ORDER_SHA256 = "a3b1a88ad0f879d17970562ff91ac0666ef27043dcde74951ee589e9f31d519b"
+# logits[0, :6] of _scaled_bn(seed 0 model) on randn(1, 3, H, W) seeded 8, recorded before
+# the padding moved to timm's layers (unchanged bit for bit by that move). 331 and 45x61
+# give odd maps at the "SAME" ops; timm's pad-including average pool moves them by ~2e-3.
+PINNED_LOGITS = {
+    (224, 224): [0.00988335, 0.1759178, 0.2229859, -0.1780113, 0.1111467, -0.0218454],
+    (331, 331): [0.0103774, 0.1755005, 0.2235379, -0.176102, 0.1114606, -0.0206356],
+    (45, 61): [0.006883254, 0.1670385, 0.211951, -0.175623, 0.1034118, -0.02113025],
+}
+
+
+def test_state_dict_order_pinned(model):
+    lines = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items())
+    assert hashlib.sha256(lines.encode()).hexdigest() == STATE_DICT_ORDER_SHA256
+
+
+@pytest.mark.parametrize("size", sorted(PINNED_LOGITS))
+def test_seeded_outputs_pinned(scaled_model, size):
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        got = scaled_model(x)[0, :6]
+    torch.testing.assert_close(got, torch.tensor(PINNED_LOGITS[size]), rtol=0, atol=1e-5)
