@@ -20,6 +20,7 @@ __all__ = ["CLI_FLAGS", "err_console", "out_console", "print_json", "warn", "deb
 CLI_FLAGS: dict[str, str] = {
     "num_classes": "--head",
     "budget_s": "--budget",
+    "image_size": "--img-size",
     "n": "--n",
 }
 

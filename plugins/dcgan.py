@@ -1,4 +1,4 @@
-"""DCGAN: deep convolutional GAN, built-in ``zoo`` plugin.
+"""DCGAN: deep convolutional GAN, built-in ``zoo`` plugin (the hook module; no torch import).
 
 Origin: Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep
 Convolutional Generative Adversarial Networks", arXiv:1511.06434. Reference
@@ -6,15 +6,14 @@ implementation: pytorch/examples ``dcgan/main.py`` (BSD-3-Clause); with the defa
 configuration (64x64 RGB, latent 100, ngf = ndf = 64) the generator and discriminator
 have exactly its state-dict layout, so checkpoints saved by that script
 (``netG_epoch_N.pth``, ``netD_epoch_N.pth``; no pretrained weights are published) load
-strictly with :meth:`DCGANAdapter.load_reference_state_dict`.
+strictly with ``DCGANAdapter.load_reference_state_dict``.
 
-Contents, in order: the build options (pure Python), the networks and the adapter
-(``Generator``, ``Discriminator``, ``DCGANAdapter``, ``weights_init``,
-``infer_reference_config``: defined in the private module ``zoo.plugins._dcgan_impl`` and
-re-exported here on first access, so that importing this plugin, as ``zoo list`` does,
-never imports torch), then the hooks. It is written as a third-party plugin would be:
-its model table lives in ``registry.toml`` (``[models.dcgan]``) and reaches the registry
-through :func:`zoo_model_specs`.
+The plugin is two files, written as a third party would write theirs (see
+:mod:`zoo.pluginkit`): this module holds the build options (pure Python) and the hooks
+made by :func:`zoo.pluginkit.gan_hooks`; the networks and the adapter (``Generator``,
+``Discriminator``, ``DCGANAdapter``, ``weights_init``, ``infer_reference_config``) live in
+:mod:`zoo.plugins.dcgan_model`, imported only when a model is built, so that ``zoo list``
+never imports torch. The model table lives in ``registry.toml`` (``[models.dcgan]``).
 
 Build options (``zoo.registry.build("dcgan", **options)``):
 
@@ -23,47 +22,29 @@ Build options (``zoo.registry.build("dcgan", **options)``):
 * ``channels``: image channels, >= 1 (default ``spec.input_size[0]``, 3).
 * ``latent_dim``, ``ngf``, ``ndf``: noise length and network widths, >= 1 (defaults from
   ``spec.config``: 100, 64, 64).
+
+Builds are randomly initialised as in the paper (``weights_init``) from torch's global
+RNG: seed it first for reproducible builds.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.catalog import builtin_specs
+from zoo.pluginkit import gan_hooks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.plugins._dcgan_impl import DCGANAdapter
     from zoo.spec import ModelSpec
 
-__all__ = [
-    "Generator",
-    "Discriminator",
-    "DCGANAdapter",
-    "weights_init",
-    "infer_reference_config",
-    "resolve_options",
-    "zoo_model_specs",
-    "zoo_build_model",
-]
+__all__ = ["resolve_options", "zoo_build_model", "zoo_model_specs"]
 
 _DEFAULTS = {"latent_dim": 100, "ngf": 64, "ndf": 64}
-_TORCH_NAMES = {"Generator", "Discriminator", "DCGANAdapter", "weights_init", "infer_reference_config"}
-
-
-def __getattr__(name: str) -> Any:
-    """Load the torch half (networks, adapter) on first access (PEP 562)."""
-    if name in _TORCH_NAMES:
-        from zoo.plugins import _dcgan_impl
-
-        return getattr(_dcgan_impl, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _positive_int(name: str, value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ZooError(f"DCGAN {name} must be {what}, got {value!r}", exit_code=2)
+        raise ZooError(f"DCGAN {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
     return int(value)
 
 
@@ -71,17 +52,21 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:
     """Validate build options against ``spec`` and fill in the defaults (no torch).
 
     Args:
-        spec: a spec of this plugin (``spec.config`` may set ``latent_dim``, ``ngf``, ``ndf``).
+        spec: a spec of this plugin with ``arch == "dcgan"`` (``spec.config`` may set
+            ``latent_dim``, ``ngf``, ``ndf``).
         options: ``image_size``, ``channels``, ``latent_dim``, ``ngf``, ``ndf`` (ints; a
             missing or ``None`` value takes the default); other keys are ignored.
 
     Returns:
-        ``{"image_size", "channels", "latent_dim", "ngf", "ndf"}``, all ints.
+        ``{"image_size", "channels", "latent_dim", "ngf", "ndf"}``, all ints: the keyword
+        arguments of ``DCGANAdapter(spec, ...)``.
 
     Raises:
-        ZooError: a value is not a positive int, or ``image_size`` is not a power of two
-            >= 16 (or below ``spec.min_size``).
+        ZooError: an unknown ``spec.arch``; a value is not a positive int, or ``image_size``
+            is not a power of two >= 16 (or below ``spec.min_size``); exit code 2.
     """
+    if spec.arch != "dcgan":
+        raise ZooError(f"{spec.name}: the dcgan plugin builds arch 'dcgan', not {spec.arch!r}")
 
     def pick(key: str, default: Any) -> Any:
         value = options.get(key)
@@ -92,7 +77,9 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:
     min_size = max(16, spec.min_size)
     if isinstance(size, bool) or not isinstance(size, int) or size < min_size or size & (size - 1):
         valid = ", ".join(str(min_size * 2**i) for i in range(4))
-        raise ZooError(f"DCGAN image_size must be a power of two >= {min_size} ({valid}, ...), got {size!r}", exit_code=2)
+        raise ZooError(
+            f"DCGAN {{param}} must be a power of two >= {min_size} ({valid}, ...), got {size!r}", param="image_size", exit_code=2
+        )
     return {
         "image_size": size,
         "channels": _positive_int("channels", pick("channels", spec.input_size[0]), "a positive int (1 grey, 3 RGB)"),
@@ -102,30 +89,4 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:
     }
 
 
-@hookimpl
-def zoo_model_specs() -> list[ModelSpec]:
-    """The ``[models.*]`` tables of ``registry.toml`` whose plugin is this module (``dcgan``)."""
-    return builtin_specs(__name__)
-
-
-@hookimpl
-def zoo_build_model(spec: ModelSpec, options: dict[str, Any]) -> DCGANAdapter | None:
-    """Build a randomly initialised :class:`DCGANAdapter` for a spec of this plugin.
-
-    Weights are initialised as in the paper (:func:`weights_init`) from torch's global RNG;
-    seed it first for reproducible builds.
-
-    Returns:
-        The adapter, or ``None`` when ``spec`` belongs to another plugin.
-
-    Raises:
-        ZooError: invalid options (see :func:`resolve_options`) or an unknown ``spec.arch``.
-    """
-    if spec.plugin != __name__:
-        return None
-    if spec.arch != "dcgan":
-        raise ZooError(f"{spec.name}: the dcgan plugin builds arch 'dcgan', not {spec.arch!r}")
-    cfg = resolve_options(spec, options)
-    from zoo.plugins._dcgan_impl import DCGANAdapter
-
-    return DCGANAdapter(spec, **cfg)
+zoo_model_specs, zoo_build_model = gan_hooks(__name__, adapter="zoo.plugins.dcgan_model:DCGANAdapter", options=resolve_options)

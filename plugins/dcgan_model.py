@@ -1,8 +1,9 @@
-"""DCGAN networks and adapter (the torch half of :mod:`zoo.plugins.dcgan`).
+"""DCGAN networks and adapter: the model module of the ``dcgan`` plugin (imports torch).
 
-Private: import it through :mod:`zoo.plugins.dcgan` (``from zoo.plugins.dcgan import
-Generator``), which loads this module only when a model is built, so that ``zoo list``
-never imports torch.
+The hook module :mod:`zoo.plugins.dcgan` names :class:`DCGANAdapter` by its dotted path
+(:func:`zoo.pluginkit.gan_hooks`), so this module is imported only when a model is built
+and ``zoo list`` never imports torch. Import the networks from here
+(``from zoo.plugins.dcgan_model import Generator``).
 
 Origin: Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep
 Convolutional Generative Adversarial Networks", arXiv:1511.06434. The layer layout,
@@ -27,7 +28,7 @@ from zoo.adapters import GANAdapter, Step
 from zoo.errors import ZooError
 from zoo.spec import ModelSpec
 
-__all__ = ["Generator", "Discriminator", "DCGANAdapter", "weights_init", "infer_reference_config"]
+__all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]
 
 
 def _num_upsamplings(image_size: int) -> int:
@@ -164,11 +165,13 @@ class Discriminator(nn.Module):
 
 def _strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str) -> Mapping[str, torch.Tensor]:
     if sd and all(k.startswith(prefix) for k in sd):
-        return OrderedDict((k[len(prefix):], v) for k, v in sd.items())
+        return OrderedDict((k[len(prefix) :], v) for k, v in sd.items())
     return sd
 
 
-def infer_reference_config(generator_sd: Mapping[str, torch.Tensor] | None = None, discriminator_sd: Mapping[str, torch.Tensor] | None = None) -> dict[str, int]:
+def infer_reference_config(
+    generator_sd: Mapping[str, torch.Tensor] | None = None, discriminator_sd: Mapping[str, torch.Tensor] | None = None
+) -> dict[str, int]:
     """Guess the build options of pytorch/examples-layout DCGAN state dicts.
 
     Reads only weight shapes: the generator's first ``ConvTranspose2d`` is ``(latent_dim,
@@ -193,11 +196,14 @@ def infer_reference_config(generator_sd: Mapping[str, torch.Tensor] | None = Non
             continue
         sd = _strip_prefix(sd, "module.")
         convs = sorted(
-            (int(k.split(".")[1]), v) for k, v in sd.items()
+            (int(k.split(".")[1]), v)
+            for k, v in sd.items()
             if k.startswith("main.") and k.split(".")[1].isdigit() and k.endswith(".weight") and getattr(v, "dim", lambda: 0)() == 4
         )
         if len(convs) < 3:
-            raise ZooError(f"the {part} state dict does not have the pytorch/examples DCGAN layout (main.<i>.weight convolutions); keys start with {list(sd)[:3]}")
+            raise ZooError(
+                f"the {part} state dict does not have the pytorch/examples DCGAN layout (main.<i>.weight convolutions); keys start with {list(sd)[:3]}"
+            )
         n = len(convs) - 1
         first, last = convs[0][1].shape, convs[-1][1].shape
         if part == "generator":
@@ -209,7 +215,9 @@ def infer_reference_config(generator_sd: Mapping[str, torch.Tensor] | None = Non
         indices = [int(k.split(".")[1]) for k in sd if k.startswith("main.") and k.split(".")[1].isdigit()]
         consistent = consistent and max(indices) == convs[-1][0]  # ends with a convolution
         if not consistent:
-            raise ZooError(f"the {part} state dict does not have the pytorch/examples DCGAN layout (its layer widths do not double per block)")
+            raise ZooError(
+                f"the {part} state dict does not have the pytorch/examples DCGAN layout (its layer widths do not double per block)"
+            )
         cfg.update(image_size=4 * 2**n, **found)
     return cfg
 
@@ -225,7 +233,7 @@ class DCGANAdapter(GANAdapter):
     beta1 0.5, without decay; see :meth:`configure_optimizers`).
 
     Args:
-        spec: the model's spec (``zoo.plugins.dcgan``).
+        spec: the model's spec (plugin ``zoo.plugins.dcgan``).
         image_size: height and width in pixels, a power of two >= 16.
         channels: image channels (1 grey, 3 RGB).
         latent_dim: noise length (``nz``).
@@ -240,7 +248,9 @@ class DCGANAdapter(GANAdapter):
     condition = "none"
     lr_schedule = "constant"
 
-    def __init__(self, spec: ModelSpec, *, image_size: int = 64, channels: int = 3, latent_dim: int = 100, ngf: int = 64, ndf: int = 64) -> None:
+    def __init__(
+        self, spec: ModelSpec, *, image_size: int = 64, channels: int = 3, latent_dim: int = 100, ngf: int = 64, ndf: int = 64
+    ) -> None:
         generator = Generator(latent_dim=latent_dim, ngf=ngf, channels=channels, image_size=image_size)
         discriminator = Discriminator(ndf=ndf, channels=channels, image_size=image_size)
         super().__init__(spec, generator, discriminator, latent_dim=latent_dim, image_size=image_size, channels=channels)
@@ -313,7 +323,7 @@ class DCGANAdapter(GANAdapter):
         try:
             gen_logits = self.discriminator(fake, logits=True).float()
         finally:
-            for p, flag in zip(params, flags):
+            for p, flag in zip(params, flags, strict=True):
                 p.requires_grad_(flag)
         g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
         yield Step("generator", g_loss, {"g_loss": float(g_loss.detach())})
@@ -344,7 +354,9 @@ class DCGANAdapter(GANAdapter):
             ZooError: ``n < 1``, or a condition was given.
         """
         if condition is not None:
-            raise ZooError(f"{self.spec.name} is unconditional; sample it without a condition (got {type(condition).__name__})", exit_code=2)
+            raise ZooError(
+                f"{self.spec.name} is unconditional; sample it without a condition (got {type(condition).__name__})", exit_code=2
+            )
         if n < 1:
             raise ZooError(f"number of samples must be at least 1, got {n}", exit_code=2)
         if batch_stats and n < 2:
@@ -395,7 +407,13 @@ class DCGANAdapter(GANAdapter):
                     need = infer_reference_config(**{f"{part}_sd": sd})
                 except ZooError:
                     need = {}
-                have = {"image_size": self.image_size, "channels": self.channels, "latent_dim": self.latent_dim, "ngf": self.ngf, "ndf": self.ndf}
+                have = {
+                    "image_size": self.image_size,
+                    "channels": self.channels,
+                    "latent_dim": self.latent_dim,
+                    "ngf": self.ngf,
+                    "ndf": self.ndf,
+                }
                 diff = {k: v for k, v in need.items() if have.get(k) != v}
                 hint = (
                     "; the checkpoint needs " + ", ".join(f"{k}={v}" for k, v in diff.items()) + " (rebuild with those options)"

@@ -1,4 +1,5 @@
-"""Tests for plugins/dcgan.py (DCGAN, Radford et al. 2016, arXiv:1511.06434).
+"""Tests for the DCGAN plugin (Radford et al. 2016, arXiv:1511.06434): the torch-free hook
+module plugins/dcgan.py (made by zoo.pluginkit.gan_hooks) and plugins/dcgan_model.py.
 
 Reference compatibility: the default generator and discriminator must have exactly the
 state-dict layout of pytorch/examples ``dcgan/main.py`` (commit 77f55b9) and, loaded with
@@ -9,21 +10,29 @@ The fixtures live in ``shared/reference`` beside the repository (CI clones the r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
-from zoo.errors import ZooError
-from zoo.plugins import dcgan
 from zoo.catalog import builtin_specs
+from zoo.errors import ZooError
+from zoo.pluginkit import gan_hooks
+from zoo.plugins import dcgan
+from zoo.plugins.dcgan_model import DCGANAdapter, infer_reference_config
+from zoo.trainer import Trainer
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 G_PARAMS = 3_576_704  # pytorch/examples Generator (nz=100, ngf=64, nc=3)
@@ -52,14 +61,55 @@ def nparams(module: torch.nn.Module) -> int:
 
 
 def test_registering_and_listing_do_not_import_torch():
-    code = (
-        "import sys\n"
-        "from zoo.registry import load_registry\n"
-        "load_registry()\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
-    )
+    code = "import sys\nfrom zoo.registry import load_registry\nload_registry()\nassert 'torch' not in sys.modules, 'torch was imported'\n"
     env = {**os.environ, "ZOO_PLUGINS": "dcgan"}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
+
+
+def test_hook_module_is_made_by_gan_hooks():
+    assert not hasattr(dcgan, "__getattr__")  # no PEP 562 shim: the networks live in dcgan_model
+    assert dcgan.zoo_build_model.__module__ == "zoo.pluginkit"
+
+
+def test_gan_hooks_without_options_passes_what_the_adapter_takes(spec):
+    specs, build_hook = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model:DCGANAdapter", specs=lambda: [spec])
+    assert specs() == [spec]
+    torch.manual_seed(0)
+    # num_classes is not an argument of DCGANAdapter and is ignored; None takes the default
+    adapter = build_hook(spec, {"image_size": 16, "channels": 1, "ngf": 4, "ndf": 4, "latent_dim": None, "num_classes": 3})
+    assert isinstance(adapter, DCGANAdapter)
+    assert adapter.config() == {"latent_dim": 100, "image_size": 16, "channels": 1, "ngf": 4, "ndf": 4}
+    assert build_hook(dataclasses.replace(spec, plugin="someone.else"), {}) is None
+
+
+def test_gan_hooks_errors(spec):
+    with pytest.raises(ValueError, match=re.escape("'package.module:ClassName', got 'zoo.plugins.dcgan_model.DCGANAdapter'")):
+        gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model.DCGANAdapter")
+    _, missing_module = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.no_such_model:X")
+    with pytest.raises(ZooError) as info:
+        missing_module(spec, {})
+    assert str(info.value).startswith("plugin zoo.plugins.dcgan: cannot import its adapter module 'zoo.plugins.no_such_model' (")
+    assert str(info.value).endswith("); reinstall the plugin")
+    _, missing_class = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model:NoSuchAdapter")
+    with pytest.raises(ZooError) as info:
+        missing_class(spec, {})
+    assert str(info.value) == (
+        "plugin zoo.plugins.dcgan: module 'zoo.plugins.dcgan_model' has no adapter class 'NoSuchAdapter'; check the adapter= path"
+    )
+
+
+def test_adapter_is_imported_only_when_a_model_is_built():
+    code = (
+        "import sys\n"
+        "from zoo.pluginkit import gan_hooks\n"
+        "from zoo.plugins import dcgan\n"
+        "specs = dcgan.zoo_model_specs()\n"
+        "assert [s.name for s in specs] == ['dcgan'], specs\n"
+        "assert 'torch' not in sys.modules and 'zoo.plugins.dcgan_model' not in sys.modules\n"
+        "adapter = dcgan.zoo_build_model(specs[0], {'image_size': 16, 'ngf': 4, 'ndf': 4})\n"
+        "assert type(adapter).__module__ == 'zoo.plugins.dcgan_model' and 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_spec_matches_built_model(spec):
@@ -72,14 +122,12 @@ def test_spec_matches_built_model(spec):
 
 
 def test_other_plugins_specs_are_declined(spec):
-    import dataclasses
-
     assert dcgan.zoo_build_model(dataclasses.replace(spec, plugin="someone.else"), {}) is None
 
 
 def test_build_through_plugin_manager(monkeypatch):
-    from zoo.registry import reset_registry
     from zoo.registry import build as zoo_build
+    from zoo.registry import reset_registry
 
     monkeypatch.setenv("ZOO_PLUGINS", "dcgan")
     reset_registry()
@@ -110,12 +158,16 @@ def test_bad_options_raise_zoo_error(spec, options, words):
     with pytest.raises(ZooError, match=words) as info:
         dcgan.zoo_build_model(spec, options)
     assert "\n" not in str(info.value)
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == 2 and info.value.param == next(iter(options))
 
 
 def test_none_options_take_defaults(spec):
     assert dcgan.resolve_options(spec, {"image_size": None, "channels": None, "num_classes": 5}) == {
-        "image_size": 64, "channels": 3, "latent_dim": 100, "ngf": 64, "ndf": 64,
+        "image_size": 64,
+        "channels": 3,
+        "latent_dim": 100,
+        "ngf": 64,
+        "ndf": 64,
     }
 
 
@@ -209,7 +261,7 @@ def test_load_reference_state_dict_prefix_old_format_and_errors(spec):
     g_sd = {f"module.{k}": v for k, v in src.generator.state_dict().items()}  # DataParallel-wrapped
     d_sd = {k: v for k, v in src.discriminator.state_dict().items() if not k.endswith("num_batches_tracked")}  # PyTorch < 0.4
     dst.load_reference_state_dict(generator_sd=g_sd, discriminator_sd=d_sd)
-    for a, b in zip(src.model.parameters(), dst.model.parameters()):
+    for a, b in zip(src.model.parameters(), dst.model.parameters(), strict=True):
         assert torch.equal(a, b)
 
     grey = build(spec, image_size=32, channels=1)
@@ -217,8 +269,12 @@ def test_load_reference_state_dict_prefix_old_format_and_errors(spec):
         dst.load_reference_state_dict(generator_sd=grey.generator.state_dict())
     with pytest.raises(ZooError, match="discriminator state dict"):
         dst.load_reference_state_dict(discriminator_sd={"main.0.weight": torch.zeros(1)})
-    assert dcgan.infer_reference_config(grey.generator.state_dict(), grey.discriminator.state_dict()) == {
-        "image_size": 32, "channels": 1, "latent_dim": 100, "ngf": 64, "ndf": 64,
+    assert infer_reference_config(grey.generator.state_dict(), grey.discriminator.state_dict()) == {
+        "image_size": 32,
+        "channels": 1,
+        "latent_dim": 100,
+        "ngf": 64,
+        "ndf": 64,
     }
 
 
@@ -266,42 +322,48 @@ def digits():
     return x.clamp(0, 1) * 2 - 1
 
 
-def test_training_steps_on_digits(spec, digits):
+def test_training_through_the_trainer_on_digits(spec, digits):
+    """Three iterations of zoo.trainer.Trainer: per iteration the discriminator sees the real
+    then the fake batch, is stepped, and only then is the generator loss computed, through a
+    discriminator excluded from the generator step's graph (pytorch/examples' order)."""
     adapter = build(spec, image_size=32, channels=1, ngf=16, ndf=16)
-    opts = adapter.configure_optimizers()
     g0 = [p.detach().clone() for p in adapter.generator.parameters()]
     d0 = [p.detach().clone() for p in adapter.discriminator.parameters()]
-    d_calls = []  # discriminator forwards, seen by a hook as a DDP wrapper would see them
-    adapter.discriminator.register_forward_pre_hook(lambda m, a: d_calls.append(len(a[0])))
-    labels = torch.zeros(len(digits), dtype=torch.int64)
-    gen = torch.Generator().manual_seed(0)
+    first = adapter.discriminator.main[0].weight
+    seen = []  # per discriminator forward, as a DDP wrapper would see it: batch, D weights, grad flag
+
+    def record(module, args):
+        seen.append((len(args[0]), first.detach().clone(), first.requires_grad))
+
+    adapter.discriminator.register_forward_pre_hook(record)
+    labels = torch.zeros(96, dtype=torch.int64)
+    loader = DataLoader(TensorDataset(digits[:96], labels), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    result = Trainer(epochs=1, progress=False).fit(adapter, loader)
+
+    assert result["steps"] == 3 and len(seen) == 9
     for it in range(3):
-        idx = torch.randperm(len(digits), generator=gen)[:32]
-        names, logs = [], {}
-        d_calls.clear()
-        for step in adapter.training_step((digits[idx], labels[idx])):
-            names.append(step.optimizer)
-            if step.optimizer == "discriminator":
-                # D saw the real then the fake batch; the generator loss is computed
-                # lazily, after the trainer has stepped D
-                assert d_calls == [32, 32]
-            assert step.loss.dim() == 0 and torch.isfinite(step.loss)
-            opt = opts[step.optimizer]
-            opt.zero_grad(set_to_none=True)
-            for p in adapter.discriminator.parameters():
-                p.grad = None
-            step.loss.backward()
-            if step.optimizer == "generator":  # D is excluded from the generator step's graph
-                assert all(p.grad is None for p in adapter.discriminator.parameters())
-            opt.step()
-            logs.update(step.logs)
-        assert names == ["discriminator", "generator"]
-        assert d_calls == [32, 32, 32]
-        assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
-        assert all(isinstance(v, float) and v == v for v in logs.values())
-        assert 0 < logs["d_real"] < 1 and 0 < logs["d_fake"] < 1
-    assert all(not torch.equal(a, b) for a, b in zip(g0, adapter.generator.parameters()))
-    assert all(not torch.equal(a, b) for a, b in zip(d0, adapter.discriminator.parameters()))
+        real, fake, gen = seen[3 * it : 3 * it + 3]
+        assert (real[0], fake[0], gen[0]) == (32, 32, 32)
+        assert torch.equal(real[1], fake[1]) and not torch.equal(fake[1], gen[1])  # D stepped before the generator loss
+        assert (real[2], fake[2], gen[2]) == (True, True, False)  # D frozen inside the generator step
+    assert first.requires_grad  # and unfrozen afterwards
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(result)
+    assert all(isinstance(result[k], float) and math.isfinite(result[k]) for k in ("d_loss", "g_loss", "d_real", "d_fake"))
+    assert 0 < result["d_real"] < 1 and 0 < result["d_fake"] < 1
+    assert all(not torch.equal(a, b) for a, b in zip(g0, adapter.generator.parameters(), strict=True))
+    assert all(not torch.equal(a, b) for a, b in zip(d0, adapter.discriminator.parameters(), strict=True))
+
+
+def test_generator_step_leaves_no_gradients_on_the_discriminator(spec, digits):
+    adapter = build(spec, image_size=32, channels=1, ngf=8, ndf=8)
+    steps = adapter.training_step((digits[:8], torch.zeros(8, dtype=torch.int64)))
+    d_step, g_step = next(steps), next(steps)
+    assert (d_step.optimizer, g_step.optimizer) == ("discriminator", "generator")
+    assert d_step.loss.dim() == 0 and g_step.loss.dim() == 0
+    g_step.loss.backward()
+    assert all(p.grad is None for p in adapter.discriminator.parameters())
+    assert all(p.grad is not None for p in adapter.generator.parameters())
+    assert next(steps, None) is None
 
 
 def test_training_step_rejects_wrong_image_shape(spec):
@@ -330,3 +392,131 @@ def test_sample_is_deterministic_in_range_and_keeps_modes(spec):
         adapter.sample(2, condition=torch.tensor([1]))
     with pytest.raises(ZooError):
         adapter.sample(0)
+
+
+# -- zoo.tasks: train, metrics log, sample grid ---------------------------------------------
+
+
+def test_train_writes_the_metrics_log_beside_the_checkpoint(tmp_path):
+    from zoo import tasks
+
+    out = tmp_path / "run"
+    summary = tasks.train(
+        "dcgan",
+        "digits:0-1",
+        epochs=2,
+        out=out,
+        img_size=16,
+        batch_size=64,
+        progress=False,
+        build_options={"ngf": 4, "ndf": 4, "latent_dim": 8},
+    )
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log] == [1, 2] and log == summary["history"]
+    assert (out / "metrics.jsonl").stat().st_mode & 0o777 == 0o644 & ~_umask()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no partial or temporary file
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_save_grid_writes_one_png_atomically(tmp_path):
+    from PIL import Image
+
+    from zoo.tasks import save_grid
+
+    images = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    path = save_grid(images, tmp_path / "sub" / "grid.png")
+    assert path == tmp_path / "sub" / "grid.png" and os.listdir(path.parent) == ["grid.png"]
+    assert path.stat().st_mode & 0o777 == 0o644 & ~_umask()
+    with Image.open(path) as im:
+        # 3 x 2 cells of 64 px (16 px enlarged 4 times) with 2-px borders, RGB as make_grid makes it
+        assert (im.format, im.mode, im.size) == ("PNG", "RGB", (3 * 66 + 2, 2 * 66 + 2))
+        first = torch.from_numpy(np.asarray(im)[2:66, 2:66, 0].copy()).float() / 255
+    expected = F.interpolate(images[:1], scale_factor=4, mode="nearest")[0, 0]
+    assert (first - expected).abs().max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ZooError) as info:
+        save_grid(images, tmp_path)
+    assert str(info.value) == f"path {tmp_path} is a directory; give a file name such as {tmp_path / 'grid.png'}"
+
+
+def test_sample_checks_out_before_reading_the_checkpoint(tmp_path):
+    from zoo import tasks
+
+    with pytest.raises(ZooError) as info:
+        tasks.sample("dcgan", checkpoint=tmp_path / "missing", out=tmp_path)
+    err = info.value
+    assert str(err) == f"out {tmp_path} is a directory; give a file name such as {tmp_path / 'grid.png'}"
+    assert err.for_cli() == f"--out {tmp_path} is a directory; give a file name such as {tmp_path / 'grid.png'}"
+    assert err.exit_code == 2
+    with pytest.raises(ZooError) as info:
+        tasks.sample("dcgan", checkpoint=tmp_path / "missing", n=0)
+    assert str(info.value) == "n must be at least 1, got 0" and info.value.for_cli({"n": "--n"}) == "--n must be at least 1, got 0"
+
+
+MYGAN_MODEL = '''
+"""mygan: a third-party GAN family (the model module; imports torch)."""
+from zoo.plugins.dcgan_model import DCGANAdapter
+
+
+class MyGANAdapter(DCGANAdapter):
+    """A narrow DCGAN: latent 8, ngf = ndf = 4."""
+
+    def __init__(self, spec, *, image_size, channels):
+        super().__init__(spec, image_size=image_size, channels=channels, latent_dim=8, ngf=4, ndf=4)
+'''
+
+MYGAN_TOML = """
+[models.mygan]
+family = "mygan"
+kind = "gan"
+arch = "mygan"
+input_size = [1, 16, 16]
+min_size = 16
+mean = [0.5]
+std = [0.5]
+num_params = 1
+description = "a third-party GAN"
+paper = "none"
+"""
+
+
+def test_pluginkit_recipe_for_a_third_party_gan_works(tmp_path):
+    """The two files documented in zoo.pluginkit make a working, torch-free-to-list GAN plugin."""
+    import textwrap
+
+    from zoo import pluginkit
+
+    doc = pluginkit.__doc__
+    start = doc.index("    # mygan/plugin.py")
+    plugin_code = textwrap.dedent(doc[start : doc.index("    # mygan/model.py", start)])
+    pkg = tmp_path / "mygan"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "plugin.py").write_text(plugin_code)
+    (pkg / "model.py").write_text(MYGAN_MODEL)
+    (pkg / "models.toml").write_text(MYGAN_TOML)
+    code = (
+        "import sys\n"
+        "import mygan.plugin as plugin\n"
+        "(spec,) = plugin.zoo_model_specs()\n"
+        "assert (spec.name, spec.plugin) == ('mygan', 'mygan'), spec\n"
+        "assert 'torch' not in sys.modules, 'listing imported torch'\n"
+        "from zoo.errors import ZooError\n"
+        "try:\n"
+        "    plugin.zoo_build_model(spec, {'image_size': 20})\n"
+        "except ZooError as exc:\n"
+        "    assert str(exc) == 'image_size must be a multiple of 8, got 20' and exc.for_cli() == '--image-size must be a multiple of 8, got 20'\n"
+        "else:\n"
+        "    raise AssertionError('no error for image_size=20')\n"
+        "assert 'torch' not in sys.modules, 'a bad option imported torch'\n"
+        "adapter = plugin.zoo_build_model(spec, {'num_classes': 3})\n"
+        "assert type(adapter).__name__ == 'MyGANAdapter' and adapter.config() == "
+        "{'latent_dim': 8, 'image_size': 16, 'channels': 1, 'ngf': 4, 'ndf': 4}, adapter.config()\n"
+        "assert adapter.sample(2, seed=0).shape == (2, 1, 16, 16)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)

@@ -45,7 +45,7 @@ def test_few_shot_is_deterministic_and_disjoint_from_validation():
 
 def test_few_shot_errors():
     source = resolve_data("digits:0-1", seed=0)
-    with pytest.raises(ZooError, match="fewer than --shots"):
+    with pytest.raises(ZooError, match="fewer than shots 10000; lower shots"):
         few_shot(list(range(len(source.train))), source.targets_train, 10_000)
     with pytest.raises(ZooError, match="at least 1"):
         few_shot([0], [0], 0)

@@ -37,12 +37,14 @@ class Step:
     Attributes:
         optimizer: key into ``configure_optimizers()``'s dict.
         loss: scalar float tensor to back-propagate.
-        logs: floats to log (already detached), e.g. ``{"loss": 0.7, "acc": 0.5}``.
+        logs: values to log, e.g. ``{"loss": loss.detach(), "acc": acc}``: detached scalar
+            tensors (preferred: the trainer sums them on the device and reads them once
+            per epoch, so logging costs no device sync per step) or floats.
     """
 
     optimizer: str
     loss: torch.Tensor
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["DataSource", "resolve_data", "stratified_split", "few_shot", "make_loaders", "parse_classes"]
+__all__ = ["DataSource", "few_shot", "make_loaders", "parse_classes", "resolve_data", "stratified_split"]
 
 
 @dataclass
@@ -116,28 +116,48 @@ def parse_classes(spec: str, available: list[str], data_name: str) -> list[int]:
 
 def stratified_split(labels: list[int] | np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[list[int], list[int]]:
     """Seeded stratified split: ``(train_indices, val_indices)``; each class keeps
-    ``ceil(val_fraction * n)`` items for validation (at least one item stays in train)."""
+    ``ceil(val_fraction * n)`` items for validation (at least one item stays in train).
+
+    The split is ``sklearn.model_selection.train_test_split(stratify=labels,
+    random_state=seed)`` with ``test_size`` the sum of those per-class counts: scikit-learn
+    then gives every class its share, rounded, so each class keeps ``ceil(val_fraction *
+    n)`` items give or take one and the total is exact. Classes with a single item stay in
+    train (scikit-learn cannot stratify them). Both index lists are sorted.
+
+    Args:
+        labels: ``(N,)`` integer class labels.
+        val_fraction: share of each class held out, ``0 <= val_fraction < 1``.
+        seed: the split's seed (same seed and labels, same split).
+
+    Raises:
+        ZooError: ``val_fraction`` outside ``[0, 1)`` (exit code 2).
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= val_fraction < 1:
+        raise ZooError(
+            f"{{param}} must be in [0, 1), got {val_fraction}; 0.2 holds out 20% of each class", param="val_fraction", exit_code=2
+        )
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        n_val = min(int(math.ceil(val_fraction * len(idx))), max(len(idx) - 1, 0))
-        val += idx[:n_val].tolist()
-        train += idx[n_val:].tolist()
-    return sorted(train), sorted(val)
+    classes, counts = np.unique(labels, return_counts=True)
+    splittable = np.isin(labels, classes[counts > 1])
+    idx = np.flatnonzero(splittable)
+    n_val = sum(min(math.ceil(val_fraction * c), c - 1) for c in counts[counts > 1])
+    if n_val == 0:
+        return list(range(len(labels))), []
+    train, val = train_test_split(idx, test_size=int(n_val), stratify=labels[idx], random_state=seed)
+    train = np.concatenate([train, np.flatnonzero(~splittable)])
+    return sorted(train.tolist()), sorted(val.tolist())
 
 
-def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, seed: int = 0,
-             classes: list[str] | None = None) -> list[int]:
+def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, seed: int = 0, classes: list[str] | None = None) -> list[int]:
     """Keep ``shots`` items per class from ``indices`` (seeded).
 
     Raises:
-        ZooError: ``shots < 1`` or a class has fewer than ``shots`` training items.
+        ZooError: ``shots < 1`` or a class has fewer than ``shots`` training items (exit code 2).
     """
     if shots < 1:
-        raise ZooError(f"--shots must be at least 1, got {shots}", exit_code=2)
+        raise ZooError(f"{{param}} must be at least 1, got {shots}", param="shots", exit_code=2)
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed + 1)
     picked: list[int] = []
@@ -146,7 +166,11 @@ def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, see
         members = idx[labels[idx] == c]
         if len(members) < shots:
             cname = classes[int(c)] if classes else str(c)
-            raise ZooError(f"class {cname!r} has only {len(members)} training images, fewer than --shots {shots}; lower --shots", exit_code=2)
+            raise ZooError(
+                f"class {cname!r} has only {len(members)} training images, fewer than {{param}} {shots}; lower {{param}}",
+                param="shots",
+                exit_code=2,
+            )
         picked += rng.choice(members, size=shots, replace=False).tolist()
     return sorted(picked)
 
@@ -217,7 +241,10 @@ def _image_folder(root: Path) -> Any:
 
 def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
     if not path.is_dir():
-        raise ZooError(f"--data {path} is not a directory; pass an ImageFolder directory (one sub-folder per class) or a built-in data set such as digits", exit_code=2)
+        raise ZooError(
+            f"--data {path} is not a directory; pass an ImageFolder directory (one sub-folder per class) or a built-in data set such as digits",
+            exit_code=2,
+        )
     from torch.utils.data import Subset
 
     if (path / "train").is_dir() and (path / "val").is_dir():
@@ -230,8 +257,15 @@ def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
         raise ZooError(f"{path} has {len(full.classes)} class folder(s); a classifier needs at least 2")
     tr, va = stratified_split(full.targets, val_fraction, seed)
     return DataSource(
-        str(path), list(full.classes), 3, None, False, Subset(full, tr), Subset(full, va),
-        [full.targets[i] for i in tr], [full.targets[i] for i in va],
+        str(path),
+        list(full.classes),
+        3,
+        None,
+        False,
+        Subset(full, tr),
+        Subset(full, va),
+        [full.targets[i] for i in tr],
+        [full.targets[i] for i in va],
     )
 
 
@@ -244,7 +278,9 @@ def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2) -> Data
     path = Path(data).expanduser()
     if path.exists() or "/" in data or data.startswith("."):
         if not path.exists():
-            raise ZooError(f"data directory {data} does not exist; pass an ImageFolder directory or a built-in data set such as digits", exit_code=2)
+            raise ZooError(
+                f"data directory {data} does not exist; pass an ImageFolder directory or a built-in data set such as digits", exit_code=2
+            )
         return _folder(path, seed, val_fraction)
     name, _, class_filter = data.partition(":")
     return _builtin(name, class_filter or None, seed, val_fraction)
@@ -276,7 +312,13 @@ def make_loaders(
         train = Subset(train, keep)
     g = torch.Generator().manual_seed(seed)
     bs = max(1, min(batch_size, len(train)))
-    train_loader = DataLoader(Transformed(train, train_transform), batch_size=bs, shuffle=True, generator=g,
-                              num_workers=num_workers, drop_last=drop_last and len(train) > bs)
+    train_loader = DataLoader(
+        Transformed(train, train_transform),
+        batch_size=bs,
+        shuffle=True,
+        generator=g,
+        num_workers=num_workers,
+        drop_last=drop_last and len(train) > bs,
+    )
     val_loader = DataLoader(Transformed(source.val, val_transform), batch_size=max(batch_size, 64), shuffle=False, num_workers=num_workers)
     return train_loader, val_loader

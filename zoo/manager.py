@@ -26,6 +26,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "zoo.plugins.densenet",
     "zoo.plugins.nasnet",
     "zoo.plugins.dcgan",
+    "zoo.plugins.lapgan",
+    "zoo.plugins.vanilla_gan",
+    "zoo.plugins.cgan",
     "zoo.plugins.datasets",
 )
 

@@ -6,18 +6,14 @@ these functions; ``zoo demo`` chains them.
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
-import tempfile
-
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError, warn
+from zoo.errors import ZooError
 
 __all__ = ["train", "adapt", "sample", "save_grid"]
-
-_METRICS_TMP = ".metrics.jsonl.partial"
 
 
 def _prepare_out(out: str | Path | None) -> Path | None:
@@ -30,16 +26,23 @@ def _prepare_out(out: str | Path | None) -> Path | None:
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent == out and not out.is_dir():
-        raise ZooError(f"--out {out} is a file, not a directory; choose another --out", exit_code=2)
+        raise ZooError(f"{{param}} {out} is a file, not a directory; choose another {{param}}", param="out", exit_code=2)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ZooError(f"cannot create the output directory {out}: {parent} is not a writable directory; choose another --out", exit_code=2)
+        raise ZooError(f"cannot create the output directory {out}: {parent} is not a writable directory; choose another {{param}}",
+                       param="out", exit_code=2)
     return out
 
 
 def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
+    """``img_size`` when given, else 32 px for built-in data (at least ``spec.min_size``), else the model's own size.
+
+    Raises:
+        ZooError: ``img_size`` is below ``spec.min_size`` (exit code 2).
+    """
     if img_size is not None:
         if img_size < spec.min_size:
-            raise ZooError(f"--img-size {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use --img-size {spec.min_size} or more", exit_code=2)
+            raise ZooError(f"{{param}} {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
+                           param="img_size", exit_code=2)
         return img_size
     if source is not None and source.builtin:
         return max(32, spec.min_size)
@@ -53,7 +56,7 @@ def _build(name: str, **options: Any) -> Any:
 
 
 def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: int, lr: float | None, device: str,
-         amp: str | None, seed: int, out: Path | None, shots: int | None, max_minutes: float | None, progress: bool) -> dict[str, Any]:
+         amp: str | None, seed: int, shots: int | None, max_minutes: float | None, progress: bool) -> dict[str, Any]:
     from zoo.data import make_loaders
     from zoo.trainer import Trainer
 
@@ -64,11 +67,9 @@ def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: i
         val_transform=adapter.transforms(img_size=img_size, train=False, resize_only=resize_only),
         batch_size=batch_size, shots=shots, seed=seed, drop_last=adapter.kind == "gan",
     )
-    log = (out / _METRICS_TMP) if out else None
-    if log is not None and log.exists():
-        log.unlink()
-    trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes,
-                      log_path=log)
+    # No log file while training: _save writes metrics.jsonl from the history, beside the
+    # checkpoint, so a failed run leaves nothing in --out.
+    trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes)
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None)
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
@@ -136,7 +137,7 @@ def train(
         options.update(image_size=size, channels=source.channels)
     adapter = _build(name, **options)
     result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
-                  seed=seed, out=Path(out) if out else None, shots=None, max_minutes=max_minutes, progress=progress)
+                  seed=seed, shots=None, max_minutes=max_minutes, progress=progress)
     summary = _summary(adapter, source, result, weights_init="random", img_size=size)
     if out is not None:
         _save(adapter, Path(out), summary, source, size, epochs, seed)
@@ -204,40 +205,20 @@ def adapt(
     out = _prepare_out(out)
     seed_everything(seed)
     adapter = _build(name)
-    loaded = _load_weights_auto(adapter, weights, load_weights)
+    loaded = load_weights(adapter, weights)
     adapter.reset_head(head)
     trainable, frozen = adapter.freeze_until(freeze_until)
     summary: dict[str, Any] = {"model": name, "weights": loaded, "head": head, "frozen_until": freeze_until,
                                "trainable_params": trainable, "frozen_params": frozen}
     if source is not None:
         result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
-                      seed=seed, out=Path(out) if out else None, shots=shots, max_minutes=None, progress=progress)
+                      seed=seed, shots=shots, max_minutes=None, progress=progress)
         summary.update(_summary(adapter, source, result, weights_init=loaded, img_size=size))
         summary["shots"] = shots
     if out is not None:
         _save(adapter, Path(out), summary, source, size, epochs if source else 0, seed)
         summary["out"] = str(out)
     return summary
-
-
-def _load_weights_auto(adapter: Any, weights: str | None, load_weights: Any) -> str:
-    if weights != "auto":
-        return load_weights(adapter, weights)
-    from zoo.weights import offline, pretrained_path
-
-    spec = adapter.spec
-    if not spec.weights:
-        warn(f"{spec.name} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)")
-        return "random"
-    cached = pretrained_path(spec)
-    if offline() and not cached.exists():
-        warn(f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}")
-        return "random"
-    try:
-        return load_weights(adapter, spec.weights[0].tag)
-    except ZooError as exc:
-        warn(f"could not get {spec.name}'s published weights ({exc}); starting from random init")
-        return "random"
 
 
 def _summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
@@ -249,7 +230,7 @@ def _summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init:
 
 
 def _save(adapter: Any, out: Path, summary: dict[str, Any], source: Any, img_size: int, epochs: int, seed: int) -> None:
-    from zoo.weights import save_checkpoint
+    from zoo.checkpoint import save_checkpoint
 
     meta = {
         "class_names": source.classes if source else None,
@@ -258,8 +239,11 @@ def _save(adapter: Any, out: Path, summary: dict[str, Any], source: Any, img_siz
         "metrics": {k: v for k, v in summary.items() if k not in ("classes", "out")},
     }
     save_checkpoint(out, adapter, meta)
-    if (out / _METRICS_TMP).exists():  # the per-epoch log joins the checkpoint it belongs to
-        os.replace(out / _METRICS_TMP, out / "metrics.jsonl")
+    history = summary.get("history") or []
+    if history:  # the per-epoch log (one JSON object per epoch) joins the checkpoint it belongs to
+        from zoo.fileio import atomic_write_text
+
+        atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
 
 
 def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out: str | Path = "grid.png",
@@ -272,14 +256,16 @@ def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out
     Raises:
         ZooError: ``name`` is not a GAN, the checkpoint is missing/corrupt/of another model, ``n < 1``.
     """
+    from zoo.checkpoint import read_checkpoint
     from zoo.registry import get_spec
-    from zoo.weights import load_into, read_checkpoint
+    from zoo.state_dict import load_into
 
     spec = get_spec(name)
     if spec.kind != "gan":
         raise ZooError(f"zoo sample needs a GAN; {name} is a {spec.kind} (see 'zoo list --kind gan')", exit_code=2)
     if n < 1:
-        raise ZooError(f"--n must be at least 1, got {n}", exit_code=2)
+        raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
+    _check_grid_path(out)
     state, meta = read_checkpoint(checkpoint)
     if meta.get("model") not in (None, name):
         owner = meta["model"]
@@ -293,42 +279,53 @@ def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out
     return {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images.shape)}
 
 
+def _check_grid_path(out: str | Path) -> None:
+    """Fail fast (before a model is built) on an ``out`` that cannot become a PNG file.
+
+    Raises:
+        ZooError: ``out`` is a directory, or its nearest existing parent is not a writable directory (exit code 2).
+    """
+    path = Path(out)
+    if path.is_dir():
+        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="out", exit_code=2)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
+
+
 def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64) -> Path:
     """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically.
 
     Cells smaller than ``min_cell`` pixels are enlarged with nearest-neighbour so small
-    samples (8x8 digits) stay visible. Uses ``torchvision.utils.make_grid``.
+    samples (8x8 digits) stay visible. The grid is ``ceil(sqrt(N))`` cells wide (or
+    ``nrow``) with 2-pixel white borders; ``torchvision.utils.save_image`` (``make_grid``
+    then PIL) writes it as an RGB PNG (``make_grid`` repeats one channel three times)
+    through :func:`zoo.fileio.atomic_path`.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ZooError: the target directory cannot be written.
+        ZooError: ``path`` is a directory (exit code 2) or cannot be written.
     """
     import math
 
     import torch
-    from PIL import Image
-    from torchvision.utils import make_grid
+    from torchvision.utils import save_image
 
+    from zoo.fileio import atomic_path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
     x = images.detach().float().clamp(0, 1).cpu()
     if x.shape[-1] < min_cell:
         x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
-    grid = make_grid(x, nrow=nrow or int(math.ceil(math.sqrt(x.shape[0]))), padding=2, pad_value=1.0)
-    arr = (grid.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy())
-    if arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    path = Path(path)
-    if path.is_dir():
-        raise ZooError(f"--out {path} is a directory; give a file name such as {path / 'grid.png'}", exit_code=2)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with atomic_path(path) as tmp:
+            save_image(x, tmp, format="PNG", nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
     except OSError as exc:
-        raise ZooError(f"cannot write {path} ({exc.strerror}); choose another --out", exit_code=2) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(arr).save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
     return path

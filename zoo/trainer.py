@@ -6,7 +6,8 @@ The loop follows Lightning Fabric's "build your own trainer" and timm's ``train.
 discriminator step then a generator step), and ``validation_step`` gives summable
 metrics. Mixed precision is chosen once (``autocast`` or a no-op context, a grad scaler
 only for fp16). Callbacks are plain objects whose ``on_*`` methods are called if present.
-Metrics go to a JSON-lines log, progress to a rich bar on stderr.
+Metrics go to a JSON-lines log (:mod:`zoo.fileio`), progress to the rich bar of
+:func:`zoo.progress.progress_bar` on stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import torch
 
 from zoo.devices import amp_dtype, resolve_device
 from zoo.errors import ZooError
+from zoo.fileio import atomic_write_text
+from zoo.progress import progress_bar
 
 __all__ = ["Trainer", "check_training_args", "seed_everything"]
 
@@ -38,24 +41,37 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_training_args(*, device: str = "cpu", amp: str | None = None, epochs: int = 1, lr: float | None = None,
-                        batch_size: int = 1, max_minutes: float | None = None) -> torch.device:
+def check_training_args(
+    *,
+    device: str = "cpu",
+    amp: str | None = None,
+    epochs: int = 1,
+    lr: float | None = None,
+    batch_size: int = 1,
+    max_minutes: float | None = None,
+) -> torch.device:
     """Validate training options before any data is loaded or model built; returns the device.
 
+    Errors about an argument name it as a ``{param}`` template (``epochs``, ``lr``,
+    ``batch_size``, ``max_minutes``): the Python name in ``str(err)``, the flag in the CLI.
+
     Raises:
-        ZooError: device not available here, unknown ``amp``, ``epochs < 1``, ``lr <= 0``,
-            ``batch_size < 1`` or ``max_minutes <= 0`` (exit code 2 for usage errors).
+        ZooError: device not available here, unknown ``amp`` (both from
+            :mod:`zoo.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or
+            ``max_minutes <= 0`` (exit code 2 for usage errors).
     """
     dev = resolve_device(device)
     amp_dtype(amp)
     if epochs < 1:
-        raise ZooError(f"--epochs must be at least 1, got {epochs}", exit_code=2)
+        raise ZooError(f"{{param}} must be at least 1, got {epochs}", param="epochs", exit_code=2)
     if lr is not None and not lr > 0:
-        raise ZooError(f"--lr must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", exit_code=2)
+        raise ZooError(
+            f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
+        )
     if batch_size < 1:
-        raise ZooError(f"--batch-size must be at least 1, got {batch_size}", exit_code=2)
+        raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
     if max_minutes is not None and not max_minutes > 0:
-        raise ZooError(f"--max-minutes must be positive, got {max_minutes}", exit_code=2)
+        raise ZooError(f"{{param}} must be positive, got {max_minutes}", param="max_minutes", exit_code=2)
     return dev
 
 
@@ -79,11 +95,18 @@ class Trainer:
         device: ``cpu``, ``cuda[:N]`` or ``mps``.
         amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
         log_path: JSON-lines file, one object per epoch (``epoch``, the mean training logs,
-            validation metrics, ``seconds``); ``None`` = no log.
+            validation metrics, ``seconds``), rewritten whole after each epoch
+            (:func:`zoo.fileio.atomic_write_text`); ``None`` = no log.
         callbacks: objects with optional ``on_fit_start(trainer, adapter)``,
             ``on_epoch_end(trainer, adapter, epoch, metrics)``, ``on_fit_end(trainer, adapter, metrics)``.
         progress: show a rich progress bar on stderr.
         seed: seeds every generator before training.
+
+    Attributes set by :meth:`fit`: ``optimizers`` (``{name: optimizer}`` from
+    ``adapter.configure_optimizers``), ``schedulers`` (``{name:
+    torch.optim.lr_scheduler.CosineAnnealingLR}``, empty for ``lr_schedule = "constant"``),
+    ``history`` (one metrics dict per epoch), ``global_step`` (iterations done),
+    ``stopped_early`` (the ``max_minutes`` budget ended training).
 
     Raises:
         ZooError: the device is not available, or an unknown ``amp``.
@@ -116,6 +139,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.global_step = 0
         self.stopped_early = False
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -127,26 +152,32 @@ class Trainer:
         """Train ``adapter`` and return the last epoch's metrics plus ``history`` and ``seconds``.
 
         Each epoch: ``adapter.train()``, every batch moved to the device, every yielded step
-        back-propagated and its optimizer stepped (cosine learning-rate decay per step unless
-        the adapter sets ``lr_schedule = "constant"``); then, with a ``val_loader``,
+        back-propagated and its optimizer stepped; then, with a ``val_loader``,
         ``adapter.eval()`` and ``validation_step`` under ``torch.inference_mode``.
+
+        The learning rate decays per optimizer step with
+        ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=epochs * len(train_loader))``,
+        from the optimizer's lr to 0 at the last step (SGDR without restarts, Loshchilov &
+        Hutter 2017), unless the adapter sets ``lr_schedule = "constant"``. With fp16 a
+        ``torch.amp.GradScaler`` scales every step's loss and is updated once per batch,
+        after every optimizer of that batch has stepped.
         """
         seed_everything(self.seed)
         adapter.model.to(self.device)
         optimizers = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
         total_steps = max(1, self.epochs * len(train_loader))
-        schedulers = {}
+        schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         if getattr(adapter, "lr_schedule", "cosine") == "cosine":
-            for name, opt in optimizers.items():
-                schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
-                    opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total_steps) / total_steps))
-                )
+            schedulers = {name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps) for name, opt in optimizers.items()}
+        self.optimizers, self.schedulers = optimizers, schedulers
         scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
         self._call("on_fit_start", adapter)
         start = time.perf_counter()
         metrics: dict[str, Any] = {}
-        bar = _Progress(self.progress, total_steps, time_budget=self.max_seconds)
-        with bar:
+        # With a wall-time budget the bar tracks seconds (the epochs may not all run).
+        bar_total = math.ceil(self.max_seconds) if self.max_seconds else total_steps
+        with progress_bar(enabled=self.progress, kind="steps", fields=True) as bar:
+            task = bar.add_task("train", total=bar_total, logs="") if bar is not None else None
             for epoch in range(1, self.epochs + 1):
                 adapter.train()
                 sums: dict[str, float] = {}
@@ -175,7 +206,13 @@ class Trainer:
                         scaler.update()  # once per iteration, after every optimizer stepped
                     n += 1
                     self.global_step += 1
-                    bar.advance(epoch, self.epochs, {k: v / n for k, v in sums.items()})
+                    if bar is not None:
+                        logs = " ".join(f"{k}={v / n:.3f}" for k, v in list(sums.items())[:4])
+                        if self.max_seconds:
+                            done = min(bar_total, int(time.perf_counter() - start))
+                            bar.update(task, completed=done, description=f"epoch {epoch}", logs=logs)
+                        else:
+                            bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", logs=logs)
                     if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
                         self.stopped_early = True
                         break
@@ -208,49 +245,6 @@ class Trainer:
         return adapter.summarize(totals)
 
     def _log(self, metrics: dict[str, Any]) -> None:
-        if self.log_path is None:
-            return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(metrics) + "\n")
-
-
-class _Progress:
-    """A rich progress bar on stderr (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, *, time_budget: float | None = None) -> None:
-        self.enabled = enabled
-        self.time_budget = time_budget
-        # With a wall-time budget shorter than the epochs would take, the bar tracks seconds.
-        self.total = int(math.ceil(time_budget)) if time_budget else total
-        self._p = None
-        self._start = time.perf_counter()
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self._p = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                TextColumn("{task.fields[logs]}"), console=Console(stderr=True), transient=False,
-            )
-            self._p.__enter__()
-            self._task = self._p.add_task("train", total=self.total, logs="")
-        return self
-
-    def advance(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
-        if self._p is not None:
-            text = " ".join(f"{k}={v:.3f}" for k, v in list(logs.items())[:4])
-            desc = f"epoch {epoch}" if self.time_budget else f"epoch {epoch}/{epochs}"
-            if self.time_budget:
-                done = min(self.total, int(time.perf_counter() - self._start))
-                self._p.update(self._task, completed=done, description=desc, logs=text)
-            else:
-                self._p.update(self._task, advance=1, description=desc, logs=text)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._p is not None:
-            if exc[0] is not None:  # on an error, leave only the error's line on stderr
-                self._p.live.transient = True
-            self._p.__exit__(*exc)
+        # The whole log is rewritten each epoch so the file is always whole (zoo.fileio).
+        if self.log_path is not None:
+            atomic_write_text(self.log_path, "".join(json.dumps(m) + "\n" for m in self.history))

@@ -1,0 +1,283 @@
+"""The GAN contract: named networks, typed conditions, and what the trainer hands a training step.
+
+Written with all seven families in view:
+
+* **Named networks.** A GAN adapter holds its trained networks by name in
+  ``adapter.model`` (an ``nn.ModuleDict``): DCGAN, vanilla GAN, cGAN ``generator`` and
+  ``discriminator``; LAPGAN one pair per pyramid level; CycleGAN ``generator_ab``,
+  ``generator_ba``, ``discriminator_a``, ``discriminator_b``; StarGAN ``generator`` and a
+  ``discriminator`` whose auxiliary classifier is a second output. Checkpoints hold every
+  trained network under its name (``generator.main.0.weight``...). Networks that are not
+  trained, such as SRGAN's feature network for the content loss, are ``adapter.frozen``:
+  moved to the device with the model, kept in eval mode with ``requires_grad=False``, and
+  left out of checkpoints and optimizers.
+* **Typed conditions** (:class:`zoo.conditions.ConditionSpec`): none, a class label, an
+  attribute vector, or an input image; the same parsed condition feeds ``zoo sample`` and
+  ``zoo bench`` (:meth:`GANAdapter.generator_inputs`).
+* **The trainer owns the optimisation state** (:mod:`zoo.optim`): an adapter's
+  :meth:`GANAdapter.configure_optimizers` describes its optimizers and schedules; the
+  trainer builds them, the grad scaler, decides when the generator is updated (``n_critic``
+  discriminator steps per generator step, WGAN / StarGAN), and gives each
+  ``training_step`` a :class:`StepContext` with a mixed-precision-safe gradient penalty.
+
+Imports torch; plugin hook modules import it lazily (:func:`zoo.pluginkit.gan_hooks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.adapters import Step
+from zoo.conditions import ConditionSpec
+from zoo.errors import ZooError
+from zoo.optim import OptimizerConfig, Schedule
+from zoo.spec import ModelSpec
+
+__all__ = ["GANAdapter", "StepContext", "gradient_penalty"]
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    scaler: Any = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP penalty ``E[(||grad_x D(x_hat)||_2 - 1)^2]`` on random interpolates, float32.
+
+    ``x_hat = a * real + (1 - a) * fake`` with ``a ~ U(0, 1)`` per sample (Gulrajani et al.
+    2017, arXiv:1704.00028, Algorithm 1; yunjey/stargan ``solver.py gradient_penalty``).
+    The gradient is taken with ``torch.autograd.grad(..., create_graph=True)`` so the
+    penalty back-propagates into the critic.
+
+    Mixed precision follows PyTorch's AMP gradient-penalty recipe (``torch.amp`` examples,
+    "Gradient penalty"): with an fp16 ``scaler`` the critic output is scaled before
+    ``autograd.grad`` (so small fp16 gradients do not flush to zero) and the gradients are
+    unscaled (``1 / scaler.get_scale()``) before the norm, which is computed in float32
+    outside autocast. If the scaled gradients overflowed, the penalty is non-finite and the
+    scaler skips that optimizer step, as it does for any other overflow.
+
+    Args:
+        critic: maps images ``(N, C, H, W)`` to scores ``(N, ...)`` (summed per sample).
+        real, fake: ``(N, C, H, W)`` float tensors of the same shape (detached here).
+        scaler: the trainer's ``torch.amp.GradScaler`` when training in fp16, else ``None``.
+        generator: RNG for the interpolation weights (default: the global RNG on ``real``'s device).
+
+    Returns:
+        A scalar float32 tensor with a graph back to the critic's parameters.
+
+    Raises:
+        ZooError: ``real`` and ``fake`` differ in shape.
+    """
+    if real.shape != fake.shape:
+        raise ZooError(f"gradient penalty needs real and fake batches of one shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    n = real.shape[0]
+    alpha = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator, device=real.device if generator is None else "cpu")
+    alpha = alpha.to(device=real.device, dtype=torch.float32)
+    x_hat = (alpha * real.detach().float() + (1.0 - alpha) * fake.detach().float()).requires_grad_(True)
+    out = critic(x_hat)
+    total = out.float().sum()
+    if scaler is not None:
+        total = scaler.scale(total)
+    (grad,) = torch.autograd.grad(total, x_hat, create_graph=True)
+    if scaler is not None:
+        grad = grad * (1.0 / scaler.get_scale())
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        norm = grad.float().flatten(1).norm(2, dim=1)
+        return ((norm - 1.0) ** 2).mean()
+
+
+@dataclass
+class StepContext:
+    """What the trainer tells an adapter's ``training_step`` about the current iteration.
+
+    Attributes:
+        iteration: 0-based global training iteration (batch) count.
+        epoch: 1-based epoch.
+        update_generator: whether the trainer will step the generator this iteration:
+            ``(iteration + 1) % n_critic == 0`` (yunjey/stargan ``solver.py``: ``if (i+1) %
+            self.n_critic == 0``); always ``True`` with ``n_critic == 1``. A step should not
+            even compute the generator's loss when it is ``False``.
+        scaler: the fp16 grad scaler, or ``None``; pass it to :meth:`gradient_penalty`.
+    """
+
+    iteration: int = 0
+    epoch: int = 1
+    update_generator: bool = True
+    scaler: Any = None
+
+    def gradient_penalty(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """:func:`gradient_penalty` with this iteration's grad scaler."""
+        return gradient_penalty(critic, real, fake, scaler=self.scaler)
+
+
+class GANAdapter:
+    """Base class of GAN families: named networks, a condition, a training step, sampling.
+
+    Subclasses build their networks, call ``super().__init__``, and implement
+    :meth:`training_step` and :meth:`sample` (and :meth:`generator_inputs` when the
+    generator takes more than ``z``).
+
+    Args:
+        spec: the model's spec.
+        networks: ``{name: nn.Module}`` of the trained networks, in a stable order
+            (``adapter.model`` is ``nn.ModuleDict(networks)``; checkpoints hold them under
+            these names).
+        frozen: ``{name: nn.Module}`` of networks used but not trained (SRGAN's feature
+            network): not in ``adapter.model``, so not in checkpoints or optimizers.
+        image_size: generated height = width in pixels.
+        channels: image channels.
+        latent_dim: noise length (0 for translation models).
+        condition: what the generator is conditioned on.
+
+    Class attributes a family may set:
+        ``n_critic``: discriminator steps per generator step (WGAN-GP, StarGAN: 5).
+        ``schedule``: the learning-rate schedule of every optimizer (:class:`zoo.optim.Schedule`).
+        ``default_lr``: default learning rate (2e-4, Radford et al. 2016).
+        ``betas``: Adam betas ((0.5, 0.999), Radford et al. 2016).
+
+    Images inside the adapter are float32 in ``[-1, 1]`` (tanh range); :meth:`sample`
+    returns ``[0, 1]``.
+    """
+
+    kind = "gan"
+    n_critic: int = 1
+    schedule: Schedule = Schedule("constant")
+    default_lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        networks: dict[str, nn.Module],
+        *,
+        frozen: dict[str, nn.Module] | None = None,
+        image_size: int,
+        channels: int,
+        latent_dim: int = 0,
+        condition: ConditionSpec | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model = nn.ModuleDict(networks)
+        self.frozen = dict(frozen or {})
+        for net in self.frozen.values():
+            net.requires_grad_(False)
+            net.eval()
+        self.image_size = image_size
+        self.channels = channels
+        self.latent_dim = latent_dim
+        self.condition = condition or ConditionSpec()
+
+    # -- networks ------------------------------------------------------------------
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        """The trained networks by name (the items of ``adapter.model``)."""
+        return dict(self.model.items())
+
+    @property
+    def generator(self) -> nn.Module:
+        """The network that :meth:`sample` runs (``model["generator"]`` by default)."""
+        return self.model["generator"]
+
+    @property
+    def discriminator(self) -> nn.Module:
+        """``model["discriminator"]`` (families with several override or use names)."""
+        return self.model["discriminator"]
+
+    def to(self, device: Any) -> GANAdapter:
+        """Move trained and frozen networks to ``device``."""
+        self.model.to(device)
+        for net in self.frozen.values():
+            net.to(device)
+        return self
+
+    def train(self, mode: bool = True) -> GANAdapter:
+        """Train/eval mode on the trained networks; frozen ones stay in eval mode."""
+        self.model.train(mode)
+        for net in self.frozen.values():
+            net.eval()
+        return self
+
+    def eval(self) -> GANAdapter:
+        """Eval mode."""
+        return self.train(False)
+
+    # -- preprocessing -------------------------------------------------------------
+    def transforms(self, *, img_size: int | None = None, train: bool = False, resize_only: bool = False) -> Any:
+        """``torchvision.transforms.v2`` pipeline to ``(channels, S, S)`` float32 in ``[-1, 1]``.
+
+        Input: a PIL image or a ``(C, H, W)`` uint8 tensor. RGB input is converted to
+        grayscale when the adapter has one channel, and grayscale to RGB when it has three.
+        Images are resized to ``S`` and (unless ``resize_only``) centre-cropped; ``train``
+        adds no augmentation (GAN training sees the data as it is).
+        """
+        from torchvision.transforms import v2
+
+        size = img_size or self.image_size
+        ops: list[Any] = [v2.ToImage(), v2.Grayscale(1) if self.channels == 1 else v2.RGB()]
+        if resize_only:
+            ops.append(v2.Resize((size, size), antialias=True))
+        else:
+            ops += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
+        ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * self.channels, [0.5] * self.channels)]
+        return v2.Compose(ops)
+
+    # -- training ------------------------------------------------------------------
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, OptimizerConfig]:
+        """``{network name: Adam}`` for every trained network: lr ``default_lr``, betas
+        ``betas``, schedule ``schedule`` (the DCGAN paper's settings by default). Families
+        whose networks share an optimizer (CycleGAN's two generators) override this."""
+        rate = self.default_lr if lr is None else lr
+        return {
+            name: OptimizerConfig.for_params(net.parameters(), rate, algorithm="adam", betas=self.betas, schedule=self.schedule)
+            for name, net in self.model.items()
+        }
+
+    def training_step(self, batch: Any, ctx: StepContext) -> Iterator[Step]:  # pragma: no cover - abstract
+        """Yield the iteration's :class:`zoo.adapters.Step` objects (discriminator first);
+        the trainer back-propagates and steps each before asking for the next."""
+        raise NotImplementedError
+
+    def validation_step(self, batch: Any) -> dict[str, float]:
+        """GANs have no held-out classification metric; returns ``{}``."""
+        return {}
+
+    @staticmethod
+    def summarize(totals: dict[str, float]) -> dict[str, float]:
+        """No validation summary for GANs."""
+        return {}
+
+    # -- sampling ------------------------------------------------------------------
+    def generator_inputs(self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu",
+                         condition: Any = None) -> tuple[torch.Tensor, ...]:
+        """Inputs of the sampling network for ``n`` samples (used by :meth:`sample` and
+        ``zoo bench``): by default ``(z,)``, ``z ~ N(0, 1)`` float32 of shape
+        ``(n, latent_dim, 1, 1)``, drawn on the CPU from ``generator`` and moved to ``device``.
+        Conditional families override this and use ``condition`` (a parsed condition)."""
+        z = torch.randn(n, self.latent_dim, 1, 1, generator=generator)
+        return (z.to(device),)
+
+    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:  # pragma: no cover - abstract
+        """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
+        raise NotImplementedError
+
+    def check_n(self, n: int) -> int:
+        """``n`` as an int >= 1.
+
+        Raises:
+            ZooError: ``n < 1`` (usage error naming the parameter ``n``).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ZooError("{param} must be at least 1 sample, got " + repr(n), param="n", exit_code=2)
+        return n
+
+    def config(self) -> dict[str, Any]:
+        """What the JSON sidecar records to rebuild this model (build options and condition)."""
+        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "channels": self.channels,
+                "condition": self.condition.to_json()}
