@@ -12,9 +12,9 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 import typer
+
 from zoo.cli import bench_format
 from zoo.cli.common import err_console, print_json
-
 from zoo.errors import ZooError
 from zoo.progress import progress_bar
 

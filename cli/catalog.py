@@ -8,7 +8,7 @@ import typer
 
 from zoo.cli.common import out_console, print_json
 
-__all__ = ["list_cmd", "info_cmd", "plugins_cmd"]
+__all__ = ["info_cmd", "list_cmd", "plugins_cmd"]
 
 
 def _fmt_params(n: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from zoo.errors import ZooError, warn  # noqa: F401  (re-exported for CLI modules)
 
-__all__ = ["CLI_FLAGS", "err_console", "out_console", "print_json", "warn", "debug_enabled"]
+__all__ = ["CLI_FLAGS", "debug_enabled", "err_console", "out_console", "print_json", "warn"]
 
 #: Python parameter -> CLI flag, where the flag is not ``--`` + the parameter with ``-`` for ``_``
 #: (see :meth:`zoo.errors.ZooError.for_cli`).

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import typer
-from zoo.cli.common import err_console, out_console
 
+from zoo.cli.common import err_console, out_console
 from zoo.fileio import atomic_write_text
 
 __all__ = ["demo_cmd"]
@@ -50,9 +50,8 @@ def demo_cmd(
     seed: int = typer.Option(0, "--seed", help="Random seed of every step."),
 ) -> None:
     """Run the main job end to end on real offline data and write everything under OUT."""
-    from zoo.cli import bench_format, catalog
-
     from zoo import tasks
+    from zoo.cli import bench_format, catalog
     from zoo.devices import resolve_device
 
     resolve_device(device)
@@ -84,7 +83,7 @@ def demo_cmd(
     out_console.print(f"source task (digits 0-4, {source['train_images']} training images): held-out accuracy {source['val_accuracy']:.3f}")
     transfer = tasks.adapt(
         DEMO_BACKBONE,
-        head=5,
+        num_classes=5,
         freeze_until=freeze_until,
         weights=str(out / "source"),
         data="digits:5-9",
@@ -96,7 +95,7 @@ def demo_cmd(
     )
     scratch = tasks.adapt(
         DEMO_BACKBONE,
-        head=5,
+        num_classes=5,
         freeze_until=None,
         weights="none",
         data="digits:5-9",

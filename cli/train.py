@@ -9,7 +9,7 @@ import typer
 
 from zoo.cli.common import err_console, out_console, print_json
 
-__all__ = ["train_cmd", "adapt_cmd", "sample_cmd"]
+__all__ = ["adapt_cmd", "sample_cmd", "train_cmd"]
 
 _DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces."
 
@@ -83,7 +83,7 @@ def adapt_cmd(
     from zoo import tasks
 
     out = out or Path("runs/adapt") / name
-    summary = tasks.adapt(name, head=head, freeze_until=freeze_until, weights=weights, data=data, shots=shots, epochs=epochs,
+    summary = tasks.adapt(name, num_classes=head, freeze_until=freeze_until, weights=weights, data=data, shots=shots, epochs=epochs,
                           out=out, img_size=img_size, batch_size=batch_size, lr=lr, device=device, amp=amp, seed=seed)
     err_console.print(f"saved {out}/model.safetensors and {out}/model.json")
     _report(summary, as_json)
@@ -91,17 +91,20 @@ def adapt_cmd(
 
 def sample_cmd(
     name: str = typer.Argument(..., help="GAN name (see 'zoo list --kind gan')."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Directory (or .safetensors file) written by 'zoo train NAME'."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Directory (or .safetensors file) written by 'zoo train NAME'."),
     n: int = typer.Option(64, "--n", help="Number of samples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the latent noise."),
+    label: Optional[str] = typer.Option(None, "--label", help="Class to draw (class-conditional GANs): a class name or index, e.g. 7 or seven."),
+    levels: bool = typer.Option(False, "--levels", help="Also write each pyramid level's grid beside --out (LAPGAN)."),
     out: Path = typer.Option(Path("grid.png"), "--out", help="PNG file to write."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate images with a trained GAN and write them as a PNG grid."""
     from zoo import tasks
 
-    result = tasks.sample(name, checkpoint=checkpoint, n=n, seed=seed, out=out)
+    result = tasks.sample(name, checkpoint=checkpoint, n=n, seed=seed, out=out, condition=label, levels=levels)
     if as_json:
         print_json(result)
     else:
-        out_console.print(f"wrote {result['n']} samples of {name} to {result['out']}")
+        extra = f" (levels: {', '.join(result['levels'])})" if result.get("levels") else ""
+        out_console.print(f"wrote {result['n']} samples of {name} to {result['out']}{extra}")

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zoo.plugins.vanilla_gan import image_options, positive_int
-
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
+from zoo.plugins.vanilla_gan import image_options, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.spec import ModelSpec

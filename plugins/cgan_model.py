@@ -38,6 +38,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from zoo.adapters import Step
+from zoo.conditions import ConditionSpec
+from zoo.errors import ZooError
+from zoo.gan import GANAdapter, StepContext
 from zoo.plugins.vanilla_gan_model import (
     Maxout,
     bce_logits,
@@ -46,11 +51,6 @@ from zoo.plugins.vanilla_gan_model import (
     logits_without_param_grads,
     to_unit_range,
 )
-
-from zoo.adapters import Step
-from zoo.conditions import ConditionSpec
-from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
 from zoo.spec import ModelSpec
 
 __all__ = ["CGANAdapter", "Discriminator", "Generator", "one_hot"]
@@ -313,5 +313,5 @@ class CGANAdapter(GANAdapter):
 
     def config(self) -> dict[str, Any]:
         """Build options that rebuild this model (``latent_dim``, ``image_size``, ``channels``,
-        ``condition``, ``num_classes``, ``class_names``), for the checkpoint's sidecar."""
+        ``num_classes``, ``class_names``), for the checkpoint's sidecar."""
         return {**super().config(), "num_classes": self.num_classes, "class_names": list(self.condition.names)}

@@ -24,8 +24,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.adapters import GANAdapter, Step
+from zoo.adapters import Step
 from zoo.errors import ZooError
+from zoo.gan import GANAdapter, StepContext
 from zoo.spec import ModelSpec
 
 __all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]
@@ -228,9 +229,9 @@ class DCGANAdapter(GANAdapter):
     ``adapter.model`` is ``nn.ModuleDict(generator=Generator, discriminator=Discriminator)``
     (checkpoints hold ``generator.main.*`` and ``discriminator.main.*``). Images are
     float32 ``(N, channels, image_size, image_size)`` in ``[-1, 1]`` (``Normalize(0.5,
-    0.5)``); there is no condition (``condition = "none"``). The learning rate is constant
-    (``lr_schedule = "constant"``: the paper and pytorch/examples use Adam, lr 2e-4,
-    beta1 0.5, without decay; see :meth:`configure_optimizers`).
+    0.5)``); there is no condition. The learning rate is constant (the base class's
+    ``Schedule("constant")``: the paper and pytorch/examples use Adam, lr 2e-4, beta1 0.5,
+    without decay).
 
     Args:
         spec: the model's spec (plugin ``zoo.plugins.dcgan``).
@@ -245,15 +246,13 @@ class DCGANAdapter(GANAdapter):
     Source: Radford et al. 2016 (arXiv:1511.06434); pytorch/examples ``dcgan/main.py``.
     """
 
-    condition = "none"
-    lr_schedule = "constant"
-
     def __init__(
         self, spec: ModelSpec, *, image_size: int = 64, channels: int = 3, latent_dim: int = 100, ngf: int = 64, ndf: int = 64
     ) -> None:
         generator = Generator(latent_dim=latent_dim, ngf=ngf, channels=channels, image_size=image_size)
         discriminator = Discriminator(ndf=ndf, channels=channels, image_size=image_size)
-        super().__init__(spec, generator, discriminator, latent_dim=latent_dim, image_size=image_size, channels=channels)
+        super().__init__(spec, {"generator": generator, "discriminator": discriminator}, latent_dim=latent_dim,
+                         image_size=image_size, channels=channels)
         self.ngf = ngf
         self.ndf = ndf
 
@@ -269,12 +268,14 @@ class DCGANAdapter(GANAdapter):
             raise ZooError(f"{self.spec.name}: empty batch")
         return x
 
-    def training_step(self, batch: Any) -> Iterator[Step]:
+    def training_step(self, batch: Any, ctx: StepContext | None = None) -> Iterator[Step]:
         """One DCGAN iteration: a discriminator step, then a generator step.
 
         Args:
             batch: ``(images, labels)`` or ``images``; images are ``(N, C, S, S)`` float
                 in ``[-1, 1]``; labels are ignored.
+            ctx: the trainer's :class:`zoo.gan.StepContext`; no generator step when
+                ``ctx.update_generator`` is false. Logs are detached scalar tensors.
 
         Yields:
             ``Step("discriminator", d_loss, {"d_loss", "d_real", "d_fake"})``:
@@ -310,11 +311,13 @@ class DCGANAdapter(GANAdapter):
             "discriminator",
             d_loss,
             {
-                "d_loss": float(d_loss.detach()),
-                "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
-                "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
+                "d_loss": d_loss.detach(),
+                "d_real": torch.sigmoid(real_logits.detach()).mean(),
+                "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
             },
         )
+        if ctx is not None and not ctx.update_generator:
+            return
 
         params = list(self.discriminator.parameters())
         flags = [p.requires_grad for p in params]
@@ -326,7 +329,7 @@ class DCGANAdapter(GANAdapter):
             for p, flag in zip(params, flags, strict=True):
                 p.requires_grad_(flag)
         g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
-        yield Step("generator", g_loss, {"g_loss": float(g_loss.detach())})
+        yield Step("generator", g_loss, {"g_loss": g_loss.detach()})
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None, batch_stats: bool = False) -> torch.Tensor:

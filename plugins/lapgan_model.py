@@ -29,12 +29,12 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-from zoo.plugins.lapgan import resolve_options
 
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
 from zoo.gan import GANAdapter, StepContext
+from zoo.plugins.lapgan import resolve_options
 from zoo.spec import ModelSpec
 
 __all__ = [
@@ -514,7 +514,7 @@ class LAPGANAdapter(GANAdapter):
         return self.sample_levels(n, seed=seed, condition=condition)[-1]
 
     def config(self) -> dict[str, Any]:
-        """Build options that rebuild this model (plus the condition): ``latent_dim``,
+        """Build options that rebuild this model: ``latent_dim``,
         ``image_size``, ``channels``, ``levels``, ``base_hidden_g``, ``base_hidden_d``, ``ngf``, ``ndf``."""
         return {
             **super().config(),

@@ -25,7 +25,7 @@ def _stages(model):
     n = len(model.stages)
     for i in range(n):
         extra = ("norm",) if i == n - 1 else ()
-        stages.append(Stage(f"stage{i + 1}", (f"stages.{i}",) + extra))
+        stages.append(Stage(f"stage{i + 1}", (f"stages.{i}", *extra)))
     stages.append(Stage("head", ("head",)))
     return stages
 

@@ -21,7 +21,7 @@ def _stages(model):
         if isinstance(layer, nn.MaxPool2d):
             stages.append(Stage(f"block{len(stages) + 1}", tuple(current)))
             current = []
-    stages[-1] = Stage(stages[-1].name, stages[-1].modules + ("avgpool",))
+    stages[-1] = Stage(stages[-1].name, (*stages[-1].modules, "avgpool"))
     # classifier: Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear
     cls = [f"classifier.{n}" for n, _ in model.classifier.named_children()]
     stages += [Stage("fc1", tuple(cls[0:3])), Stage("fc2", tuple(cls[3:6])), Stage("predictions", tuple(cls[6:]))]

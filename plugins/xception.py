@@ -9,5 +9,4 @@ from __future__ import annotations
 
 from zoo.pluginkit import backbone_hooks
 
-
 zoo_model_specs, zoo_build_model = backbone_hooks(__name__)

@@ -314,7 +314,7 @@ def test_oom_halves_the_batch(fake_registry):
         ("img_size", 0, "img_size must be at least 1 pixel, got 0"),
         ("budget_s", 0, "budget_s must be a positive number of seconds, got 0"),
         ("budget_s", math.inf, "budget_s must be a positive number of seconds, got inf"),
-        ("amp", "int8", "unknown --amp 'int8'; valid: bf16, fp16"),
+        ("amp", "int8", "unknown amp 'int8'; valid: bf16, fp16"),
         ("device", "tpu", "unknown device 'tpu'; valid here: cpu"),
     ],
 )

@@ -116,8 +116,11 @@ def test_spec_matches_built_model(spec):
     assert (spec.family, spec.kind, spec.arch) == ("dcgan", "gan", "dcgan")
     adapter = build(spec)
     assert spec.num_params == nparams(adapter.model) == G_PARAMS + D_PARAMS
-    assert adapter.condition == "none"
-    assert adapter.lr_schedule == "constant"  # the trainer's default is cosine decay; DCGAN uses a constant lr
+    assert adapter.condition.kind == "none" and adapter.n_critic == 1
+    assert list(adapter.model) == ["generator", "discriminator"]  # checkpoints hold both networks by name
+    configs = adapter.configure_optimizers()  # Adam(2e-4, betas (0.5, 0.999)) per network, constant lr (the paper)
+    assert sorted(configs) == ["discriminator", "generator"]
+    assert all(c.lr == 2e-4 and c.betas == (0.5, 0.999) and c.schedule.kind == "constant" for c in configs.values())
     assert adapter.config() == {"latent_dim": 100, "image_size": 64, "channels": 3, "ngf": 64, "ndf": 64}
 
 

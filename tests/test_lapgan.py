@@ -68,7 +68,6 @@ def test_build_matches_registry():
         "latent_dim": 100,
         "image_size": 16,
         "channels": 1,
-        "condition": a.condition.to_json(),
         "levels": 3,
         "base_hidden_g": 600,
         "base_hidden_d": 300,

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
-from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
-from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan
 
 from zoo.errors import ZooError
 from zoo.official import OFFICIAL_KINDS, identify_official
+from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
+from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
+from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 

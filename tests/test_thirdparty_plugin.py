@@ -110,8 +110,7 @@ def test_plugin_bench_and_adapt(tinyzoo, tmp_path):
 
 
 def test_zoo_plugins_env_limits_loading(tinyzoo, monkeypatch):
-    from zoo.registry import reset_registry
-    from zoo.registry import list_models
+    from zoo.registry import list_models, reset_registry
 
     monkeypatch.setenv("ZOO_PLUGINS", "vgg,tinyzoo")
     reset_registry()

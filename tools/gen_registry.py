@@ -10,13 +10,14 @@ What comes from where:
   mean/std/interpolation/crop_pct/input_size from the pretrained config, and top-1/top-5
   from timm's published ``results/results-imagenet.csv`` (``TIMM_RESULTS`` below).
 * NASNetMobile: Cadene's pretrained-models.pytorch README.
-The GAN tables are written by hand at the end (``GANS``).
+The GAN tables are written by hand in ``registry.toml``; a regeneration keeps them (:func:`_gan_tables`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -84,21 +85,14 @@ CADENE = {
     )
 }
 
-GANS = '''
-[models.dcgan]
-family = "dcgan"
-kind = "gan"
-plugin = "zoo.plugins.dcgan"
-arch = "dcgan"
-input_size = [3, 64, 64]
-min_size = 16
-mean = [0.5, 0.5, 0.5]
-std = [0.5, 0.5, 0.5]
-num_params = 6342272
-description = "DCGAN (Radford et al. 2016): transposed-conv generator, strided-conv discriminator"
-paper = "Radford, Metz, Chintala 2016, Unsupervised Representation Learning with Deep Convolutional GANs, arXiv:1511.06434"
-config = { latent_dim = 100, ngf = 64, ndf = 64 }
-'''
+def _gan_tables() -> str:
+    """The hand-written GAN tables of the current ``registry.toml`` (every ``[models.*]``
+    table with ``kind = "gan"``, with its sub-tables), kept verbatim: GAN families are
+    declared by hand, backbones are generated."""
+    text = (ROOT / "zoo" / "registry.toml").read_text()
+    chunks = re.split(r"(?m)^(?=\[models\.[^.\]]+\]\s*$)", text)
+    gans = [c for c in chunks if re.search(r'(?m)^kind = "gan"\s*$', c)]
+    return "\n" + "".join(gans).rstrip() + "\n"
 
 
 def _toml_value(v):
@@ -160,6 +154,7 @@ def main() -> None:
     import torch
 
     from zoo.adapters import BackboneAdapter  # noqa: F401
+    from zoo.fileio import atomic_write_text
     from zoo.spec import spec_from_dict
 
     results_path = ROOT / "tools" / "timm_results.json"
@@ -216,11 +211,9 @@ def main() -> None:
         out.append("")
         print(f"{name:22s} {table['num_params']:>12,d} stages={len(table['stages'])}", file=sys.stderr)
         del adapter
-    text = "\n".join(out) + GANS
+    text = "\n".join(out) + _gan_tables()
     dst = ROOT / "zoo" / "registry.toml"
-    tmp = dst.with_suffix(".toml.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, dst)
+    atomic_write_text(dst, text)
     print(f"wrote {dst}", file=sys.stderr)
 
 

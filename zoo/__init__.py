@@ -15,5 +15,5 @@ Third-party plugins implement hooks with :data:`hookimpl`::
 from zoo.errors import ZooError
 from zoo.hookspecs import hookimpl
 
-__all__ = ["ZooError", "hookimpl", "__version__"]
+__all__ = ["ZooError", "__version__", "hookimpl"]
 __version__ = "0.1.0"

@@ -1,14 +1,20 @@
-"""The common interface every model family implements: backbone and GAN adapters.
+"""The common interface every model family implements, and the backbone adapter.
 
 An adapter wraps the family's ``nn.Module`` (``adapter.model``) and gives the trainer,
 ``zoo bench`` and the CLI one way to drive it:
 
-* ``training_step(batch)`` yields :class:`Step` objects; the trainer back-propagates each
-  step's loss and steps that step's optimizer before asking for the next one (so a GAN
-  can update the discriminator, then compute the generator loss against the updated one,
-  as in Radford et al. 2016 / pytorch/examples ``dcgan/main.py``).
+* ``training_step(batch, ctx)`` yields :class:`Step` objects; the trainer back-propagates
+  each step's loss and steps that step's optimizer before asking for the next one (so a
+  GAN can update the discriminator, then compute the generator loss against the updated
+  one, as in Radford et al. 2016 / pytorch/examples ``dcgan/main.py``). ``ctx`` is a
+  :class:`zoo.gan.StepContext` (iteration, epoch, whether the generator is updated, the
+  grad scaler).
 * ``validation_step(batch)`` returns summable metrics.
-* ``configure_optimizers(lr)`` returns ``{name: optimizer}``.
+* ``configure_optimizers(lr)`` returns ``{name: zoo.optim.OptimizerConfig}``; the trainer
+  builds the optimizers and schedulers and owns their state.
+
+Backbones are :class:`BackboneAdapter` (this module); GAN families subclass
+:class:`zoo.gan.GANAdapter`.
 
 This module imports torch; import it lazily from plugin hooks.
 """
@@ -23,9 +29,10 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooError
+from zoo.optim import OptimizerConfig, Schedule
 from zoo.spec import ModelSpec, check_num_classes, check_stage
 
-__all__ = ["Step", "Stage", "BackboneAdapter", "GANAdapter", "stages_from_children", "NORM_TYPES"]
+__all__ = ["NORM_TYPES", "BackboneAdapter", "Stage", "Step", "stages_from_children"]
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
 
@@ -230,6 +237,11 @@ class BackboneAdapter:
                         sub.eval()
         return self
 
+    def to(self, device: Any) -> BackboneAdapter:
+        """Move the model to ``device``."""
+        self.model.to(device)
+        return self
+
     def eval(self) -> BackboneAdapter:
         """Eval mode (same as ``train(False)``)."""
         return self.train(False)
@@ -257,13 +269,18 @@ class BackboneAdapter:
         elif train:
             ops += [v2.RandomResizedCrop(size, scale=(0.5, 1.0), interpolation=interp, antialias=True), v2.RandomHorizontalFlip()]
         else:
-            ops += [v2.Resize(int(round(size / self.spec.crop_pct)), interpolation=interp, antialias=True), v2.CenterCrop(size)]
+            ops += [v2.Resize(round(size / self.spec.crop_pct), interpolation=interp, antialias=True), v2.CenterCrop(size)]
         ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(self.spec.mean), list(self.spec.std))]
         return v2.Compose(ops)
 
     # -- training ------------------------------------------------------------------
-    def configure_optimizers(self, lr: float = 1e-3, weight_decay: float = 0.05) -> dict[str, torch.optim.Optimizer]:
-        """``{"model": AdamW}`` over the trainable parameters (norms and biases without decay).
+    def configure_optimizers(self, lr: float | None = None, weight_decay: float = 0.05) -> dict[str, OptimizerConfig]:
+        """``{"model": AdamW}`` over the trainable parameters, norms and biases without weight
+        decay (timm's ``param_groups_weight_decay``), cosine decay over all iterations.
+
+        Args:
+            lr: learning rate (default 1e-3).
+            weight_decay: decay of the weight matrices and kernels.
 
         Raises:
             ZooError: nothing is trainable (every stage frozen).
@@ -275,15 +292,16 @@ class BackboneAdapter:
         if not decay and not no_decay:
             raise ZooError(f"every stage of {self.spec.name} is frozen, nothing to train; freeze fewer stages (--freeze-until)")
         groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        return {"model": torch.optim.AdamW(groups, lr=lr)}
+        return {"model": OptimizerConfig(groups, 1e-3 if lr is None else lr, algorithm="adamw", schedule=Schedule("cosine"))}
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Iterator[Step]:
-        """Cross-entropy on ``(images (N,3,H,W) float32, labels (N,) int64)``; one step on ``"model"``."""
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], ctx: Any = None) -> Iterator[Step]:
+        """Cross-entropy on ``(images (N,3,H,W) float32, labels (N,) int64)``; one step on
+        ``"model"`` with ``loss`` and ``acc`` logged as detached tensors (``ctx`` unused)."""
         x, y = batch
         logits = self.model(x)
-        loss = nn.functional.cross_entropy(logits.float(), y, )
-        acc = (logits.argmax(1) == y).float().mean()
-        yield Step("model", loss, {"loss": float(loss.detach()), "acc": float(acc)})
+        loss = nn.functional.cross_entropy(logits.float(), y)
+        acc = (logits.detach().argmax(1) == y).float().mean()
+        yield Step("model", loss, {"loss": loss.detach(), "acc": acc})
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
         """Summable metrics on one batch: ``loss_sum``, ``correct``, ``count``."""
@@ -304,93 +322,3 @@ class BackboneAdapter:
     def config(self) -> dict[str, Any]:
         """What the JSON sidecar records to rebuild this model."""
         return {"num_classes": self.num_classes, "frozen_until": self.frozen_until}
-
-
-class GANAdapter:
-    """Base class of GAN families: a generator, a discriminator and their training step.
-
-    Subclasses set ``self.generator``, ``self.discriminator``, ``self.latent_dim`` and
-    implement :meth:`training_step` and :meth:`sample`. ``self.model`` is an
-    ``nn.ModuleDict(generator=..., discriminator=...)`` so checkpoints hold both, under
-    ``generator.*`` and ``discriminator.*``.
-
-    Images are float32 in ``[-1, 1]`` (tanh range) inside the adapter; :meth:`sample`
-    returns ``[0, 1]``.
-    """
-
-    kind = "gan"
-    condition: str = "none"  # "none" | "class" | "attribute" | "image"
-
-    def __init__(self, spec: ModelSpec, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int, image_size: int, channels: int) -> None:
-        self.spec = spec
-        self.generator = generator
-        self.discriminator = discriminator
-        self.model = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
-        self.latent_dim = latent_dim
-        self.image_size = image_size
-        self.channels = channels
-
-    def train(self, mode: bool = True) -> GANAdapter:
-        """Set train/eval mode on both networks."""
-        self.model.train(mode)
-        return self
-
-    def eval(self) -> GANAdapter:
-        """Eval mode."""
-        return self.train(False)
-
-    lr_schedule = "constant"
-
-    def transforms(self, *, img_size: int | None = None, train: bool = False, resize_only: bool = False) -> Any:
-        """``torchvision.transforms.v2`` pipeline to ``(channels, S, S)`` float32 in ``[-1, 1]``.
-
-        Input: a PIL image or a ``(C, H, W)`` uint8 tensor. RGB input is converted to
-        grayscale when the adapter has one channel, and grayscale to RGB when it has three.
-        Images are resized to ``S`` and (unless ``resize_only``) centre-cropped; ``train``
-        adds no augmentation (GAN training sees the data as it is).
-        """
-        from torchvision.transforms import v2
-
-        size = img_size or self.image_size
-        ops: list[Any] = [v2.ToImage(), v2.Grayscale(1) if self.channels == 1 else v2.RGB()]
-        if resize_only:
-            ops.append(v2.Resize((size, size), antialias=True))
-        else:
-            ops += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
-        ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * self.channels, [0.5] * self.channels)]
-        return v2.Compose(ops)
-
-    def configure_optimizers(self, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict[str, torch.optim.Optimizer]:
-        """Adam for each network with the DCGAN paper's settings (lr 2e-4, beta1 0.5)."""
-        return {
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas),
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
-        }
-
-    def training_step(self, batch: Any) -> Iterator[Step]:  # pragma: no cover - abstract
-        """Yield a discriminator step, then a generator step."""
-        raise NotImplementedError
-
-    def validation_step(self, batch: Any) -> dict[str, float]:
-        """GANs have no held-out classification metric; returns ``{}``."""
-        return {}
-
-    @staticmethod
-    def summarize(totals: dict[str, float]) -> dict[str, float]:
-        """No validation summary for GANs."""
-        return {}
-
-    def generator_inputs(self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu") -> tuple[torch.Tensor, ...]:
-        """Inputs of ``self.generator`` for ``n`` samples: by default ``(z,)`` with
-        ``z ~ N(0, 1)`` of shape ``(n, latent_dim, 1, 1)`` float32. Families with
-        conditions override this (used by ``zoo bench`` and :meth:`sample`)."""
-        z = torch.randn(n, self.latent_dim, 1, 1, generator=generator)
-        return (z.to(device),)
-
-    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:  # pragma: no cover - abstract
-        """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
-        raise NotImplementedError
-
-    def config(self) -> dict[str, Any]:
-        """What the JSON sidecar records to rebuild this model."""
-        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "channels": self.channels}

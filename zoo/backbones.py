@@ -18,7 +18,7 @@ from zoo.adapters import BackboneAdapter, Stage, stages_from_children
 from zoo.errors import ZooError
 from zoo.spec import ModelSpec, check_num_classes
 
-__all__ = ["create_arch", "build_backbone", "stages_from_children", "Stage"]
+__all__ = ["Stage", "build_backbone", "create_arch", "stages_from_children"]
 
 
 def create_arch(arch: str, *, num_classes: int, factories: dict[str, Callable[..., nn.Module]] | None = None) -> nn.Module:

@@ -21,7 +21,7 @@ else:  # pragma: no cover
 from zoo.errors import ZooError
 from zoo.spec import ModelSpec, spec_from_dict
 
-__all__ = ["specs_from_toml", "builtin_specs"]
+__all__ = ["builtin_specs", "specs_from_toml"]
 
 
 def specs_from_toml(path: str | Path, *, plugin: str | None = None) -> list[ModelSpec]:

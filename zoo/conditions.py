@@ -27,7 +27,7 @@ from typing import Any
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["CONDITION_KINDS", "ConditionSpec", "NUMBER_WORDS"]
+__all__ = ["CONDITION_KINDS", "NUMBER_WORDS", "ConditionSpec"]
 
 CONDITION_KINDS = ("none", "class", "attribute", "image")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -6,7 +6,7 @@ import torch
 
 from zoo.errors import ZooError
 
-__all__ = ["resolve_device", "valid_devices", "AMP_DTYPES", "amp_dtype", "is_oom"]
+__all__ = ["AMP_DTYPES", "amp_dtype", "is_oom", "resolve_device", "valid_devices"]
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

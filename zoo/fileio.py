@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_path", "fsync_path", "umask_mode"]
+__all__ = ["atomic_path", "atomic_write", "atomic_write_text", "fsync_path", "umask_mode"]
 
 
 def umask_mode() -> int:

@@ -278,6 +278,6 @@ class GANAdapter:
         return n
 
     def config(self) -> dict[str, Any]:
-        """What the JSON sidecar records to rebuild this model (build options and condition)."""
-        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "channels": self.channels,
-                "condition": self.condition.to_json()}
+        """The build options that rebuild this model (the sidecar's ``config``; the
+        condition is recorded beside it as ``condition``)."""
+        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "channels": self.channels}

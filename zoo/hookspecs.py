@@ -22,7 +22,7 @@ import pluggy
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.spec import ModelSpec
 
-__all__ = ["hookspec", "hookimpl", "PROJECT"]
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
 
 PROJECT = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -31,7 +31,7 @@ import torch
 
 from zoo.errors import ZooError
 
-__all__ = ["SCHEDULES", "ALGORITHMS", "Schedule", "OptimizerConfig", "build_optimizer", "build_scheduler", "step_scheduler"]
+__all__ = ["ALGORITHMS", "SCHEDULES", "OptimizerConfig", "Schedule", "build_optimizer", "build_scheduler", "step_scheduler"]
 
 SCHEDULES = ("constant", "cosine", "linear_decay")
 ALGORITHMS = ("adam", "adamw", "sgd")

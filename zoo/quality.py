@@ -26,7 +26,7 @@ from torch import nn
 
 from zoo.errors import ZooError
 
-__all__ = ["PenultimateFeatures", "load_classifier", "fid_kid", "label_accuracy"]
+__all__ = ["PenultimateFeatures", "fid_kid", "label_accuracy", "load_classifier"]
 
 
 class PenultimateFeatures(nn.Module):

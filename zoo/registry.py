@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from functools import lru_cache
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from zoo.catalog import builtin_specs, specs_from_toml
@@ -24,14 +24,14 @@ from zoo.manager import get_plugin_manager
 from zoo.spec import ModelSpec
 
 __all__ = [
+    "build",
     "builtin_specs",
-    "specs_from_toml",
-    "load_registry",
-    "reset_registry",
-    "list_models",
     "expand_names",
     "get_spec",
-    "build",
+    "list_models",
+    "load_registry",
+    "reset_registry",
+    "specs_from_toml",
 ]
 
 

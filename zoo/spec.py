@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["ModelSpec", "WeightSource", "KINDS", "spec_from_dict", "check_num_classes", "check_stage"]
+__all__ = ["KINDS", "ModelSpec", "WeightSource", "check_num_classes", "check_stage", "spec_from_dict"]
 
 KINDS = ("backbone", "gan")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -133,13 +133,13 @@ def check_stage(model: str, stage: str | None, stages: tuple[str, ...] | list[st
 
 
 def check_num_classes(num_classes: int) -> None:
-    """Check a head size (``--head``).
+    """Check a head size (``num_classes``; ``--head`` on the command line).
 
     Raises:
         ZooError: ``num_classes < 1`` (exit code 2).
     """
     if num_classes < 1:
-        raise ZooError(f"--head must be at least 1 class, got {num_classes}", exit_code=2)
+        raise ZooError(f"{{param}} must be at least 1 class, got {num_classes}", param="num_classes", exit_code=2)
 
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}

@@ -1,5 +1,8 @@
 """The library's main jobs, usable from Python alone: train, adapt (transfer learning), sample.
 
+Sampling itself (:func:`sample`, :func:`load_gan`, :func:`save_grid`) is in
+:mod:`zoo.sampling` and re-exported here.
+
 The CLI commands ``zoo train``, ``zoo adapt`` and ``zoo sample`` are thin shells over
 these functions; ``zoo demo`` chains them.
 """
@@ -13,7 +16,11 @@ from typing import Any
 
 from zoo.errors import ZooError
 
-__all__ = ["train", "adapt", "sample", "save_grid"]
+__all__ = ["adapt", "load_gan", "sample", "save_grid", "train"]
+
+# Sampling lives in zoo.sampling; these names stay here because train/adapt/sample are
+# the library's main jobs and `from zoo import tasks` is the documented entry point.
+from zoo.sampling import load_gan, sample, save_grid
 
 
 def _prepare_out(out: str | Path | None) -> Path | None:
@@ -56,7 +63,8 @@ def _build(name: str, **options: Any) -> Any:
 
 
 def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: int, lr: float | None, device: str,
-         amp: str | None, seed: int, shots: int | None, max_minutes: float | None, progress: bool) -> dict[str, Any]:
+         amp: str | None, seed: int, shots: int | None, max_minutes: float | None, progress: bool,
+         callbacks: tuple[Any, ...] = ()) -> dict[str, Any]:
     from zoo.data import make_loaders
     from zoo.trainer import Trainer
 
@@ -69,7 +77,8 @@ def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: i
     )
     # No log file while training: _save writes metrics.jsonl from the history, beside the
     # checkpoint, so a failed run leaves nothing in --out.
-    trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes)
+    trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes,
+                      callbacks=callbacks)
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None)
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
@@ -133,11 +142,16 @@ def train(
     options = dict(build_options or {})
     if spec.kind == "backbone":
         options["num_classes"] = len(source.classes)
-    else:
-        options.update(image_size=size, channels=source.channels)
+    else:  # class-conditional families take the data's class names; the others ignore them
+        options.update(image_size=size, channels=source.channels, class_names=list(source.classes))
     adapter = _build(name, **options)
+    callbacks: tuple[Any, ...] = ()
+    if out is not None and adapter.kind == "gan":  # fixed-seed grids after every epoch, to watch training
+        from zoo.sampling import EpochSamples
+
+        callbacks = (EpochSamples(Path(out) / "samples", seed=seed),)
     result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
-                  seed=seed, shots=None, max_minutes=max_minutes, progress=progress)
+                  seed=seed, shots=None, max_minutes=max_minutes, progress=progress, callbacks=callbacks)
     summary = _summary(adapter, source, result, weights_init="random", img_size=size)
     if out is not None:
         _save(adapter, Path(out), summary, source, size, epochs, seed)
@@ -148,7 +162,7 @@ def train(
 def adapt(
     name: str,
     *,
-    head: int,
+    num_classes: int,
     freeze_until: str | None = None,
     weights: str | None = "auto",
     data: str | None = None,
@@ -167,7 +181,7 @@ def adapt(
 
     Steps: build ``name``; load ``weights`` (a ``zoo train``/``zoo adapt`` checkpoint, a
     published tag such as ``imagenet``, ``auto`` = the published weights when they can be
-    had, else random init with a warning, or ``none``); replace the head with ``head``
+    had, else random init with a warning, or ``none``); replace the head with ``num_classes``
     classes; freeze every stage up to and including ``freeze_until`` (frozen BatchNorm
     layers stay in eval mode); fine-tune on ``data`` when given (``shots`` images per class
     from its training split); save to ``out``.
@@ -178,7 +192,7 @@ def adapt(
         ``train_images``, ``seconds``.
 
     Raises:
-        ZooError: unknown model/stage, ``head < 1``, bad weights file, bad data, no network
+        ZooError: unknown model/stage, ``num_classes < 1``, bad weights file, bad data, no network
             for ``--weights imagenet``.
     """
     from zoo.registry import get_spec
@@ -189,26 +203,27 @@ def adapt(
     spec = get_spec(name)
     if spec.kind != "backbone":
         raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
-    check_num_classes(head)  # everything is checked before anything is built or written
+    check_num_classes(num_classes)  # everything is checked before anything is built or written
     spec.check_stage(freeze_until)
     if data is None and shots is not None:
-        raise ZooError("--shots needs --data (the images to fine-tune on); without --data, zoo adapt only builds, freezes and saves", exit_code=2)
+        raise ZooError("{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param="shots", exit_code=2)
     check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, batch_size=batch_size)
     source = None
     if data is not None:
         from zoo.data import resolve_data
 
         source = resolve_data(data, seed=seed)
-        if len(source.classes) != head:
-            raise ZooError(f"--head {head} but --data {data} has {len(source.classes)} classes; pass --head {len(source.classes)}", exit_code=2)
+        if len(source.classes) != num_classes:
+            raise ZooError(f"{{param}} {num_classes} but the data {data} has {len(source.classes)} classes; "
+                           f"pass {{param}} {len(source.classes)}", param="num_classes", exit_code=2)
     size = _default_img_size(spec, source, img_size)
     out = _prepare_out(out)
     seed_everything(seed)
     adapter = _build(name)
     loaded = load_weights(adapter, weights)
-    adapter.reset_head(head)
+    adapter.reset_head(num_classes)
     trainable, frozen = adapter.freeze_until(freeze_until)
-    summary: dict[str, Any] = {"model": name, "weights": loaded, "head": head, "frozen_until": freeze_until,
+    summary: dict[str, Any] = {"model": name, "weights": loaded, "head": num_classes, "frozen_until": freeze_until,
                                "trainable_params": trainable, "frozen_params": frozen}
     if source is not None:
         result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
@@ -238,94 +253,11 @@ def _save(adapter: Any, out: Path, summary: dict[str, Any], source: Any, img_siz
         "training": {"data": source.name if source else None, "epochs": epochs, "seed": seed},
         "metrics": {k: v for k, v in summary.items() if k not in ("classes", "out")},
     }
+    if adapter.kind == "gan":
+        meta["condition"] = adapter.condition.to_json()
     save_checkpoint(out, adapter, meta)
     history = summary.get("history") or []
     if history:  # the per-epoch log (one JSON object per epoch) joins the checkpoint it belongs to
         from zoo.fileio import atomic_write_text
 
         atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
-
-
-def sample(name: str, *, checkpoint: str | Path, n: int = 64, seed: int = 0, out: str | Path = "grid.png",
-           condition: Any = None) -> dict[str, Any]:
-    """Generate ``n`` images with a trained GAN checkpoint and write them as one PNG grid.
-
-    Returns:
-        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}``.
-
-    Raises:
-        ZooError: ``name`` is not a GAN, the checkpoint is missing/corrupt/of another model, ``n < 1``.
-    """
-    from zoo.checkpoint import read_checkpoint
-    from zoo.registry import get_spec
-    from zoo.state_dict import load_into
-
-    spec = get_spec(name)
-    if spec.kind != "gan":
-        raise ZooError(f"zoo sample needs a GAN; {name} is a {spec.kind} (see 'zoo list --kind gan')", exit_code=2)
-    if n < 1:
-        raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
-    _check_grid_path(out)
-    state, meta = read_checkpoint(checkpoint)
-    if meta.get("model") not in (None, name):
-        owner = meta["model"]
-        hint = f"run 'zoo sample {owner} --checkpoint {checkpoint}'" if meta.get("kind") == "gan" else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'"
-        raise ZooError(f"checkpoint {checkpoint} was written for {owner}, not {name}; {hint}")
-    options = dict(meta.get("config") or {})
-    adapter = _build(name, **options)
-    load_into(adapter, state, source=str(checkpoint))
-    images = adapter.sample(n, seed=seed, condition=condition)
-    save_grid(images, out)
-    return {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images.shape)}
-
-
-def _check_grid_path(out: str | Path) -> None:
-    """Fail fast (before a model is built) on an ``out`` that cannot become a PNG file.
-
-    Raises:
-        ZooError: ``out`` is a directory, or its nearest existing parent is not a writable directory (exit code 2).
-    """
-    path = Path(out)
-    if path.is_dir():
-        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="out", exit_code=2)
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
-
-
-def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64) -> Path:
-    """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically.
-
-    Cells smaller than ``min_cell`` pixels are enlarged with nearest-neighbour so small
-    samples (8x8 digits) stay visible. The grid is ``ceil(sqrt(N))`` cells wide (or
-    ``nrow``) with 2-pixel white borders; ``torchvision.utils.save_image`` (``make_grid``
-    then PIL) writes it as an RGB PNG (``make_grid`` repeats one channel three times)
-    through :func:`zoo.fileio.atomic_path`.
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        ZooError: ``path`` is a directory (exit code 2) or cannot be written.
-    """
-    import math
-
-    import torch
-    from torchvision.utils import save_image
-
-    from zoo.fileio import atomic_path
-
-    path = Path(path)
-    if path.is_dir():
-        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
-    x = images.detach().float().clamp(0, 1).cpu()
-    if x.shape[-1] < min_cell:
-        x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
-    try:
-        with atomic_path(path) as tmp:
-            save_image(x, tmp, format="PNG", nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
-    except OSError as exc:
-        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
-    return path

@@ -3,8 +3,10 @@
 The loop follows Lightning Fabric's "build your own trainer" and timm's ``train.py``:
 :meth:`Trainer.fit` drives the epochs, the adapter's ``training_step`` yields one
 :class:`zoo.adapters.Step` per optimizer update (a classifier yields one, a GAN yields a
-discriminator step then a generator step), and ``validation_step`` gives summable
-metrics. Mixed precision is chosen once (``autocast`` or a no-op context, a grad scaler
+discriminator step then a generator step, LAPGAN one pair per level), and
+``validation_step`` gives summable metrics. The trainer owns the optimisation state
+(optimizers and schedulers built from the adapter's :class:`zoo.optim.OptimizerConfig`,
+the grad scaler, ``n_critic``), so no adapter rebuilds it. Mixed precision is chosen once (``autocast`` or a no-op context, a grad scaler
 only for fp16). Callbacks are plain objects whose ``on_*`` methods are called if present.
 Metrics go to a JSON-lines log (:mod:`zoo.fileio`), progress to the rich bar of
 :func:`zoo.progress.progress_bar` on stderr.
@@ -75,6 +77,19 @@ def check_training_args(
     return dev
 
 
+def _means(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> dict[str, float]:
+    """Mean of each logged value: one device-to-host copy for all of them."""
+    if not sums:
+        return {}
+    keys = list(sums)
+    values = torch.stack([sums[k].to("cpu", torch.float32).reshape(()) for k in keys]).tolist()
+    return {k: v / counts[k] for k, v in zip(keys, values, strict=True)}
+
+
+def _logs_text(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in list(_means(sums, counts).items())[:4])
+
+
 def _to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
@@ -98,15 +113,16 @@ class Trainer:
             validation metrics, ``seconds``), rewritten whole after each epoch
             (:func:`zoo.fileio.atomic_write_text`); ``None`` = no log.
         callbacks: objects with optional ``on_fit_start(trainer, adapter)``,
+            ``on_optimizer_step(trainer, adapter, optimizer_name)``,
             ``on_epoch_end(trainer, adapter, epoch, metrics)``, ``on_fit_end(trainer, adapter, metrics)``.
         progress: show a rich progress bar on stderr.
         seed: seeds every generator before training.
 
-    Attributes set by :meth:`fit`: ``optimizers`` (``{name: optimizer}`` from
-    ``adapter.configure_optimizers``), ``schedulers`` (``{name:
-    torch.optim.lr_scheduler.CosineAnnealingLR}``, empty for ``lr_schedule = "constant"``),
-    ``history`` (one metrics dict per epoch), ``global_step`` (iterations done),
-    ``stopped_early`` (the ``max_minutes`` budget ended training).
+    Attributes set by :meth:`fit`: ``optimizers`` (``{name: torch.optim.Optimizer}`` built
+    from ``adapter.configure_optimizers``), ``schedulers`` (``{name: LR scheduler}`` for the
+    optimizers whose schedule is not constant), ``history`` (one metrics dict per epoch),
+    ``global_step`` (iterations done), ``stopped_early`` (the ``max_minutes`` budget ended
+    training).
 
     Raises:
         ZooError: the device is not available, or an unknown ``amp``.
@@ -149,48 +165,75 @@ class Trainer:
                 fn(self, *args)
 
     def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None) -> dict[str, Any]:
-        """Train ``adapter`` and return the last epoch's metrics plus ``history`` and ``seconds``.
+        """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds`` and ``steps``.
 
-        Each epoch: ``adapter.train()``, every batch moved to the device, every yielded step
-        back-propagated and its optimizer stepped; then, with a ``val_loader``,
-        ``adapter.eval()`` and ``validation_step`` under ``torch.inference_mode``.
+        The trainer owns the optimisation state: it builds ``adapter.configure_optimizers(lr)``
+        (``{name: zoo.optim.OptimizerConfig}``) into ``torch.optim`` optimizers and their
+        schedulers (:func:`zoo.optim.build_scheduler`: constant, cosine, or linear decay after
+        N epochs), and the grad scaler (fp16 only). Each iteration (batch):
 
-        The learning rate decays per optimizer step with
-        ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=epochs * len(train_loader))``,
-        from the optimizer's lr to 0 at the last step (SGDR without restarts, Loshchilov &
-        Hutter 2017), unless the adapter sets ``lr_schedule = "constant"``. With fp16 a
-        ``torch.amp.GradScaler`` scales every step's loss and is updated once per batch,
-        after every optimizer of that batch has stepped.
+        1. the batch moves to the device; ``adapter.training_step(batch, ctx)`` gets a
+           :class:`zoo.gan.StepContext` whose ``update_generator`` is true on every
+           ``adapter.n_critic``-th iteration (``(iteration + 1) % n_critic == 0``, as
+           yunjey/stargan ``solver.py``; always with ``n_critic == 1``);
+        2. every yielded :class:`zoo.adapters.Step` is computed under autocast, its loss
+           back-propagated (scaled under fp16) and its optimizer stepped before the next step
+           is asked for; then ``adapter.on_optimizer_step(name)`` and the callbacks'
+           ``on_optimizer_step(trainer, adapter, name)`` run (EMA, weight clipping...);
+        3. the scaler is updated once, and every scheduler steps once.
+
+        Logged values are summed as tensors on the device and read once per epoch (no device
+        sync per step); the progress bar's loss text is refreshed at most every 2 s. After
+        each epoch, with a ``val_loader``, ``validation_step`` runs in eval mode under
+        ``torch.inference_mode``.
+
+        Raises:
+            ZooError: a step names an optimizer the adapter did not configure, or every
+                parameter is frozen.
         """
+        from zoo.gan import StepContext
+        from zoo.optim import build_optimizer, build_scheduler, step_scheduler
+
         seed_everything(self.seed)
-        adapter.model.to(self.device)
-        optimizers = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
-        total_steps = max(1, self.epochs * len(train_loader))
-        schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
-        if getattr(adapter, "lr_schedule", "cosine") == "cosine":
-            schedulers = {name: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps) for name, opt in optimizers.items()}
+        (adapter.to if hasattr(adapter, "to") else adapter.model.to)(self.device)
+        configs = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
+        iters = max(1, len(train_loader))
+        optimizers = {name: build_optimizer(name, cfg) for name, cfg in configs.items()}
+        schedulers = {}
+        for name, cfg in configs.items():
+            sched = build_scheduler(optimizers[name], cfg.schedule, iters_per_epoch=iters, epochs=self.epochs)
+            if sched is not None:
+                schedulers[name] = sched
         self.optimizers, self.schedulers = optimizers, schedulers
+        n_critic = max(1, int(getattr(adapter, "n_critic", 1)))
         scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
+        after_step = getattr(adapter, "on_optimizer_step", None)
         self._call("on_fit_start", adapter)
         start = time.perf_counter()
         metrics: dict[str, Any] = {}
         # With a wall-time budget the bar tracks seconds (the epochs may not all run).
-        bar_total = math.ceil(self.max_seconds) if self.max_seconds else total_steps
+        bar_total = math.ceil(self.max_seconds) if self.max_seconds else self.epochs * iters
         with progress_bar(enabled=self.progress, kind="steps", fields=True) as bar:
             task = bar.add_task("train", total=bar_total, logs="") if bar is not None else None
+            shown = time.perf_counter()
             for epoch in range(1, self.epochs + 1):
                 adapter.train()
-                sums: dict[str, float] = {}
-                n = 0
+                sums: dict[str, torch.Tensor] = {}
+                counts: dict[str, int] = {}
                 for batch in train_loader:
                     batch = _to(batch, self.device)
-                    steps = adapter.training_step(batch)
+                    ctx = StepContext(iteration=self.global_step, epoch=epoch,
+                                      update_generator=(self.global_step + 1) % n_critic == 0, scaler=scaler)
+                    steps = adapter.training_step(batch, ctx)
                     while True:
                         with self.autocast():  # forward passes only; backward runs outside autocast
                             step = next(steps, None)
                         if step is None:
                             break
-                        opt = optimizers[step.optimizer]
+                        opt = optimizers.get(step.optimizer)
+                        if opt is None:
+                            raise ZooError(f"{adapter.spec.name}: training_step used optimizer {step.optimizer!r}, "
+                                           f"but configure_optimizers() gives {', '.join(optimizers)}")
                         opt.zero_grad(set_to_none=True)
                         if scaler is not None:
                             scaler.scale(step.loss).backward()
@@ -198,31 +241,40 @@ class Trainer:
                         else:
                             step.loss.backward()
                             opt.step()
-                        if step.optimizer in schedulers:
-                            schedulers[step.optimizer].step()
+                        if after_step is not None:
+                            after_step(step.optimizer)
+                        self._call("on_optimizer_step", adapter, step.optimizer)
                         for k, v in step.logs.items():
-                            sums[k] = sums.get(k, 0.0) + float(v)
+                            v = v.detach().float() if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+                            sums[k] = sums[k] + v if k in sums else v.clone()
+                            counts[k] = counts.get(k, 0) + 1
                     if scaler is not None:
                         scaler.update()  # once per iteration, after every optimizer stepped
-                    n += 1
+                    for sched in schedulers.values():
+                        step_scheduler(sched)  # once per iteration, whichever optimizers stepped
                     self.global_step += 1
                     if bar is not None:
-                        logs = " ".join(f"{k}={v / n:.3f}" for k, v in list(sums.items())[:4])
+                        now = time.perf_counter()
+                        fields = {}
+                        if now - shown >= 2.0:  # one device sync every 2 s at most
+                            shown = now
+                            fields["logs"] = _logs_text(sums, counts)
                         if self.max_seconds:
-                            done = min(bar_total, int(time.perf_counter() - start))
-                            bar.update(task, completed=done, description=f"epoch {epoch}", logs=logs)
+                            bar.update(task, completed=min(bar_total, int(now - start)), description=f"epoch {epoch}", **fields)
                         else:
-                            bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", logs=logs)
+                            bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", **fields)
                     if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
                         self.stopped_early = True
                         break
-                metrics = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}}
+                metrics = {"epoch": epoch, **_means(sums, counts)}
                 if val_loader is not None:
                     metrics.update(self.evaluate(adapter, val_loader))
                 metrics["seconds"] = round(time.perf_counter() - start, 3)
                 self.history.append(metrics)
                 self._log(metrics)
                 self._call("on_epoch_end", adapter, epoch, metrics)
+                if bar is not None:
+                    bar.update(task, logs=_logs_text(sums, counts))
                 if self.stopped_early:
                     break
         adapter.eval()

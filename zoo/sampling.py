@@ -1,0 +1,192 @@
+"""Sampling from trained GANs: load a checkpoint, parse the condition, write PNG grids.
+
+``zoo sample NAME --checkpoint DIR`` is :func:`sample`; the trainer's per-epoch sample
+grids (``DIR/samples/epoch_0001.png``, so a user can watch training) are
+:class:`EpochSamples`. Conditions are parsed with the checkpoint's own class or attribute
+names (:class:`zoo.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+__all__ = ["EpochSamples", "load_gan", "sample", "save_grid"]
+
+
+def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
+    from zoo.registry import get_spec
+
+    spec = get_spec(name)
+    published = [w.url for w in spec.weights]
+    where = f"official weights are published at {published[0]}; " if published else ""
+    return ZooError(f"zoo sample {name} needs trained weights: {where}train them with 'zoo train {name} --data digits --out DIR' "
+                    f"and pass --checkpoint DIR" + (f" ({checkpoint} does not exist)" if checkpoint else ""), exit_code=2)
+
+
+def load_gan(name: str, checkpoint: str | Path | None) -> Any:
+    """Rebuild a GAN from a ``zoo train`` checkpoint (sidecar ``config``) and load its weights.
+
+    Args:
+        name: registry name of a GAN.
+        checkpoint: the run directory (or its ``.safetensors`` file).
+
+    Returns:
+        The :class:`zoo.gan.GANAdapter`, in eval mode, on the CPU.
+
+    Raises:
+        ZooError: ``name`` is not a GAN; no checkpoint (the message says where official
+            weights are published or how to train); a checkpoint of another model or a
+            corrupt one.
+    """
+    from zoo.checkpoint import read_checkpoint
+    from zoo.registry import build, get_spec
+    from zoo.state_dict import load_into
+
+    spec = get_spec(name)
+    if spec.kind != "gan":
+        raise ZooError(f"zoo sample needs a GAN; {name} is a {spec.kind} (see 'zoo list --kind gan')", exit_code=2)
+    if checkpoint is None or not Path(checkpoint).exists():
+        raise _no_checkpoint(name, checkpoint)
+    state, meta = read_checkpoint(checkpoint)
+    if meta.get("model") not in (None, name):
+        owner = meta["model"]
+        hint = (f"run 'zoo sample {owner} --checkpoint {checkpoint}'" if meta.get("kind") == "gan"
+                else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'")
+        raise ZooError(f"checkpoint {checkpoint} was written for {owner}, not {name}; {hint}")
+    options = dict(meta.get("config") or {})
+    if meta.get("condition") and "condition" not in options and meta["condition"].get("names"):
+        options.setdefault("class_names", meta["condition"]["names"])
+    adapter = build(name, **options)
+    load_into(adapter, state, source=str(checkpoint))
+    return adapter.eval()
+
+
+def sample(name: str, *, checkpoint: str | Path | None, n: int = 64, seed: int = 0, out: str | Path = "grid.png",
+           condition: Any = None, levels: bool = False) -> dict[str, Any]:
+    """Generate ``n`` images with a trained GAN checkpoint and write them as one PNG grid.
+
+    Args:
+        name: registry name of a GAN.
+        checkpoint: directory written by ``zoo train NAME``.
+        n: number of images (>= 1).
+        seed: seed of the latent noise (the same seed gives the same images).
+        out: the PNG file.
+        condition: the condition as the CLI gives it (``--label 7``: ``"7"``; ``--attr``;
+            ``--image``), parsed with the checkpoint's names; or an already parsed value;
+            ``None`` for unconditional models (conditional ones then draw every class).
+        levels: also write each pyramid level's grid beside ``out``
+            (``grid_level0_4px.png``...), for families with ``sample_levels`` (LAPGAN).
+
+    Returns:
+        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
+        level files) when asked.
+
+    Raises:
+        ZooError: ``n < 1``, an unwritable ``out``, a bad condition (the valid values are
+            listed), ``levels`` for a family without a pyramid, or as :func:`load_gan`.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
+    _check_grid_path(out)
+    adapter = load_gan(name, checkpoint)
+    if isinstance(condition, str):
+        condition = adapter.condition.parse(condition)
+    elif condition is not None and adapter.condition.kind == "none":
+        adapter.condition.parse(str(condition))  # raises: the model is unconditional
+    if levels and not hasattr(adapter, "sample_levels"):
+        raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
+    images = adapter.sample(n, seed=seed, condition=condition)
+    save_grid(images, out)
+    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images.shape)}
+    if levels:
+        path = Path(out)
+        files = []
+        for i, img in enumerate(adapter.sample_levels(n, seed=seed)):
+            f = path.with_name(f"{path.stem}_level{i}_{img.shape[-1]}px{path.suffix or '.png'}")
+            save_grid(img, f)
+            files.append(str(f))
+        result["levels"] = files
+    return result
+
+
+class EpochSamples:
+    """Trainer callback: after every epoch, a PNG grid of fixed-seed samples in ``directory``.
+
+    ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
+    every epoch, so the grids show training progress. The generator is sampled in eval mode
+    and the adapter's train/eval flags are restored.
+
+    Args:
+        directory: where the grids go (created on first use).
+        n: images per grid.
+        seed: the fixed noise seed.
+    """
+
+    def __init__(self, directory: str | Path, *, n: int = 64, seed: int = 0) -> None:
+        self.directory = Path(directory)
+        self.n = n
+        self.seed = seed
+        self.files: list[Path] = []
+
+    def on_epoch_end(self, trainer: Any, adapter: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        """Write ``epoch_{epoch:04d}.png``."""
+        training = adapter.model.training
+        images = adapter.sample(self.n, seed=self.seed)
+        adapter.train(training)
+        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png"))
+
+
+def _check_grid_path(out: str | Path) -> None:
+    """Fail fast (before a model is built) on an ``out`` that cannot become a PNG file.
+
+    Raises:
+        ZooError: ``out`` is a directory, or its nearest existing parent is not a writable directory (exit code 2).
+    """
+    path = Path(out)
+    if path.is_dir():
+        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="out", exit_code=2)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
+
+
+def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64) -> Path:
+    """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically.
+
+    Cells smaller than ``min_cell`` pixels are enlarged with nearest-neighbour so small
+    samples (8x8 digits) stay visible. The grid is ``ceil(sqrt(N))`` cells wide (or
+    ``nrow``) with 2-pixel white borders; ``torchvision.utils.save_image`` (``make_grid``
+    then PIL) writes it as an RGB PNG (``make_grid`` repeats one channel three times)
+    through :func:`zoo.fileio.atomic_path`.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ZooError: ``path`` is a directory (exit code 2) or cannot be written.
+    """
+    import math
+
+    import torch
+    from torchvision.utils import save_image
+
+    from zoo.fileio import atomic_path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
+    x = images.detach().float().clamp(0, 1).cpu()
+    if x.shape[-1] < min_cell:
+        x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
+    try:
+        with atomic_path(path) as tmp:
+            save_image(x, tmp, format="PNG", nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
+    except OSError as exc:
+        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
+    return path
