@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -126,8 +127,13 @@ def _overhead(seconds: float, rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         bare.append(bare_rate())
         zoo.append(zoo_rate())
-    return {"zoo": statistics.median(zoo), "bare": statistics.median(bare), "ratio": statistics.median(zoo) / statistics.median(bare),
-            "zoo_all": zoo, "bare_all": bare}
+    return {
+        "zoo": statistics.median(zoo),
+        "bare": statistics.median(bare),
+        "ratio": statistics.median(zoo) / statistics.median(bare),
+        "zoo_all": zoo,
+        "bare_all": bare,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    # KID keeps every feature in memory (a few MB here); torchmetrics warns about it on every build
+    warnings.filterwarnings("ignore", message="Metric `Kernel Inception Distance` will save all extracted features")
     from zoo import tasks
     from zoo.bench import bench_models
     from zoo.fileio import atomic_write_text
@@ -158,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        clf = tasks.train("resnet18", "digits", epochs=args.classifier_epochs, img_size=32, out=tmp_path / "classifier",
-                          seed=0, progress=False)
+        clf = tasks.train(
+            "resnet18", "digits", epochs=args.classifier_epochs, img_size=32, out=tmp_path / "classifier", seed=0, progress=False
+        )
         log(f"classifier: resnet18 at 32x32, held-out accuracy {clf['val_accuracy']:.3f} on {clf['val_images']} digits")
         features, class_names = load_classifier(str(tmp_path / "classifier"))
 
@@ -174,13 +183,23 @@ def main(argv: list[str] | None = None) -> int:
         for fam in families:
             for seed in range(args.seeds):
                 out = tmp_path / f"{fam}-{seed}"
-                summary = tasks.train(fam, "digits", epochs=1_000_000, max_minutes=args.minutes, img_size=IMG, out=out, seed=seed,
-                                      batch_size=64, progress=False)
+                summary = tasks.train(
+                    fam,
+                    "digits",
+                    epochs=1_000_000,
+                    max_minutes=args.minutes,
+                    img_size=IMG,
+                    out=out,
+                    seed=seed,
+                    batch_size=64,
+                    progress=False,
+                )
                 adapter = tasks.load_gan(fam, out)
                 fake = torch.cat([adapter.sample(min(256, len(b) - i), seed=1000 + i) for i in range(0, len(b), 256)])
                 if fam == "cgan":  # as many samples of each digit as half B has, up to rounding
-                    fake = torch.cat([adapter.sample(len(b) // 10 + (1 if k < len(b) % 10 else 0), seed=1000 + k, condition=k)
-                                      for k in range(10)])
+                    fake = torch.cat(
+                        [adapter.sample(len(b) // 10 + (1 if k < len(b) % 10 else 0), seed=1000 + k, condition=k) for k in range(10)]
+                    )
                     per = 100
                     imgs = torch.cat([adapter.sample(per, seed=2000 + k, condition=k) for k in range(10)])
                     want = torch.arange(10).repeat_interleave(per)
@@ -189,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
                 scores = fid_kid(features, real_a, fake, seed=seed)
                 scores.update(steps=float(summary["steps"]), seconds=float(summary["seconds"]))
                 results.setdefault(fam, []).append(scores)
-                log(f"{fam} seed {seed}: {summary['steps']} steps in {summary['seconds']:.0f} s, FID {scores['fid']:.2f}, "
-                    f"KID {scores['kid']:.4f}" + (f", label accuracy {cgan_acc[-1]:.3f}" if fam == "cgan" else ""))
+                log(
+                    f"{fam} seed {seed}: {summary['steps']} steps in {summary['seconds']:.0f} s, FID {scores['fid']:.2f}, "
+                    f"KID {scores['kid']:.4f}" + (f", label accuracy {cgan_acc[-1]:.3f}" if fam == "cgan" else "")
+                )
 
     overhead = _overhead(args.overhead_seconds, args.overhead_rounds)
     log(f"trainer overhead: zoo {overhead['zoo']:.1f} steps/s, bare loop {overhead['bare']:.1f} steps/s, ratio {overhead['ratio']:.3f}")
@@ -218,23 +239,34 @@ def main(argv: list[str] | None = None) -> int:
     ips = {r.name: r.throughput_ips for r in rows}
     for fam in families:
         res = results[fam]
-        md.append(f"| {fam} | {_mean_sd([r['fid'] for r in res])} | "
-                  f"{statistics.mean([r['kid'] for r in res]):.4f} ± {statistics.stdev([r['kid'] for r in res]) if len(res) > 1 else 0:.4f} | "
-                  f"{statistics.mean([r['steps'] for r in res]):.0f} | {ips.get(fam) or 0:.0f} |")
+        md.append(
+            f"| {fam} | {_mean_sd([r['fid'] for r in res])} | "
+            f"{statistics.mean([r['kid'] for r in res]):.4f} ± {statistics.stdev([r['kid'] for r in res]) if len(res) > 1 else 0:.4f} | "
+            f"{statistics.mean([r['steps'] for r in res]):.0f} | {ips.get(fam) or 0:.0f} |"
+        )
     md += ["", "Per seed:", "", "| model | seed | FID | KID |", "|---|---:|---:|---:|"]
     for fam in families:
         for seed, r in enumerate(results[fam]):
             md.append(f"| {fam} | {seed} | {r['fid']:.2f} | {r['kid']:.4f} |")
     if cgan_acc:
-        md += ["", f"**cGAN label accuracy**: the classifier agrees with the requested digit on "
-                   f"{_mean_sd([100 * x for x in cgan_acc])} % of 1,000 samples (100 per digit) per seed "
-                   f"({', '.join(f'{100 * x:.1f}' for x in cgan_acc)}). The target is at least 90 %."]
-    md += ["", f"**Trainer overhead** (DCGAN {IMG}x{IMG}, ngf = ndf = 32, batch 64, {torch.get_num_threads()} threads, "
-               f"{args.overhead_rounds} alternating rounds of {args.overhead_seconds:g} s): zoo's `Trainer` "
-               f"{overhead['zoo']:.1f} steps/s, a bare loop written like pytorch/examples `dcgan/main.py` "
-               f"{overhead['bare']:.1f} steps/s: ratio **{overhead['ratio']:.3f}** (target ≥ 0.95). Rounds: zoo "
-               f"{', '.join(f'{v:.1f}' for v in overhead['zoo_all'])}; bare {', '.join(f'{v:.1f}' for v in overhead['bare_all'])}.",
-           "", "Log:", "", *[f"    {ln}" for ln in lines_log]]
+        md += [
+            "",
+            f"**cGAN label accuracy**: the classifier agrees with the requested digit on "
+            f"{_mean_sd([100 * x for x in cgan_acc])} % of 1,000 samples (100 per digit) per seed "
+            f"({', '.join(f'{100 * x:.1f}' for x in cgan_acc)}). The target is at least 90 %.",
+        ]
+    md += [
+        "",
+        f"**Trainer overhead** (DCGAN {IMG}x{IMG}, ngf = ndf = 32, batch 64, {torch.get_num_threads()} threads, "
+        f"{args.overhead_rounds} alternating rounds of {args.overhead_seconds:g} s): zoo's `Trainer` "
+        f"{overhead['zoo']:.1f} steps/s, a bare loop written like pytorch/examples `dcgan/main.py` "
+        f"{overhead['bare']:.1f} steps/s: ratio **{overhead['ratio']:.3f}** (target ≥ 0.95). Rounds: zoo "
+        f"{', '.join(f'{v:.1f}' for v in overhead['zoo_all'])}; bare {', '.join(f'{v:.1f}' for v in overhead['bare_all'])}.",
+        "",
+        "Log:",
+        "",
+        *[f"    {ln}" for ln in lines_log],
+    ]
     atomic_write_text(args.out, "\n".join(md) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -45,14 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            src = tasks.train(args.backbone, "digits:0-4", epochs=args.source_epochs, out=Path(tmp) / f"src{seed}",
-                              seed=seed, progress=False)
+            src = tasks.train(
+                args.backbone, "digits:0-4", epochs=args.source_epochs, out=Path(tmp) / f"src{seed}", seed=seed, progress=False
+            )
             common = dict(num_classes=5, data="digits:5-9", shots=args.shots, epochs=args.target_epochs, seed=seed, progress=False)
             tr = tasks.adapt(args.backbone, freeze_until=args.freeze_until, weights=str(Path(tmp) / f"src{seed}"), **common)
             sc = tasks.adapt(args.backbone, freeze_until=None, weights="none", **common)
             rows.append((seed, src["val_accuracy"], tr["val_accuracy"], sc["val_accuracy"], tr["val_images"]))
-            print(f"seed {seed}: source {src['val_accuracy']:.3f}  transfer {tr['val_accuracy']:.3f}  "
-                  f"scratch {sc['val_accuracy']:.3f}", file=sys.stderr, flush=True)
+            print(
+                f"seed {seed}: source {src['val_accuracy']:.3f}  transfer {tr['val_accuracy']:.3f}  scratch {sc['val_accuracy']:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
     seconds = time.perf_counter() - t0
 
     def ms(vals: list[float]) -> str:
@@ -77,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for seed, s, t, c, _ in rows:
         lines.append(f"| {seed} | {s:.3f} | {t:.3f} | {c:.3f} | {t - c:+.3f} |")
-    lines.append(f"| mean ± sd | {ms([r[1] for r in rows])} | {ms([r[2] for r in rows])} | {ms([r[3] for r in rows])} | "
-                 f"{ms([r[2] - r[3] for r in rows])} |")
+    lines.append(
+        f"| mean ± sd | {ms([r[1] for r in rows])} | {ms([r[2] for r in rows])} | {ms([r[3] for r in rows])} | "
+        f"{ms([r[2] - r[3] for r in rows])} |"
+    )
     out = Path(args.out)
     atomic_write_text(out, "\n".join(lines) + "\n")
     print(f"wrote {out}", file=sys.stderr)

@@ -21,9 +21,14 @@ def _weights_label(spec) -> str:
 
 def _row(spec) -> dict:
     row = {
-        "name": spec.name, "family": spec.family, "kind": spec.kind, "plugin": spec.plugin,
-        "input_size": list(spec.input_size), "params": spec.num_params,
-        "weights": [w.tag for w in spec.weights], "pretrained": bool(spec.weights),
+        "name": spec.name,
+        "family": spec.family,
+        "kind": spec.kind,
+        "plugin": spec.plugin,
+        "input_size": list(spec.input_size),
+        "params": spec.num_params,
+        "weights": [w.tag for w in spec.weights],
+        "pretrained": bool(spec.weights),
         "description": spec.description,
     }
     w = spec.weights[0] if spec.weights else None
@@ -35,7 +40,9 @@ def list_cmd(
     pattern: Optional[str] = typer.Argument(None, help="Wildcard filter on names (resnet*, *net*); a bare word matches as a substring."),
     kind: Optional[str] = typer.Option(None, "--kind", help="backbone or gan."),
     family: Optional[str] = typer.Option(None, "--family", help="Only this family (resnet, vgg, dcgan...)."),
-    wide: bool = typer.Option(False, "--wide", help="Also show the published ImageNet top-1/top-5 of the default weights and their source."),
+    wide: bool = typer.Option(
+        False, "--wide", help="Also show the published ImageNet top-1/top-5 of the default weights and their source."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects (name, family, kind, input_size, params, ...)."),
 ) -> None:
     """List the models in the zoo: name, family, kind, input size, parameters, published weights."""
@@ -58,7 +65,11 @@ def list_cmd(
         cells = [s.name, s.family, s.kind, "x".join(str(v) for v in s.input_size), _fmt_params(s.num_params), _weights_label(s)]
         if wide:
             w = s.weights[0] if s.weights else None
-            cells += [f"{w.top1:.2f}" if w and w.top1 else "-", f"{w.top5:.2f}" if w and w.top5 else "-", (w.metrics_source if w else "") or "-"]
+            cells += [
+                f"{w.top1:.2f}" if w and w.top1 else "-",
+                f"{w.top5:.2f}" if w and w.top5 else "-",
+                (w.metrics_source if w else "") or "-",
+            ]
         table.add_row(*cells)
     out_console.print(table)
     if not specs:
@@ -94,10 +105,17 @@ def info_cmd(
     meta = Table(box=None, show_header=False, pad_edge=False)
     meta.add_column(style="bold")
     meta.add_column()
-    for k, v in [("family", spec.family), ("kind", spec.kind), ("plugin", spec.plugin), ("architecture", spec.arch),
-                 ("input size", "x".join(map(str, spec.input_size)) + f" (min {spec.min_size} px)"),
-                 ("normalisation", f"mean {tuple(spec.mean)} std {tuple(spec.std)}, {spec.interpolation}, crop {spec.crop_pct}"),
-                 ("parameters", f"{spec.num_params:,}"), ("head", spec.head or "-"), ("paper", spec.paper or "-")]:
+    for k, v in [
+        ("family", spec.family),
+        ("kind", spec.kind),
+        ("plugin", spec.plugin),
+        ("architecture", spec.arch),
+        ("input size", "x".join(map(str, spec.input_size)) + f" (min {spec.min_size} px)"),
+        ("normalisation", f"mean {tuple(spec.mean)} std {tuple(spec.std)}, {spec.interpolation}, crop {spec.crop_pct}"),
+        ("parameters", f"{spec.num_params:,}"),
+        ("head", spec.head or "-"),
+        ("paper", spec.paper or "-"),
+    ]:
         meta.add_row(k, str(v))
     out_console.print(meta)
     if spec.stages:
@@ -114,7 +132,9 @@ def info_cmd(
         for col in ("tag", "top-1", "top-5", "source", "license", "url"):
             wt.add_column(col)
         for w in spec.weights:
-            wt.add_row(w.tag, f"{w.top1}" if w.top1 else "-", f"{w.top5}" if w.top5 else "-", w.metrics_source or "-", w.license or "-", w.url)
+            wt.add_row(
+                w.tag, f"{w.top1}" if w.top1 else "-", f"{w.top5}" if w.top5 else "-", w.metrics_source or "-", w.license or "-", w.url
+            )
         out_console.print(wt)
     else:
         out_console.print("published weights: none (random init; train with 'zoo train')")
@@ -136,8 +156,17 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         for p, d in pm.list_plugin_distinfo():
             if p is plugin:
                 dist = f"{d.project_name} {d.version}"
-        rows.append({"name": plugin_short_name(name), "module": getattr(plugin, "__name__", str(plugin)), "builtin": name.startswith("zoo.plugins."),
-                     "distribution": dist, "hooks": hooks, "models": models, "datasets": datasets})
+        rows.append(
+            {
+                "name": plugin_short_name(name),
+                "module": getattr(plugin, "__name__", str(plugin)),
+                "builtin": name.startswith("zoo.plugins."),
+                "distribution": dist,
+                "hooks": hooks,
+                "models": models,
+                "datasets": datasets,
+            }
+        )
     if as_json:
         print_json(rows)
         return
@@ -148,5 +177,10 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         table.add_column(col)
     for r in rows:
         contrib = ", ".join(r["models"] + [f"data:{d}" for d in r["datasets"]]) or "-"
-        table.add_row(r["name"], "built-in" if r["builtin"] else (r["distribution"] or r["module"]), " ".join(h.removeprefix("zoo_") for h in r["hooks"]), contrib)
+        table.add_row(
+            r["name"],
+            "built-in" if r["builtin"] else (r["distribution"] or r["module"]),
+            " ".join(h.removeprefix("zoo_") for h in r["hooks"]),
+            contrib,
+        )
     out_console.print(table)

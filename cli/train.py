@@ -39,7 +39,9 @@ def train_cmd(
     data: str = typer.Option(..., "--data", help=_DATA_HELP),
     epochs: int = typer.Option(5, "--epochs", help="Passes over the training split."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/train/NAME)."),
-    img_size: Optional[int] = typer.Option(None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."),
+    img_size: Optional[int] = typer.Option(
+        None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
+    ),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: AdamW 1e-3 for backbones, Adam 2e-4 for GANs)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
@@ -56,8 +58,20 @@ def train_cmd(
     from zoo import tasks
 
     out = out or Path("runs/train") / name
-    summary = tasks.train(name, data, epochs=epochs, out=out, img_size=img_size, batch_size=batch_size, lr=lr,
-                          device=device, amp=amp, seed=seed, max_minutes=max_minutes, progress=True)
+    summary = tasks.train(
+        name,
+        data,
+        epochs=epochs,
+        out=out,
+        img_size=img_size,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        amp=amp,
+        seed=seed,
+        max_minutes=max_minutes,
+        progress=True,
+    )
     err_console.print(f"saved {out}/model.safetensors and {out}/model.json")
     _report(summary, as_json)
 
@@ -65,13 +79,21 @@ def train_cmd(
 def adapt_cmd(
     name: str = typer.Argument(..., help="Backbone name (see 'zoo list --kind backbone')."),
     head: int = typer.Option(..., "--head", help="Number of classes of the new head."),
-    freeze_until: Optional[str] = typer.Option(None, "--freeze-until", help="Freeze every stage up to and including this one (see 'zoo info NAME')."),
-    weights: str = typer.Option("auto", "--weights", help="Checkpoint dir/.safetensors from zoo train/adapt, a published tag (imagenet), 'none', or 'auto' (published weights if available, else random init)."),
+    freeze_until: Optional[str] = typer.Option(
+        None, "--freeze-until", help="Freeze every stage up to and including this one (see 'zoo info NAME')."
+    ),
+    weights: str = typer.Option(
+        "auto",
+        "--weights",
+        help="Checkpoint dir/.safetensors from zoo train/adapt, a published tag (imagenet), 'none', or 'auto' (published weights if available, else random init).",
+    ),
     data: Optional[str] = typer.Option(None, "--data", help=_DATA_HELP + " Without it, only build, freeze and save."),
     shots: Optional[int] = typer.Option(None, "--shots", help="Labelled images per class to fine-tune on (few-shot); default all."),
     epochs: int = typer.Option(10, "--epochs", help="Fine-tuning passes."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/adapt/NAME)."),
-    img_size: Optional[int] = typer.Option(None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."),
+    img_size: Optional[int] = typer.Option(
+        None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
+    ),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default AdamW 1e-3)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
@@ -83,8 +105,22 @@ def adapt_cmd(
     from zoo import tasks
 
     out = out or Path("runs/adapt") / name
-    summary = tasks.adapt(name, num_classes=head, freeze_until=freeze_until, weights=weights, data=data, shots=shots, epochs=epochs,
-                          out=out, img_size=img_size, batch_size=batch_size, lr=lr, device=device, amp=amp, seed=seed)
+    summary = tasks.adapt(
+        name,
+        num_classes=head,
+        freeze_until=freeze_until,
+        weights=weights,
+        data=data,
+        shots=shots,
+        epochs=epochs,
+        out=out,
+        img_size=img_size,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        amp=amp,
+        seed=seed,
+    )
     err_console.print(f"saved {out}/model.safetensors and {out}/model.json")
     _report(summary, as_json)
 
@@ -94,7 +130,9 @@ def sample_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Directory (or .safetensors file) written by 'zoo train NAME'."),
     n: int = typer.Option(64, "--n", help="Number of samples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the latent noise."),
-    label: Optional[str] = typer.Option(None, "--label", help="Class to draw (class-conditional GANs): a class name or index, e.g. 7 or seven."),
+    label: Optional[str] = typer.Option(
+        None, "--label", help="Class to draw (class-conditional GANs): a class name or index, e.g. 7 or seven."
+    ),
     levels: bool = typer.Option(False, "--levels", help="Also write each pyramid level's grid beside --out (LAPGAN)."),
     out: Path = typer.Option(Path("grid.png"), "--out", help="PNG file to write."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

@@ -251,8 +251,9 @@ class DCGANAdapter(GANAdapter):
     ) -> None:
         generator = Generator(latent_dim=latent_dim, ngf=ngf, channels=channels, image_size=image_size)
         discriminator = Discriminator(ndf=ndf, channels=channels, image_size=image_size)
-        super().__init__(spec, {"generator": generator, "discriminator": discriminator}, latent_dim=latent_dim,
-                         image_size=image_size, channels=channels)
+        super().__init__(
+            spec, {"generator": generator, "discriminator": discriminator}, latent_dim=latent_dim, image_size=image_size, channels=channels
+        )
         self.ngf = ngf
         self.ndf = ndf
 

@@ -150,8 +150,27 @@ def test_train_then_adapt_on_image_folder(tmp_path, image_folder):
     assert summary["val_accuracy"] == log[0]["val_accuracy"] and summary["val_images"] == 8
     assert summary["val_accuracy"] * 8 == pytest.approx(round(summary["val_accuracy"] * 8))
 
-    res = run("adapt", "resnet18", "--weights", out, "--head", "2", "--freeze-until", "layer2", "--data", image_folder,
-              "--shots", "5", "--epochs", "1", "--img-size", "32", "--out", tmp_path / "adapted", "--json")
+    res = run(
+        "adapt",
+        "resnet18",
+        "--weights",
+        out,
+        "--head",
+        "2",
+        "--freeze-until",
+        "layer2",
+        "--data",
+        image_folder,
+        "--shots",
+        "5",
+        "--epochs",
+        "1",
+        "--img-size",
+        "32",
+        "--out",
+        tmp_path / "adapted",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["weights"].startswith("file:") and data["train_images"] == 10 and "val_accuracy" in data
@@ -176,14 +195,21 @@ def test_train_and_sample_gan(tmp_path):
 def test_demo_runs_end_to_end_small(tmp_path):
     """`zoo demo` with tiny budgets: every step runs and every output is written."""
     out = tmp_path / "demo"
-    res = run("demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--gan-minutes", "0.02",
-              "--bench-budget", "0.05")
+    res = run("demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--gan-minutes", "0.02", "--bench-budget", "0.05")
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert {"transfer_val_accuracy", "scratch_val_accuracy"} <= set(summary["transfer"])
     assert [r["name"] for r in summary["bench"]] == ["resnet18", "mobilenet_v2", "resnet50"]
     assert all(r["status"] == "ok" and r["depth"] for r in summary["bench"])
-    for f in ("list.json", "bench.json", "transfer.json", "dcgan_samples.png", "source/model.safetensors",
-              "transfer/model.json", "scratch/model.json", "dcgan/model.safetensors"):
+    for f in (
+        "list.json",
+        "bench.json",
+        "transfer.json",
+        "dcgan_samples.png",
+        "source/model.safetensors",
+        "transfer/model.json",
+        "scratch/model.json",
+        "dcgan/model.safetensors",
+    ):
         assert (out / f).exists(), f
     assert "transfer" in res.stdout and "from scratch" in res.stdout

@@ -16,9 +16,26 @@ BACKBONES = [s.name for s in list_models(kind="backbone")]
 GANS = [s.name for s in list_models(kind="gan")]
 
 KERAS_TABLE = {  # every model of the Keras Applications table, by our name (issue 3)
-    "xception", "vgg16", "vgg19", "resnet50", "resnet101", "resnet152", "resnet50v2", "resnet101v2", "resnet152v2",
-    "inception_v3", "inception_resnet_v2", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-    "densenet121", "densenet169", "densenet201", "nasnetmobile", "nasnetlarge",
+    "xception",
+    "vgg16",
+    "vgg19",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet50v2",
+    "resnet101v2",
+    "resnet152v2",
+    "inception_v3",
+    "inception_resnet_v2",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "densenet121",
+    "densenet169",
+    "densenet201",
+    "nasnetmobile",
+    "nasnetlarge",
 }
 
 
@@ -143,7 +160,7 @@ def test_gan_builds_trains_one_step_and_samples(name):
         assert changed, f"{name}: {net_name} did not change in one training iteration"
     a, b = adapter.sample(4, seed=3), adapter.sample(4, seed=3)
     assert a.shape == (4, 1, 16, 16) and a.dtype == torch.float32
-    assert torch.equal(a, b) and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
     assert not torch.equal(a, adapter.sample(4, seed=4))
 
 
@@ -154,10 +171,14 @@ def test_duplicate_model_name_across_plugins_is_an_error(fresh_registry):
     from zoo.manager import get_plugin_manager
 
     clash = types.ModuleType("clashzoo")
-    clash.zoo_model_specs = hookimpl(lambda: [spec_from_dict("resnet50", {"family": "x", "kind": "backbone", "plugin": "clashzoo", "arch": "x"})])
+    clash.zoo_model_specs = hookimpl(
+        lambda: [spec_from_dict("resnet50", {"family": "x", "kind": "backbone", "plugin": "clashzoo", "arch": "x"})]
+    )
     get_plugin_manager().register(clash, name="clashzoo")
     load_registry.cache_clear()
-    with pytest.raises(ZooError, match=r"'resnet50' is contributed by both (zoo.plugins.resnet and clashzoo|clashzoo and zoo.plugins.resnet)"):
+    with pytest.raises(
+        ZooError, match=r"'resnet50' is contributed by both (zoo.plugins.resnet and clashzoo|clashzoo and zoo.plugins.resnet)"
+    ):
         load_registry()
 
 
@@ -165,15 +186,29 @@ def test_duplicate_model_name_across_plugins_is_an_error(fresh_registry):
 # ("num_params"), timm's results-imagenet.csv (param_count, millions, 2 decimals) and
 # Cadene's NASNet-A Mobile checkpoint.
 TORCHVISION_WEIGHTS = {
-    "vgg16": "VGG16_Weights", "vgg19": "VGG19_Weights", "resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights",
-    "resnet101": "ResNet101_Weights", "resnet152": "ResNet152_Weights", "resnext50_32x4d": "ResNeXt50_32X4D_Weights",
-    "resnext101_32x8d": "ResNeXt101_32X8D_Weights", "mobilenet_v2": "MobileNet_V2_Weights",
-    "mobilenet_v3_small": "MobileNet_V3_Small_Weights", "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
-    "densenet121": "DenseNet121_Weights", "densenet169": "DenseNet169_Weights", "densenet201": "DenseNet201_Weights",
+    "vgg16": "VGG16_Weights",
+    "vgg19": "VGG19_Weights",
+    "resnet18": "ResNet18_Weights",
+    "resnet50": "ResNet50_Weights",
+    "resnet101": "ResNet101_Weights",
+    "resnet152": "ResNet152_Weights",
+    "resnext50_32x4d": "ResNeXt50_32X4D_Weights",
+    "resnext101_32x8d": "ResNeXt101_32X8D_Weights",
+    "mobilenet_v2": "MobileNet_V2_Weights",
+    "mobilenet_v3_small": "MobileNet_V3_Small_Weights",
+    "mobilenet_v3_large": "MobileNet_V3_Large_Weights",
+    "densenet121": "DenseNet121_Weights",
+    "densenet169": "DenseNet169_Weights",
+    "densenet201": "DenseNet201_Weights",
 }
 TIMM_PUBLISHED_M = {  # huggingface/pytorch-image-models results/results-imagenet.csv @ 7479d451
-    "xception": 22.86, "inception_v3": 23.83, "inception_resnet_v2": 55.84, "mobilenet_v1": 4.23,
-    "nasnetlarge": 88.75, "resnet50v2": 25.55, "resnet101v2": 44.54,
+    "xception": 22.86,
+    "inception_v3": 23.83,
+    "inception_resnet_v2": 55.84,
+    "mobilenet_v1": 4.23,
+    "nasnetlarge": 88.75,
+    "resnet50v2": 25.55,
+    "resnet101v2": 44.54,
 }
 
 

@@ -58,10 +58,12 @@ def tinyzoo(tmp_path, monkeypatch, fresh_registry):
     dist = site / "tinyzoo-0.1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyzoo\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(textwrap.dedent("""\
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent("""\
         [zoo]
         tinyzoo = tinyzoo
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(site))
     from zoo.registry import reset_registry
 

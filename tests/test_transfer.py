@@ -17,8 +17,13 @@ def test_frozen_stages_do_not_change_during_training():
     frozen = {k: v.clone() for k, v in adapter.model.state_dict().items() if k.startswith(("conv1", "bn1", "layer1."))}
     trained = {k: v.clone() for k, v in adapter.model.state_dict().items() if k.startswith("layer2.")}
     source = resolve_data("digits:0-4", seed=0)
-    train_loader, _ = make_loaders(source, train_transform=adapter.transforms(img_size=32, train=True, resize_only=True),
-                                   val_transform=adapter.transforms(img_size=32, resize_only=True), batch_size=32, shots=4)
+    train_loader, _ = make_loaders(
+        source,
+        train_transform=adapter.transforms(img_size=32, train=True, resize_only=True),
+        val_transform=adapter.transforms(img_size=32, resize_only=True),
+        batch_size=32,
+        shots=4,
+    )
     adapter.train()
     bns = {n: m.training for n, m in adapter.model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
     assert bns["bn1"] is False and bns["layer1.0.bn1"] is False and bns["layer2.0.bn1"] is True

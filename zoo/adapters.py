@@ -260,7 +260,11 @@ class BackboneAdapter:
         from torchvision.transforms import InterpolationMode, v2
 
         size = img_size or self.spec.input_size[-1]
-        interp = InterpolationMode(self.spec.interpolation) if self.spec.interpolation in ("bilinear", "bicubic", "nearest") else InterpolationMode.BILINEAR
+        interp = (
+            InterpolationMode(self.spec.interpolation)
+            if self.spec.interpolation in ("bilinear", "bicubic", "nearest")
+            else InterpolationMode.BILINEAR
+        )
         ops: list[Any] = [v2.ToImage(), v2.RGB()]
         if resize_only:
             ops.append(v2.Resize((size, size), interpolation=interp, antialias=True))

@@ -73,17 +73,24 @@ class ConditionSpec:
     # -- serialisation (the checkpoint's sidecar) ------------------------------------
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict for the sidecar."""
-        return {"kind": self.kind, "names": list(self.names), "exclusive": [list(g) for g in self.exclusive],
-                "synonyms": [list(p) for p in self.synonyms]}
+        return {
+            "kind": self.kind,
+            "names": list(self.names),
+            "exclusive": [list(g) for g in self.exclusive],
+            "synonyms": [list(p) for p in self.synonyms],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ConditionSpec:
         """Inverse of :meth:`to_json` (``None`` -> unconditional)."""
         if not data:
             return cls()
-        return cls(kind=data.get("kind", "none"), names=tuple(data.get("names", ())),
-                   exclusive=tuple(tuple(g) for g in data.get("exclusive", ())),
-                   synonyms=tuple((str(a), str(b)) for a, b in data.get("synonyms", ())))
+        return cls(
+            kind=data.get("kind", "none"),
+            names=tuple(data.get("names", ())),
+            exclusive=tuple(tuple(g) for g in data.get("exclusive", ())),
+            synonyms=tuple((str(a), str(b)) for a, b in data.get("synonyms", ())),
+        )
 
     # -- parsing -------------------------------------------------------------------
     def parse(self, text: str | None) -> Any:
@@ -179,7 +186,7 @@ class ConditionSpec:
                 value = float(v.strip())
             for p in _OFF_PREFIXES:
                 if _fold(w).startswith(_fold(p)) and _fold(w) not in syn:
-                    w, value = w[len(p):], 0.0
+                    w, value = w[len(p) :], 0.0
                     break
             target = syn.get(_fold(w))
             if target is not None:

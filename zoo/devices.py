@@ -41,13 +41,22 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ZooError(f"unknown device {device!r}; valid here: {valid}", exit_code=2) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            built = f"torch {torch.__version__} built with CUDA {torch.version.cuda}" if torch.version.cuda else f"torch {torch.__version__} built without CUDA"
-            raise ZooError(f"{{param}} {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}", param="device")
+            built = (
+                f"torch {torch.__version__} built with CUDA {torch.version.cuda}"
+                if torch.version.cuda
+                else f"torch {torch.__version__} built without CUDA"
+            )
+            raise ZooError(
+                f"{{param}} {device} requested but CUDA is not available ({built}; no usable GPU or driver); valid here: {valid}",
+                param="device",
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ZooError(f"{{param}} {device}: only {torch.cuda.device_count()} CUDA device(s); valid here: {valid}", param="device")
     elif dev.type == "mps":
         if not _mps_available():
-            raise ZooError(f"{{param}} {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}", param="device")
+            raise ZooError(
+                f"{{param}} {device} requested but MPS is not available (Apple-silicon macOS only); valid here: {valid}", param="device"
+            )
     elif dev.type != "cpu":
         raise ZooError(f"unsupported device {device!r}; valid here: {valid}", exit_code=2)
     return dev

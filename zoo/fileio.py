@@ -74,8 +74,7 @@ def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = True) -> Iterator
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: str | None = None,
-                 mkdir: bool = True) -> Iterator[IO[Any]]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: str | None = None, mkdir: bool = True) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
 
     Args:

@@ -254,8 +254,9 @@ class GANAdapter:
         return {}
 
     # -- sampling ------------------------------------------------------------------
-    def generator_inputs(self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu",
-                         condition: Any = None) -> tuple[torch.Tensor, ...]:
+    def generator_inputs(
+        self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu", condition: Any = None
+    ) -> tuple[torch.Tensor, ...]:
         """Inputs of the sampling network for ``n`` samples (used by :meth:`sample` and
         ``zoo bench``): by default ``(z,)``, ``z ~ N(0, 1)`` float32 of shape
         ``(n, latent_dim, 1, 1)``, drawn on the CPU from ``generator`` and moved to ``device``.

@@ -72,8 +72,10 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if unknown:
             from zoo.errors import did_you_mean, warn
 
-            warn(f"ZOO_PLUGINS names no plugin called {', '.join(unknown)}{did_you_mean(unknown[0], sorted(known))}; "
-                 "'zoo plugins' lists what loads")
+            warn(
+                f"ZOO_PLUGINS names no plugin called {', '.join(unknown)}{did_you_mean(unknown[0], sorted(known))}; "
+                "'zoo plugins' lists what loads"
+            )
     try:
         pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     except Exception as exc:  # a broken third-party plugin must not look like our bug

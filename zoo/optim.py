@@ -57,9 +57,7 @@ class Schedule:
         if self.kind not in SCHEDULES:
             raise ZooError(f"unknown learning-rate schedule {self.kind!r}; valid: {', '.join(SCHEDULES)}", exit_code=2)
         if self.decay_after_epochs is not None and self.decay_after_epochs < 0:
-            raise ZooError(
-                "{param} must be 0 or more epochs, got " + str(self.decay_after_epochs), param="decay_after_epochs", exit_code=2
-            )
+            raise ZooError("{param} must be 0 or more epochs, got " + str(self.decay_after_epochs), param="decay_after_epochs", exit_code=2)
 
 
 @dataclass

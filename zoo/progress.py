@@ -20,8 +20,9 @@ KINDS = ("steps", "bytes")
 
 
 @contextlib.contextmanager
-def progress_bar(*, enabled: bool = True, kind: str = "steps", fields: bool = False,
-                 transient: bool = False, console: Any = None) -> Iterator[Any]:
+def progress_bar(
+    *, enabled: bool = True, kind: str = "steps", fields: bool = False, transient: bool = False, console: Any = None
+) -> Iterator[Any]:
     """A started :class:`rich.progress.Progress` on stderr, or ``None`` when disabled.
 
     Args:
@@ -53,11 +54,15 @@ def progress_bar(*, enabled: bool = True, kind: str = "steps", fields: bool = Fa
     )
 
     if kind == "bytes":
-        columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                              TransferSpeedColumn(), TimeRemainingColumn()]
+        columns: list[Any] = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        ]
     else:
-        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn()]
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     if fields:
         columns.append(TextColumn("{task.fields[logs]}"))
     bar = Progress(*columns, console=console or Console(stderr=True), transient=transient)

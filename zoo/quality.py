@@ -115,8 +115,9 @@ def _batches(x: torch.Tensor, size: int = 256):
         yield x[i : i + size]
 
 
-def fid_kid(features: PenultimateFeatures, real: torch.Tensor, fake: torch.Tensor, *, kid_subset: int | None = None,
-            seed: int = 0) -> dict[str, float]:
+def fid_kid(
+    features: PenultimateFeatures, real: torch.Tensor, fake: torch.Tensor, *, kid_subset: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """FID and KID between two image sets in the classifier's feature space (torchmetrics).
 
     Args:

@@ -99,9 +99,7 @@ def _check_kind(kind: str | None) -> None:
         raise ZooError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}", exit_code=2)
 
 
-def list_models(
-    pattern: str | Iterable[str] | None = None, *, kind: str | None = None, family: str | None = None
-) -> list[ModelSpec]:
+def list_models(pattern: str | Iterable[str] | None = None, *, kind: str | None = None, family: str | None = None) -> list[ModelSpec]:
     """Specs matching ``pattern``, ``kind`` and ``family``, sorted naturally (``resnet18``
     before ``resnet101``); an empty list when nothing matches.
 
@@ -115,7 +113,8 @@ def list_models(
     _check_kind(kind)
     pats = _split(pattern)
     specs = [
-        s for s in load_registry().values()
+        s
+        for s in load_registry().values()
         if (not pats or any(_matches(s.name, p) for p in pats))
         and (kind is None or s.kind == kind)
         and (family is None or s.family == family)
@@ -202,5 +201,7 @@ def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:
     spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     adapter = get_plugin_manager().hook.zoo_build_model(spec=spec, options=dict(options))
     if adapter is None:
-        raise ZooError(f"no loaded plugin builds {spec.name!r} (plugin {spec.plugin}); is that plugin installed and allowed by ZOO_PLUGINS?")
+        raise ZooError(
+            f"no loaded plugin builds {spec.name!r} (plugin {spec.plugin}); is that plugin installed and allowed by ZOO_PLUGINS?"
+        )
     return adapter

@@ -23,8 +23,11 @@ def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
     spec = get_spec(name)
     published = [w.url for w in spec.weights]
     where = f"official weights are published at {published[0]}; " if published else ""
-    return ZooError(f"zoo sample {name} needs trained weights: {where}train them with 'zoo train {name} --data digits --out DIR' "
-                    f"and pass --checkpoint DIR" + (f" ({checkpoint} does not exist)" if checkpoint else ""), exit_code=2)
+    return ZooError(
+        f"zoo sample {name} needs trained weights: {where}train them with 'zoo train {name} --data digits --out DIR' "
+        f"and pass --checkpoint DIR" + (f" ({checkpoint} does not exist)" if checkpoint else ""),
+        exit_code=2,
+    )
 
 
 def load_gan(name: str, checkpoint: str | Path | None) -> Any:
@@ -54,8 +57,11 @@ def load_gan(name: str, checkpoint: str | Path | None) -> Any:
     state, meta = read_checkpoint(checkpoint)
     if meta.get("model") not in (None, name):
         owner = meta["model"]
-        hint = (f"run 'zoo sample {owner} --checkpoint {checkpoint}'" if meta.get("kind") == "gan"
-                else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'")
+        hint = (
+            f"run 'zoo sample {owner} --checkpoint {checkpoint}'"
+            if meta.get("kind") == "gan"
+            else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'"
+        )
         raise ZooError(f"checkpoint {checkpoint} was written for {owner}, not {name}; {hint}")
     options = dict(meta.get("config") or {})
     if meta.get("condition") and "condition" not in options and meta["condition"].get("names"):
@@ -65,8 +71,16 @@ def load_gan(name: str, checkpoint: str | Path | None) -> Any:
     return adapter.eval()
 
 
-def sample(name: str, *, checkpoint: str | Path | None, n: int = 64, seed: int = 0, out: str | Path = "grid.png",
-           condition: Any = None, levels: bool = False) -> dict[str, Any]:
+def sample(
+    name: str,
+    *,
+    checkpoint: str | Path | None,
+    n: int = 64,
+    seed: int = 0,
+    out: str | Path = "grid.png",
+    condition: Any = None,
+    levels: bool = False,
+) -> dict[str, Any]:
     """Generate ``n`` images with a trained GAN checkpoint and write them as one PNG grid.
 
     Args:
@@ -79,7 +93,7 @@ def sample(name: str, *, checkpoint: str | Path | None, n: int = 64, seed: int =
             ``--image``), parsed with the checkpoint's names; or an already parsed value;
             ``None`` for unconditional models (conditional ones then draw every class).
         levels: also write each pyramid level's grid beside ``out``
-            (``grid_level0_4px.png``...), for families with ``sample_levels`` (LAPGAN).
+            (``grid_4px.png``, ``grid_8px.png``..., coarse to fine), for families with ``sample_levels`` (LAPGAN).
 
     Returns:
         ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
@@ -93,10 +107,10 @@ def sample(name: str, *, checkpoint: str | Path | None, n: int = 64, seed: int =
         raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
     _check_grid_path(out)
     adapter = load_gan(name, checkpoint)
+    if condition is not None and adapter.condition.kind == "none":
+        raise ZooError(f"{name} is unconditional; sample it without --label/--attr/--image", exit_code=2)
     if isinstance(condition, str):
         condition = adapter.condition.parse(condition)
-    elif condition is not None and adapter.condition.kind == "none":
-        adapter.condition.parse(str(condition))  # raises: the model is unconditional
     if levels and not hasattr(adapter, "sample_levels"):
         raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
     images = adapter.sample(n, seed=seed, condition=condition)
@@ -105,8 +119,8 @@ def sample(name: str, *, checkpoint: str | Path | None, n: int = 64, seed: int =
     if levels:
         path = Path(out)
         files = []
-        for i, img in enumerate(adapter.sample_levels(n, seed=seed)):
-            f = path.with_name(f"{path.stem}_level{i}_{img.shape[-1]}px{path.suffix or '.png'}")
+        for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
+            f = path.with_name(f"{path.stem}_{img.shape[-1]}px{path.suffix or '.png'}")
             save_grid(img, f)
             files.append(str(f))
         result["levels"] = files

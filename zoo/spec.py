@@ -177,7 +177,9 @@ def spec_from_dict(name: str, table: dict[str, Any], *, plugin: str | None = Non
         try:
             weights.append(WeightSource(**w))
         except TypeError as exc:
-            raise ZooError(f"registry entry {name!r} has a weights table without a required key ({exc}); 'tag' and 'url' are required") from None
+            raise ZooError(
+                f"registry entry {name!r} has a weights table without a required key ({exc}); 'tag' and 'url' are required"
+            ) from None
     data["weights"] = tuple(weights)
     for key in ("input_size", "mean", "std", "stages"):
         if key in data:

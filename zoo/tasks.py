@@ -35,8 +35,11 @@ def _prepare_out(out: str | Path | None) -> Path | None:
     if parent == out and not out.is_dir():
         raise ZooError(f"{{param}} {out} is a file, not a directory; choose another {{param}}", param="out", exit_code=2)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ZooError(f"cannot create the output directory {out}: {parent} is not a writable directory; choose another {{param}}",
-                       param="out", exit_code=2)
+        raise ZooError(
+            f"cannot create the output directory {out}: {parent} is not a writable directory; choose another {{param}}",
+            param="out",
+            exit_code=2,
+        )
     return out
 
 
@@ -48,8 +51,11 @@ def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
     """
     if img_size is not None:
         if img_size < spec.min_size:
-            raise ZooError(f"{{param}} {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
-                           param="img_size", exit_code=2)
+            raise ZooError(
+                f"{{param}} {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
+                param="img_size",
+                exit_code=2,
+            )
         return img_size
     if source is not None and source.builtin:
         return max(32, spec.min_size)
@@ -62,9 +68,22 @@ def _build(name: str, **options: Any) -> Any:
     return build(name, **options)
 
 
-def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: int, lr: float | None, device: str,
-         amp: str | None, seed: int, shots: int | None, max_minutes: float | None, progress: bool,
-         callbacks: tuple[Any, ...] = ()) -> dict[str, Any]:
+def _fit(
+    adapter: Any,
+    source: Any,
+    *,
+    img_size: int,
+    epochs: int,
+    batch_size: int,
+    lr: float | None,
+    device: str,
+    amp: str | None,
+    seed: int,
+    shots: int | None,
+    max_minutes: float | None,
+    progress: bool,
+    callbacks: tuple[Any, ...] = (),
+) -> dict[str, Any]:
     from zoo.data import make_loaders
     from zoo.trainer import Trainer
 
@@ -73,12 +92,16 @@ def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: i
         source,
         train_transform=adapter.transforms(img_size=img_size, train=True, resize_only=resize_only),
         val_transform=adapter.transforms(img_size=img_size, train=False, resize_only=resize_only),
-        batch_size=batch_size, shots=shots, seed=seed, drop_last=adapter.kind == "gan",
+        batch_size=batch_size,
+        shots=shots,
+        seed=seed,
+        drop_last=adapter.kind == "gan",
     )
     # No log file while training: _save writes metrics.jsonl from the history, beside the
     # checkpoint, so a failed run leaves nothing in --out.
-    trainer = Trainer(epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes,
-                      callbacks=callbacks)
+    trainer = Trainer(
+        epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes, callbacks=callbacks
+    )
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None)
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
@@ -87,9 +110,15 @@ def _fit(adapter: Any, source: Any, *, img_size: int, epochs: int, batch_size: i
 
 def _preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
     spec = adapter.spec
-    return {"img_size": img_size, "mean": list(spec.mean), "std": list(spec.std), "interpolation": spec.interpolation,
-            "crop_pct": spec.crop_pct, "resize_only": bool(source.builtin) if source else False,
-            "channels": getattr(adapter, "channels", 3)}
+    return {
+        "img_size": img_size,
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "interpolation": spec.interpolation,
+        "crop_pct": spec.crop_pct,
+        "resize_only": bool(source.builtin) if source else False,
+        "channels": getattr(adapter, "channels", 3),
+    }
 
 
 def train(
@@ -150,8 +179,21 @@ def train(
         from zoo.sampling import EpochSamples
 
         callbacks = (EpochSamples(Path(out) / "samples", seed=seed),)
-    result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
-                  seed=seed, shots=None, max_minutes=max_minutes, progress=progress, callbacks=callbacks)
+    result = _fit(
+        adapter,
+        source,
+        img_size=size,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        amp=amp,
+        seed=seed,
+        shots=None,
+        max_minutes=max_minutes,
+        progress=progress,
+        callbacks=callbacks,
+    )
     summary = _summary(adapter, source, result, weights_init="random", img_size=size)
     if out is not None:
         _save(adapter, Path(out), summary, source, size, epochs, seed)
@@ -214,8 +256,11 @@ def adapt(
 
         source = resolve_data(data, seed=seed)
         if len(source.classes) != num_classes:
-            raise ZooError(f"{{param}} {num_classes} but the data {data} has {len(source.classes)} classes; "
-                           f"pass {{param}} {len(source.classes)}", param="num_classes", exit_code=2)
+            raise ZooError(
+                f"{{param}} {num_classes} but the data {data} has {len(source.classes)} classes; pass {{param}} {len(source.classes)}",
+                param="num_classes",
+                exit_code=2,
+            )
     size = _default_img_size(spec, source, img_size)
     out = _prepare_out(out)
     seed_everything(seed)
@@ -223,11 +268,29 @@ def adapt(
     loaded = load_weights(adapter, weights)
     adapter.reset_head(num_classes)
     trainable, frozen = adapter.freeze_until(freeze_until)
-    summary: dict[str, Any] = {"model": name, "weights": loaded, "head": num_classes, "frozen_until": freeze_until,
-                               "trainable_params": trainable, "frozen_params": frozen}
+    summary: dict[str, Any] = {
+        "model": name,
+        "weights": loaded,
+        "head": num_classes,
+        "frozen_until": freeze_until,
+        "trainable_params": trainable,
+        "frozen_params": frozen,
+    }
     if source is not None:
-        result = _fit(adapter, source, img_size=size, epochs=epochs, batch_size=batch_size, lr=lr, device=device, amp=amp,
-                      seed=seed, shots=shots, max_minutes=None, progress=progress)
+        result = _fit(
+            adapter,
+            source,
+            img_size=size,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            amp=amp,
+            seed=seed,
+            shots=shots,
+            max_minutes=None,
+            progress=progress,
+        )
         summary.update(_summary(adapter, source, result, weights_init=loaded, img_size=size))
         summary["shots"] = shots
     if out is not None:
@@ -237,8 +300,14 @@ def adapt(
 
 
 def _summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
-    out = {"model": adapter.spec.name, "kind": adapter.spec.kind, "data": source.name, "classes": source.classes,
-           "img_size": img_size, "weights": weights_init}
+    out = {
+        "model": adapter.spec.name,
+        "kind": adapter.spec.kind,
+        "data": source.name,
+        "classes": source.classes,
+        "img_size": img_size,
+        "weights": weights_init,
+    }
     out.update({k: v for k, v in result.items() if k != "history"})
     out["history"] = result.get("history", [])
     return out

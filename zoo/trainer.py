@@ -222,8 +222,9 @@ class Trainer:
                 counts: dict[str, int] = {}
                 for batch in train_loader:
                     batch = _to(batch, self.device)
-                    ctx = StepContext(iteration=self.global_step, epoch=epoch,
-                                      update_generator=(self.global_step + 1) % n_critic == 0, scaler=scaler)
+                    ctx = StepContext(
+                        iteration=self.global_step, epoch=epoch, update_generator=(self.global_step + 1) % n_critic == 0, scaler=scaler
+                    )
                     steps = adapter.training_step(batch, ctx)
                     while True:
                         with self.autocast():  # forward passes only; backward runs outside autocast
@@ -232,8 +233,10 @@ class Trainer:
                             break
                         opt = optimizers.get(step.optimizer)
                         if opt is None:
-                            raise ZooError(f"{adapter.spec.name}: training_step used optimizer {step.optimizer!r}, "
-                                           f"but configure_optimizers() gives {', '.join(optimizers)}")
+                            raise ZooError(
+                                f"{adapter.spec.name}: training_step used optimizer {step.optimizer!r}, "
+                                f"but configure_optimizers() gives {', '.join(optimizers)}"
+                            )
                         opt.zero_grad(set_to_none=True)
                         if scaler is not None:
                             scaler.scale(step.loss).backward()
