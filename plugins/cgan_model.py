@@ -42,13 +42,11 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
+from zoo.gan import GANAdapter, StepContext, adversarial_steps
 from zoo.plugins.vanilla_gan_model import (
     Maxout,
-    bce_logits,
     check_images,
     eval_mode,
-    logits_without_param_grads,
     to_unit_range,
 )
 from zoo.spec import ModelSpec
@@ -271,22 +269,7 @@ class CGANAdapter(GANAdapter):
         y = one_hot(batch[1].to(real.device), self.num_classes)
         z = torch.rand(real.shape[0], self.latent_dim, device=real.device)
         fake = self.generator(z, y)
-        real_logits = self.discriminator(real, y)
-        fake_logits = self.discriminator(fake.detach(), y)
-        d_loss = 0.5 * (bce_logits(real_logits, 1.0) + bce_logits(fake_logits, 0.0))
-        yield Step(
-            "discriminator",
-            d_loss,
-            {
-                "d_loss": d_loss.detach(),
-                "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
-            },
-        )
-        if not ctx.update_generator:
-            return
-        g_loss = bce_logits(logits_without_param_grads(self.discriminator, fake, y), 1.0)
-        yield Step("generator", g_loss, {"g_loss": g_loss.detach()})
+        yield from adversarial_steps(self.discriminator, real, fake, ctx, score=lambda x: self.discriminator(x, y), d_scale=0.5)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:

@@ -22,11 +22,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
+from zoo.gan import GANAdapter, StepContext, adversarial_steps
 from zoo.spec import ModelSpec
 
 __all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]
@@ -302,35 +301,7 @@ class DCGANAdapter(GANAdapter):
         n = real.shape[0]
         z = torch.randn(n, self.latent_dim, 1, 1, device=real.device)
         fake = self.generator(z)
-
-        real_logits = self.discriminator(real, logits=True).float()
-        fake_logits = self.discriminator(fake.detach(), logits=True).float()
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        yield Step(
-            "discriminator",
-            d_loss,
-            {
-                "d_loss": d_loss.detach(),
-                "d_real": torch.sigmoid(real_logits.detach()).mean(),
-                "d_fake": torch.sigmoid(fake_logits.detach()).mean(),
-            },
-        )
-        if ctx is not None and not ctx.update_generator:
-            return
-
-        params = list(self.discriminator.parameters())
-        flags = [p.requires_grad for p in params]
-        for p in params:
-            p.requires_grad_(False)
-        try:
-            gen_logits = self.discriminator(fake, logits=True).float()
-        finally:
-            for p, flag in zip(params, flags, strict=True):
-                p.requires_grad_(flag)
-        g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
-        yield Step("generator", g_loss, {"g_loss": g_loss.detach()})
+        yield from adversarial_steps(self.discriminator, real, fake, ctx, score=lambda x: self.discriminator(x, logits=True))
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None, batch_stats: bool = False) -> torch.Tensor:

@@ -22,7 +22,6 @@ so ``I_k = l_k + h_k`` exactly. Sampling runs it backwards: ``I_K = G_K(z_K)``, 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,7 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
+from zoo.gan import GANAdapter, StepContext, adversarial_steps
 from zoo.plugins.lapgan import resolve_options
 from zoo.spec import ModelSpec
 
@@ -272,20 +271,6 @@ class LaplacianPyramidGenerator(nn.Module):
         return self.forward_levels(z, *noise)[-1]
 
 
-@contextlib.contextmanager
-def _no_param_grads(module: nn.Module) -> Iterator[None]:
-    """Leave ``module``'s parameters out of the autograd graph inside the block."""
-    params = list(module.parameters())
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags, strict=True):
-            p.requires_grad_(flag)
-
-
 def _uniform(shape: tuple[int, ...], *, generator: torch.Generator | None = None, device: Any = "cpu") -> torch.Tensor:
     """Float32 noise uniform in ``[-1, 1]`` (the paper's and eyescream's ``uniform(-1, 1)``)."""
     return torch.rand(shape, generator=generator, device=device).mul_(2.0).sub_(1.0)
@@ -432,27 +417,9 @@ class LAPGANAdapter(GANAdapter):
                 fake = gen(noise) if low is None else gen(noise, low)
 
             def score(h: torch.Tensor, disc: nn.Module = disc, low: torch.Tensor | None = low) -> torch.Tensor:
-                return (disc(h) if low is None else disc(h, low)).float()
+                return disc(h) if low is None else disc(h, low)
 
-            real_logits, fake_logits = score(real), score(fake.detach())
-            d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
-                fake_logits, torch.zeros_like(fake_logits)
-            )
-            yield Step(
-                f"discriminator{k}",
-                d_loss,
-                {
-                    f"d_loss{k}": d_loss.detach(),
-                    f"d_real{k}": torch.sigmoid(real_logits.detach()).mean(),
-                    f"d_fake{k}": torch.sigmoid(fake_logits.detach()).mean(),
-                },
-            )
-            if not ctx.update_generator:
-                continue
-            with _no_param_grads(disc):
-                gen_logits = score(fake)
-            g_loss = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
-            yield Step(f"generator{k}", g_loss, {f"g_loss{k}": g_loss.detach()})
+            yield from adversarial_steps(disc, real, fake, ctx, score=score, names=(f"discriminator{k}", f"generator{k}"), suffix=str(k))
 
     # -- sampling ------------------------------------------------------------------
     def generator_inputs(

@@ -35,11 +35,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
+from zoo.gan import GANAdapter, StepContext, adversarial_steps
 from zoo.spec import ModelSpec
 
 __all__ = [
@@ -47,10 +46,8 @@ __all__ = [
     "Generator",
     "Maxout",
     "VanillaGANAdapter",
-    "bce_logits",
     "check_images",
     "eval_mode",
-    "logits_without_param_grads",
     "to_unit_range",
     "uniform_init_",
 ]
@@ -212,26 +209,6 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu()
 
 
-def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
-    """Mean binary cross-entropy of ``logits`` against a constant ``target``, in float32."""
-    logits = logits.float()
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
-def logits_without_param_grads(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    """``net(*inputs)`` with ``net``'s parameters excluded from the graph (gradients still
-    flow into the inputs): the generator step needs no gradient on the discriminator."""
-    params = list(net.parameters())
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        return net(*inputs)
-    finally:
-        for p, flag in zip(params, flags, strict=True):
-            p.requires_grad_(flag)
-
-
 class VanillaGANAdapter(GANAdapter):
     """The vanilla GAN on zoo's GAN contract: networks ``generator`` and ``discriminator``.
 
@@ -301,23 +278,7 @@ class VanillaGANAdapter(GANAdapter):
         """
         real = check_images(self.spec.name, batch[0] if isinstance(batch, (tuple, list)) else batch, self.channels, self.image_size)
         (z,) = self.generator_inputs(real.shape[0], device=real.device)
-        fake = self.generator(z)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        d_loss = 0.5 * (bce_logits(real_logits, 1.0) + bce_logits(fake_logits, 0.0))
-        yield Step(
-            "discriminator",
-            d_loss,
-            {
-                "d_loss": d_loss.detach(),
-                "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-                "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
-            },
-        )
-        if not ctx.update_generator:
-            return
-        g_loss = bce_logits(logits_without_param_grads(self.discriminator, fake), 1.0)
-        yield Step("generator", g_loss, {"g_loss": g_loss.detach()})
+        yield from adversarial_steps(self.discriminator, real, self.generator(z), ctx, d_scale=0.5)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:

@@ -58,7 +58,7 @@ def zoo_build_model(spec: ModelSpec, options: dict[str, Any]) -> Any:
 
     Returns:
         A :class:`zoo.adapters.BackboneAdapter` (``kind == "backbone"``) or a
-        :class:`zoo.adapters.GANAdapter` (``kind == "gan"``), with random init
+        :class:`zoo.gan.GANAdapter` (``kind == "gan"``), with random init
         (weights are loaded afterwards by :mod:`zoo.weights`); or ``None``.
     """
 

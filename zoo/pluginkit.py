@@ -31,7 +31,7 @@ and the adapter, imported by :func:`gan_hooks` only when a model is built::
         specs=lambda: specs_from_toml(Path(__file__).with_name("models.toml"), plugin="mygan"))
 
     # mygan/model.py: imports torch; MyGANAdapter(spec, **options) subclasses
-    # zoo.adapters.GANAdapter (training_step yields Step("discriminator", ...), then
+    # zoo.gan.GANAdapter (training_step yields Step("discriminator", ...), then
     # Step("generator", ...); sample(n, seed=..., condition=...) returns images in [0, 1]).
 
 The built-in DCGAN (:mod:`zoo.plugins.dcgan` + :mod:`zoo.plugins.dcgan_model`) is written
@@ -136,7 +136,7 @@ def gan_hooks(
     Args:
         plugin: the plugin's name (``__name__`` of the hook module for built-ins);
             ``zoo_build_model`` answers only specs whose ``plugin`` is this, ``None`` otherwise.
-        adapter: ``"package.module:ClassName"`` of a :class:`zoo.adapters.GANAdapter`
+        adapter: ``"package.module:ClassName"`` of a :class:`zoo.gan.GANAdapter`
             subclass constructed as ``ClassName(spec, **options)``.
         options: optional pure-Python ``options(spec, build_options) -> dict`` that validates
             the build options (``image_size``, ``channels`` and the family's own), fills in

@@ -193,7 +193,7 @@ def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:
             ``channels`` (int); see :func:`zoo.hookspecs.zoo_build_model`.
 
     Returns:
-        A :class:`zoo.adapters.BackboneAdapter` or :class:`zoo.adapters.GANAdapter`.
+        A :class:`zoo.adapters.BackboneAdapter` or :class:`zoo.gan.GANAdapter`.
 
     Raises:
         ZooError: unknown model, or no plugin could build it.

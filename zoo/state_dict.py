@@ -301,7 +301,7 @@ def load_into(
     device of the model are kept).
 
     Args:
-        adapter: a :class:`~zoo.adapters.BackboneAdapter` or :class:`~zoo.adapters.GANAdapter`.
+        adapter: a :class:`~zoo.adapters.BackboneAdapter` or :class:`~zoo.gan.GANAdapter`.
         state: ``{name: tensor}``.
         source: how to name the weights in messages (a path, ``"resnet18 imagenet weights"``).
         ignore_head: drop the entries under ``adapter.head`` (dotted module path, e.g. ``fc``
