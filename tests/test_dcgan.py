@@ -11,20 +11,18 @@ The fixtures live in ``shared/reference`` beside the repository (CI clones the r
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
 import re
 import subprocess
 import sys
-from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from reference_fixtures import load_reference, synthetic_state_dict, weights_sha256
 from torch.utils.data import DataLoader, TensorDataset
 
 from zoo.catalog import builtin_specs
@@ -34,7 +32,6 @@ from zoo.plugins import dcgan
 from zoo.plugins.dcgan_model import DCGANAdapter, infer_reference_config
 from zoo.trainer import Trainer
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 G_PARAMS = 3_576_704  # pytorch/examples Generator (nz=100, ngf=64, nc=3)
 D_PARAMS = 2_765_568  # pytorch/examples Discriminator (ndf=64, nc=3)
 
@@ -177,40 +174,6 @@ def test_none_options_take_defaults(spec):
 # -- pytorch/examples reference ----------------------------------------------------
 
 
-def _reference(part: str):
-    path = REFERENCE / f"dcgan_{part}.json"
-    if not path.is_file():
-        pytest.skip(f"reference fixtures not found at {REFERENCE} (clone shared/ beside the repository)")
-    from safetensors.torch import load_file
-
-    meta = json.loads(path.read_text())
-    return meta, load_file(str(REFERENCE / meta["io_file"]))
-
-
-def _synthetic_state_dict(entries):
-    """The synthetic weights of shared/reference/README.md."""
-    dtypes = {"float32": torch.float32, "int64": torch.int64}
-    sd = OrderedDict()
-    for i, (key, shape, dtype) in enumerate(entries):
-        dt = dtypes[dtype]
-        if dt.is_floating_point:
-            t = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + i)) * 0.02
-            if key.endswith("running_var"):
-                t = torch.ones(shape) + t.abs()
-            sd[key] = t.to(dt)
-        else:
-            sd[key] = torch.zeros(shape, dtype=dt)
-    return sd
-
-
-def _sha256(sd) -> str:
-    h = hashlib.sha256()
-    for key, t in sd.items():
-        h.update(key.encode())
-        h.update(t.contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def _layout(module):
     return [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in module.state_dict().items()]
 
@@ -221,7 +184,7 @@ def _assert_close(out, ref):
 
 @pytest.mark.parametrize("part", ["generator", "discriminator"])
 def test_reference_state_dict_layout_and_params(spec, part):
-    meta, _ = _reference(part)
+    meta, _ = load_reference(f"dcgan_{part}")
     module = getattr(build(spec), part)
     assert _layout(module) == meta["state_dict"]
     # layer types, kernels, strides, paddings, bias flags, norm eps/momentum, activations
@@ -230,9 +193,9 @@ def test_reference_state_dict_layout_and_params(spec, part):
 
 
 def test_reference_generator_outputs(spec):
-    meta, io = _reference("generator")
-    sd = _synthetic_state_dict(meta["state_dict"])
-    assert _sha256(sd) == meta["weights_sha256"]
+    meta, io = load_reference("dcgan_generator")
+    sd = synthetic_state_dict(meta["state_dict"])
+    assert weights_sha256(sd) == meta["weights_sha256"]
     adapter = build(spec)
     adapter.load_reference_state_dict(generator_sd=sd)
     g = adapter.generator
@@ -244,9 +207,9 @@ def test_reference_generator_outputs(spec):
 
 
 def test_reference_discriminator_output(spec):
-    meta, io = _reference("discriminator")
-    sd = _synthetic_state_dict(meta["state_dict"])
-    assert _sha256(sd) == meta["weights_sha256"]
+    meta, io = load_reference("dcgan_discriminator")
+    sd = synthetic_state_dict(meta["state_dict"])
+    assert weights_sha256(sd) == meta["weights_sha256"]
     adapter = build(spec)
     adapter.load_reference_state_dict(discriminator_sd=sd)
     with torch.no_grad():

@@ -14,22 +14,18 @@ with ``shared/`` next to it); without them these tests fail, saying where they l
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import OrderedDict
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from reference_fixtures import load_reference, synthetic_state_dict, weights_sha256
+from safetensors.torch import save_file
 
 from zoo.errors import ZooError
 from zoo.official import OFFICIAL_KINDS, identify_official
 from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
 from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
 from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 # part -> (our class, the one-call loader, our class names -> the official ones, for repr)
 PARTS = {
@@ -45,38 +41,6 @@ PARTS = {
         {"LeftthomasGenerator": "Generator", "_LTResidualBlock": "ResidualBlock", "_LTUpsampleBlock": "UpsampleBLock"},
     ),
 }
-
-
-def _reference(name: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    path = REFERENCE / f"{name}.json"
-    if not path.is_file():
-        pytest.fail(f"reference fixture {path} not found: clone the shared/ folder beside the repository (CI has it at ../shared)")
-    meta = json.loads(path.read_text())
-    return meta, load_file(str(REFERENCE / meta["io_file"]))
-
-
-def _synthetic_state_dict(entries) -> OrderedDict[str, torch.Tensor]:
-    """The synthetic weights of shared/reference/README.md."""
-    dtypes = {"float32": torch.float32, "int64": torch.int64}
-    sd = OrderedDict()
-    for i, (key, shape, dtype) in enumerate(entries):
-        dt = dtypes[dtype]
-        if dt.is_floating_point:
-            t = torch.randn(shape, generator=torch.Generator().manual_seed(1000 + i)) * 0.02
-            if key.endswith("running_var"):
-                t = torch.ones(shape) + t.abs()
-            sd[key] = t.to(dt)
-        else:
-            sd[key] = torch.zeros(shape, dtype=dt)
-    return sd
-
-
-def _sha256(sd) -> str:
-    h = hashlib.sha256()
-    for key, t in sd.items():
-        h.update(key.encode())
-        h.update(t.contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _layout(module: torch.nn.Module) -> list:
@@ -107,7 +71,7 @@ def _outputs(name: str, loader, src, io) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("name", PARTS)
 def test_state_dict_layout_params_and_structure(name):
-    meta, _ = _reference(name)
+    meta, _ = load_reference(name)
     cls, _, renames = PARTS[name]
     model = cls()  # the defaults are the released configuration
     assert _layout(model) == meta["state_dict"]
@@ -121,10 +85,10 @@ def test_state_dict_layout_params_and_structure(name):
 
 @pytest.mark.parametrize("name", PARTS)
 def test_synthetic_weights_reproduce_the_fixture_outputs(name):
-    meta, io = _reference(name)
+    meta, io = load_reference(name)
     _, loader, _ = PARTS[name]
-    sd = _synthetic_state_dict(meta["state_dict"])
-    assert _sha256(sd) == meta["weights_sha256"]
+    sd = synthetic_state_dict(meta["state_dict"])
+    assert weights_sha256(sd) == meta["weights_sha256"]
     outputs = _outputs(name, loader, sd, io)
     assert set(outputs) == set(io) - {"input", "label"}
     for key, out in outputs.items():
@@ -133,7 +97,7 @@ def test_synthetic_weights_reproduce_the_fixture_outputs(name):
 
 
 def test_stargan_attribute_order_is_the_released_one():
-    meta, io = _reference("stargan_generator")
+    meta, io = load_reference("stargan_generator")
     assert list(CELEBA_ATTRIBUTES) == meta["extra"]["attribute_order"]
     assert io["label"].tolist() == meta["extra"]["label_value"]
 
@@ -142,8 +106,8 @@ def test_stargan_attribute_order_is_the_released_one():
 
 
 def test_stargan_ckpt_without_num_batches_tracked_loads(tmp_path):
-    meta, _ = _reference("stargan_generator")
-    sd = _synthetic_state_dict(meta["state_dict"])
+    meta, _ = load_reference("stargan_generator")
+    sd = synthetic_state_dict(meta["state_dict"])
     old = OrderedDict((k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked"))
     assert len(old) == 103 - 17
     path = tmp_path / "200000-G.ckpt"
@@ -155,8 +119,8 @@ def test_stargan_ckpt_without_num_batches_tracked_loads(tmp_path):
 
 
 def test_cyclegan_pth_with_instance_norm_statistics_loads(tmp_path):
-    meta, _ = _reference("cyclegan_generator")
-    sd = _synthetic_state_dict(meta["state_dict"])
+    meta, _ = load_reference("cyclegan_generator")
+    sd = synthetic_state_dict(meta["state_dict"])
     extra = [k for k, _, _ in meta["extra"]["released_checkpoint_extra_keys"]]
     assert len(extra) == 69
     released = OrderedDict()  # the released files' key order, InstanceNorm statistics included
@@ -192,8 +156,8 @@ def _prefixed(state, prefix: str) -> OrderedDict:
 def test_lornatang_pth_tar_with_compile_prefix_and_ema_loads(tmp_path):
     from torch.optim.swa_utils import AveragedModel
 
-    meta, io = _reference("srgan_generator")
-    sd = _synthetic_state_dict(meta["state_dict"])
+    meta, io = load_reference("srgan_generator")
+    sd = synthetic_state_dict(meta["state_dict"])
     g = SRResNet()
     g.load_state_dict(sd)
     ema = AveragedModel(g)  # train_gan.py's EMA: keys "n_averaged", "module.conv1.0.weight", ...
@@ -245,8 +209,8 @@ def test_lornatang_discriminator_dict_loads():
 
 
 def test_leftthomas_pytorch_03_file_loads_and_later_code_is_refused():
-    meta, io = _reference("srgan_leftthomas_generator")
-    sd = _synthetic_state_dict(meta["state_dict"])
+    meta, io = load_reference("srgan_leftthomas_generator")
+    sd = synthetic_state_dict(meta["state_dict"])
     real_keys = [k for k, _, _ in meta["official_checkpoint"]["real_file_state_dict"]]
     assert len(real_keys) == 79
     g = load_official_srgan(OrderedDict((k, sd[k]) for k in real_keys), flavour="leftthomas")
@@ -264,9 +228,9 @@ def test_leftthomas_pytorch_03_file_loads_and_later_code_is_refused():
 
 
 def test_discriminator_file_given_to_the_generator_loader(tmp_path):
-    meta, _ = _reference("cyclegan_discriminator")
+    meta, _ = load_reference("cyclegan_discriminator")
     path = tmp_path / "latest_net_D_A.pth"
-    torch.save(_synthetic_state_dict(meta["state_dict"]), path)
+    torch.save(synthetic_state_dict(meta["state_dict"]), path)
     with pytest.raises(ZooError) as info:
         load_official_cyclegan(path)
     assert str(info.value) == (

@@ -51,6 +51,22 @@ from zoo.hookspecs import hookimpl
 __all__ = ["backbone_hooks", "gan_hooks"]
 
 
+def _specs_hook(plugin: str, specs: Callable[[], list[Any]] | None) -> Callable[[], list[Any]]:
+    """The ``zoo_model_specs`` hook of a family: ``specs()`` when given, else the
+    ``registry.toml`` tables naming ``plugin`` (:func:`zoo.catalog.builtin_specs`)."""
+
+    @hookimpl
+    def zoo_model_specs() -> list[Any]:
+        """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
+        if specs is not None:
+            return specs()
+        from zoo.catalog import builtin_specs
+
+        return builtin_specs(plugin)
+
+    return zoo_model_specs
+
+
 def backbone_hooks(
     plugin: str,
     *,
@@ -71,14 +87,7 @@ def backbone_hooks(
     The build goes through :func:`zoo.backbones.build_backbone` (timm / torchvision / own code).
     """
 
-    @hookimpl
-    def zoo_model_specs() -> list[Any]:
-        """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
-        if specs is not None:
-            return specs()
-        from zoo.catalog import builtin_specs
-
-        return builtin_specs(plugin)
+    zoo_model_specs = _specs_hook(plugin, specs)
 
     @hookimpl
     def zoo_build_model(spec: Any, options: dict[str, Any]) -> Any:
@@ -157,14 +166,7 @@ def gan_hooks(
         raise ValueError(f"gan_hooks adapter must be 'package.module:ClassName', got {adapter!r}")
     check = options
 
-    @hookimpl
-    def zoo_model_specs() -> list[Any]:
-        """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
-        if specs is not None:
-            return specs()
-        from zoo.catalog import builtin_specs
-
-        return builtin_specs(plugin)
+    zoo_model_specs = _specs_hook(plugin, specs)
 
     @hookimpl
     def zoo_build_model(spec: Any, options: dict[str, Any]) -> Any:
