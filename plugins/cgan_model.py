@@ -42,12 +42,9 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps
+from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
 from zoo.plugins.vanilla_gan_model import (
     Maxout,
-    check_images,
-    eval_mode,
-    to_unit_range,
 )
 from zoo.spec import ModelSpec
 
@@ -265,7 +262,7 @@ class CGANAdapter(GANAdapter):
         """
         if not (isinstance(batch, (tuple, list)) and len(batch) >= 2 and isinstance(batch[1], torch.Tensor)):
             raise ZooError(f"{self.spec.name} trains on (images, labels) batches; give a labelled data set (ImageFolder or digits)")
-        real = check_images(self.spec.name, batch[0], self.channels, self.image_size)
+        real = self.check_images(batch)
         y = one_hot(batch[1].to(real.device), self.num_classes)
         z = torch.rand(real.shape[0], self.latent_dim, device=real.device)
         fake = self.generator(z, y)

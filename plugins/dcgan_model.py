@@ -25,7 +25,7 @@ from torch import nn
 
 from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps
+from zoo.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
 from zoo.spec import ModelSpec
 
 __all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]
@@ -256,18 +256,6 @@ class DCGANAdapter(GANAdapter):
         self.ngf = ngf
         self.ndf = ndf
 
-    def _check_images(self, x: Any) -> torch.Tensor:
-        want = (self.channels, self.image_size, self.image_size)
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ZooError(
-                f"{self.spec.name} was built for images of shape (N, {want[0]}, {want[1]}, {want[2]}), got {got}; "
-                "rebuild it with matching image_size/channels or resize the data"
-            )
-        if x.shape[0] < 1:
-            raise ZooError(f"{self.spec.name}: empty batch")
-        return x
-
     def training_step(self, batch: Any, ctx: StepContext | None = None) -> Iterator[Step]:
         """One DCGAN iteration: a discriminator step, then a generator step.
 
@@ -297,7 +285,7 @@ class DCGANAdapter(GANAdapter):
         Raises:
             ZooError: the images do not have the shape the model was built for.
         """
-        real = self._check_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        real = self.check_images(batch)
         n = real.shape[0]
         z = torch.randn(n, self.latent_dim, 1, 1, device=real.device)
         fake = self.generator(z)
@@ -348,7 +336,7 @@ class DCGANAdapter(GANAdapter):
             for k, v in self.generator.named_buffers():
                 if k in saved:
                     v.copy_(saved[k])
-        return ((out.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu()
+        return to_unit_range(out)
 
     def load_reference_state_dict(
         self, generator_sd: Mapping[str, torch.Tensor] | None = None, discriminator_sd: Mapping[str, torch.Tensor] | None = None

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps
+from zoo.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
 from zoo.plugins.lapgan import resolve_options
 from zoo.spec import ModelSpec
 
@@ -355,16 +355,6 @@ class LAPGANAdapter(GANAdapter):
         return nn.ModuleDict({f"discriminator{k}": self.model[f"discriminator{k}"] for k in range(self.levels - 1, -1, -1)})
 
     # -- training ------------------------------------------------------------------
-    def _check_images(self, x: Any) -> torch.Tensor:
-        want = (self.channels, self.image_size, self.image_size)
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want or x.shape[0] < 1:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ZooError(
-                f"{self.spec.name} was built for image batches of shape (N, {want[0]}, {want[1]}, {want[2]}), got {got}; "
-                "rebuild it with matching image_size/channels or resize the data"
-            )
-        return x
-
     def training_step(self, batch: Any, ctx: StepContext | None = None) -> Iterator[Step]:
         """One LAPGAN iteration: every level trained on the real data's pyramid, independently.
 
@@ -399,7 +389,7 @@ class LAPGANAdapter(GANAdapter):
             ZooError: the images do not have the shape the model was built for.
         """
         ctx = ctx or StepContext()
-        x = self._check_images(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        x = self.check_images(batch)
         n, dev, top = x.shape[0], x.device, self.levels - 1
         with torch.no_grad(), torch.autocast(device_type=dev.type, enabled=False):
             gauss = gaussian_pyramid(x.float(), self.levels)
@@ -470,7 +460,7 @@ class LAPGANAdapter(GANAdapter):
         finally:
             for m, mode in modes:
                 m.training = mode
-        return [((o.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu() for o in outs]
+        return [to_unit_range(o) for o in outs]
 
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
         """``(n, C, S, S)`` float32 CPU images in ``[0, 1]`` from the whole pyramid, deterministic per ``seed``.

@@ -2,8 +2,9 @@
 
 The hook module :mod:`zoo.plugins.vanilla_gan` names :class:`VanillaGANAdapter` by its
 dotted path (:func:`zoo.pluginkit.gan_hooks`), so this module is imported only when a
-model is built. The cGAN (:mod:`zoo.plugins.cgan_model`) reuses :class:`Maxout`,
-:func:`eval_mode`, :func:`check_images` and the loss helpers from here.
+model is built. The cGAN (:mod:`zoo.plugins.cgan_model`) reuses :class:`Maxout`
+from here; both take the image check, the adversarial step and the sampling helpers from
+:mod:`zoo.gan`.
 
 Origin: Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv:1406.2661. The
 networks are the paper's MNIST model as released in goodfeli/adversarial ``mnist.yaml``
@@ -29,7 +30,6 @@ paper's section 3. Differences, all forced by zoo's conventions or its trainer:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +38,7 @@ from torch import nn
 
 from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps
+from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
 from zoo.spec import ModelSpec
 
 __all__ = [
@@ -46,9 +46,6 @@ __all__ = [
     "Generator",
     "Maxout",
     "VanillaGANAdapter",
-    "check_images",
-    "eval_mode",
-    "to_unit_range",
     "uniform_init_",
 ]
 
@@ -173,42 +170,6 @@ class Discriminator(nn.Module):
         return self.main(x).squeeze(1)
 
 
-@contextlib.contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Put ``modules`` (and all their sub-modules) in eval mode, then restore every
-    sub-module's own ``training`` flag, mixed flags included."""
-    flags = [(m, m.training) for module in modules for m in module.modules()]
-    try:
-        for module in modules:
-            module.eval()
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
-def check_images(name: str, images: Any, channels: int, image_size: int) -> torch.Tensor:
-    """``images`` if it is a ``(N, channels, image_size, image_size)`` floating tensor.
-
-    Raises:
-        ZooError: anything else; one line giving the shape expected and the build options
-            (``image_size``, ``channels``) that would fit the batch.
-    """
-    want = (channels, image_size, image_size)
-    if isinstance(images, torch.Tensor) and images.dim() == 4 and tuple(images.shape[1:]) == want and images.is_floating_point():
-        return images
-    got = f"shape {tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
-    hint = ""
-    if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[-1] == images.shape[-2]:
-        hint = f"; rebuild with image_size={images.shape[-1]}, channels={images.shape[1]} or resize the data"
-    raise ZooError(f"{name} was built for float images (N, {channels}, {image_size}, {image_size}), got {got}{hint}")
-
-
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """``[-1, 1]`` generator output -> float32 CPU tensor in ``[0, 1]``."""
-    return ((images.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu()
-
-
 class VanillaGANAdapter(GANAdapter):
     """The vanilla GAN on zoo's GAN contract: networks ``generator`` and ``discriminator``.
 
@@ -276,7 +237,7 @@ class VanillaGANAdapter(GANAdapter):
         Raises:
             ZooError: the images do not have the shape the model was built for.
         """
-        real = check_images(self.spec.name, batch[0] if isinstance(batch, (tuple, list)) else batch, self.channels, self.image_size)
+        real = self.check_images(batch)
         (z,) = self.generator_inputs(real.shape[0], device=real.device)
         yield from adversarial_steps(self.discriminator, real, self.generator(z), ctx, d_scale=0.5)
 

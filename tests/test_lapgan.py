@@ -149,8 +149,8 @@ def test_wrong_image_shape_is_one_line():
     with pytest.raises(ZooError) as err:
         next(lapgan().training_step(torch.zeros(2, 3, 32, 32), StepContext()))
     assert str(err.value) == (
-        "lapgan was built for image batches of shape (N, 1, 16, 16), got (2, 3, 32, 32); "
-        "rebuild it with matching image_size/channels or resize the data"
+        "lapgan was built for float images (N, 1, 16, 16), got shape (2, 3, 32, 32) torch.float32; "
+        "rebuild with image_size=32, channels=3 or resize the data"
     )
 
 

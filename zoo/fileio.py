@@ -31,6 +31,15 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def nearest_existing(path: str | os.PathLike[str]) -> Path:
+    """``path`` itself if it exists, else its nearest existing ancestor (where a writer would
+    create the missing directories): check that one for write access before any work."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
 def fsync_path(path: str | os.PathLike[str]) -> None:
     """``fsync`` a file by path, best effort (some file systems refuse it)."""
     with contextlib.suppress(OSError):

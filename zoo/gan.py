@@ -40,7 +40,16 @@ from zoo.errors import ZooError
 from zoo.optim import OptimizerConfig, Schedule
 from zoo.spec import ModelSpec
 
-__all__ = ["GANAdapter", "StepContext", "adversarial_steps", "bce_logits", "gradient_penalty", "without_param_grads"]
+__all__ = [
+    "GANAdapter",
+    "StepContext",
+    "adversarial_steps",
+    "bce_logits",
+    "eval_mode",
+    "gradient_penalty",
+    "to_unit_range",
+    "without_param_grads",
+]
 
 
 def gradient_penalty(
@@ -101,6 +110,25 @@ def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
     under autocast. Returns a scalar float32 tensor."""
     logits = logits.float()
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """``[-1, 1]`` generator output (tanh range) -> float32 CPU tensor in ``[0, 1]``, same shape."""
+    return ((images.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu()
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put ``modules`` (and all their sub-modules) in eval mode, then restore every
+    sub-module's own ``training`` flag, mixed flags included."""
+    flags = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
 
 
 @contextlib.contextmanager
@@ -347,6 +375,27 @@ class GANAdapter:
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:  # pragma: no cover - abstract
         """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
         raise NotImplementedError
+
+    def check_images(self, batch: Any) -> torch.Tensor:
+        """The images of ``batch`` (``(images, labels)`` or ``images``) if they are a non-empty
+        float ``(N, channels, image_size, image_size)`` tensor, as this model was built for.
+
+        Raises:
+            ZooError: anything else; one line giving the shape expected and the build options
+                (``image_size``, ``channels``) that would fit the batch.
+        """
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        want = (self.channels, self.image_size, self.image_size)
+        is_4d = isinstance(images, torch.Tensor) and images.dim() == 4
+        if is_4d and tuple(images.shape[1:]) == want and images.is_floating_point() and images.shape[0] > 0:
+            return images
+        got = f"shape {tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        hint = ""
+        if is_4d and images.shape[0] == 0:
+            hint = "; an empty batch has nothing to train on"
+        elif is_4d and images.shape[-1] == images.shape[-2]:
+            hint = f"; rebuild with image_size={images.shape[-1]}, channels={images.shape[1]} or resize the data"
+        raise ZooError(f"{self.spec.name} was built for float images (N, {want[0]}, {want[1]}, {want[2]}), got {got}{hint}")
 
     def check_n(self, n: int) -> int:
         """``n`` as an int >= 1.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.fileio import nearest_existing
 
 __all__ = ["EpochSamples", "load_gan", "sample", "save_grid"]
 
@@ -131,8 +132,8 @@ class EpochSamples:
     """Trainer callback: after every epoch, a PNG grid of fixed-seed samples in ``directory``.
 
     ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
-    every epoch, so the grids show training progress. The generator is sampled in eval mode
-    and the adapter's train/eval flags are restored.
+    every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
+    and restores the train/eval flags).
 
     Args:
         directory: where the grids go (created on first use).
@@ -148,10 +149,9 @@ class EpochSamples:
 
     def on_epoch_end(self, trainer: Any, adapter: Any, epoch: int, metrics: dict[str, Any]) -> None:
         """Write ``epoch_{epoch:04d}.png``."""
-        training = adapter.model.training
-        images = adapter.sample(self.n, seed=self.seed)
-        adapter.train(training)
-        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png"))
+        # sample() leaves the train/eval flags as it found them, and the trainer calls
+        # adapter.train() at the start of every epoch anyway
+        self.files.append(save_grid(adapter.sample(self.n, seed=self.seed), self.directory / f"epoch_{epoch:04d}.png"))
 
 
 def _check_grid_path(out: str | Path) -> None:
@@ -163,9 +163,7 @@ def _check_grid_path(out: str | Path) -> None:
     path = Path(out)
     if path.is_dir():
         raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="out", exit_code=2)
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(path.parent)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.fileio import nearest_existing
 
 __all__ = ["adapt", "load_gan", "sample", "save_grid", "train"]
 
@@ -29,9 +30,7 @@ def _prepare_out(out: str | Path | None) -> Path | None:
     if out is None:
         return None
     out = Path(out)
-    parent = out
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(out)
     if parent == out and not out.is_dir():
         raise ZooError(f"{{param}} {out} is a file, not a directory; choose another {{param}}", param="out", exit_code=2)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
