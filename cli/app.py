@@ -1,15 +1,26 @@
 """The ``zoo`` Typer application and its entry point.
 
-Each command module exports plain functions, registered here. :class:`ZooGroup` turns a
-:class:`zoo.ZooError` raised by any command into one ``Error: ...`` line on stderr and
-the error's exit code (1 for runtime errors, 2 for usage errors), never a traceback;
-``ZOO_DEBUG=1`` shows the traceback instead. No command module imports torch at import
-time, so ``zoo list`` stays fast.
+Each command module exports plain functions, registered here. :class:`ZooGroup` is the
+last-resort error handler: every failure is one line on stderr and an exit code, never
+a traceback (``ZOO_DEBUG=1`` shows the traceback instead):
+
+* :class:`zoo.ZooError`: ``Error: <its message>``, with ``{param}`` as the CLI flag, and
+  its exit code (1 runtime, 2 usage);
+* out of memory: ``Error: out of memory; ...``, exit 1;
+* Ctrl-C (:class:`KeyboardInterrupt`): ``Interrupted`` (or ``Interrupted: <message>``
+  when the exception carries one, e.g. where a checkpoint was saved), exit 130;
+* any other exception: ``Error: <what> (ZOO_DEBUG=1 shows the traceback)``, exit 1.
+  ``<what>`` names the command's model and the input shape when a network's forward
+  raised (``resnet50 failed on input (1, 3, 8, 8): <first line of the message>``),
+  otherwise ``[model: ]Type: first line``.
+
+No command module imports torch at import time, so ``zoo list`` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -17,35 +28,117 @@ from typer.core import TyperGroup
 from zoo.cli.common import CLI_FLAGS, debug_enabled
 from zoo.errors import ZooError
 
-__all__ = ["app", "main", "run"]
+__all__ = ["ZooGroup", "app", "describe_failure", "failed_input_shape", "main", "run"]
+
+DEBUG_HINT = "(ZOO_DEBUG=1 shows the traceback)"
 
 
-def _user_error(message: str, exit_code: int) -> typer.Exit:
-    sys.stderr.write(f"Error: {message}\n")
+def _one_line(text: str, exit_code: int) -> typer.Exit:
+    sys.stderr.write(text + "\n")
     sys.stderr.flush()
     return typer.Exit(code=exit_code)
 
 
-class ZooGroup(TyperGroup):
-    """The root command group: maps :class:`ZooError` to a one-line error and exit code."""
+def _user_error(message: str, exit_code: int) -> typer.Exit:
+    return _one_line(f"Error: {message}", exit_code)
 
-    def invoke(self, ctx):
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ZooGroup(TyperGroup):
+    """The root command group and last-resort error handler (see the module docstring)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Click's resolution, remembering the sub-command and its arguments so that an
+        unexpected error can name the command's model."""
+        cmd_name, cmd, rest = super().resolve_command(ctx, args)
+        ctx.meta["zoo.command"] = (cmd_name, cmd, list(rest))
+        return cmd_name, cmd, rest
+
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ZooError as exc:
             if debug_enabled():
                 raise
             raise _user_error(exc.for_cli(CLI_FLAGS), exc.exit_code) from None
-        except (MemoryError, RuntimeError) as exc:
-            if debug_enabled() or not _is_oom(exc):
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own control flow and usage errors (typer.Exit is a RuntimeError)
+        except KeyboardInterrupt as exc:
+            if debug_enabled():
+                import traceback
+
+                traceback.print_exc()
+            message = _first_line(exc)
+            raise _one_line(f"Interrupted: {message}" if message else "Interrupted", 130) from None
+        except Exception as exc:
+            if debug_enabled():
                 raise
-            raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
+            if _is_oom(exc):
+                raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
+            raise _user_error(f"{describe_failure(exc, _command_model(ctx))} {DEBUG_HINT}", 1) from None
+
+
+def describe_failure(exc: BaseException, model: str | None = None) -> str:
+    """One line for an unexpected exception: ``"resnet50 failed on input (1, 3, 8, 8): <first
+    line>"`` when a network's forward raised it (the shape of the tensors passed to the
+    outermost :class:`torch.nn.Module` call in the traceback), else ``"resnet50: Type: <first
+    line>"`` (``model`` is the command's model name, or ``None``)."""
+    text = _first_line(exc)
+    shape = failed_input_shape(exc)
+    if shape is not None:
+        return f"{model or 'the model'} failed on input {shape}: {text or type(exc).__name__}"
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{model}: {what}" if model else what
+
+
+def failed_input_shape(exc: BaseException) -> str | None:
+    """The input shape(s) of the outermost ``nn.Module`` call on the traceback of ``exc``,
+    e.g. ``"(1, 3, 8, 8)"`` (several tensors joined by ``" and "``); ``None`` when no
+    module's forward is on it (or torch was never imported)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        # Module.__call__ is _wrapped_call_impl -> _call_impl(self, *args): ``args`` is never
+        # reassigned, unlike the ``x`` of most forward() methods.
+        if frame.f_code.co_name in ("_wrapped_call_impl", "_call_impl") and isinstance(frame.f_locals.get("self"), torch.nn.Module):
+            tensors = [a for a in frame.f_locals.get("args", ()) if isinstance(a, torch.Tensor)]
+            if tensors:
+                return " and ".join(str(tuple(t.shape)) for t in tensors)
+        tb = tb.tb_next
+    return None
+
+
+def _command_model(ctx: Any) -> str | None:
+    """The model the failed command was asked about (its ``name`` argument, or ``names``
+    when exactly one was given), re-parsed leniently from the remembered arguments."""
+    info = ctx.meta.get("zoo.command")
+    if not info:
+        return None
+    cmd_name, cmd, args = info
+    try:
+        params = cmd.make_context(cmd_name, list(args), parent=ctx, resilient_parsing=True).params
+    except Exception:  # the arguments parsed once already; never fail the error report
+        return None
+    value = params.get("name") or params.get("names")
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, str) else None
 
 
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
-    from zoo.devices import is_oom  # torch is already loaded when a RuntimeError reaches here
+    if not isinstance(exc, RuntimeError) or "torch" not in sys.modules:
+        return False
+    from zoo.devices import is_oom  # torch is already loaded
 
     return is_oom(exc)
 
@@ -60,7 +153,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from zoo.cli import bench, catalog, demo, train  # noqa: E402
+from zoo.cli import bench, catalog, demo, sample, train  # noqa: E402
 
 app.command("list")(catalog.list_cmd)
 app.command("info")(catalog.info_cmd)
@@ -68,21 +161,34 @@ app.command("plugins")(catalog.plugins_cmd)
 app.command("bench")(bench.bench_cmd)
 app.command("train")(train.train_cmd)
 app.command("adapt")(train.adapt_cmd)
-app.command("sample")(train.sample_cmd)
+app.command("sample")(sample.sample_cmd)
 app.command("demo")(demo.demo_cmd)
+from zoo.cli import inspect as inspect_cmds  # noqa: E402  (features, eval, predict, export)
+
+app.command("features")(inspect_cmds.features_cmd)
+app.command("eval")(inspect_cmds.eval_cmd)
+app.command("predict")(inspect_cmds.predict_cmd)
+app.command("export")(inspect_cmds.export_cmd)
 
 _plugins_added = False
 
 
 def add_plugin_commands() -> None:
-    """Let plugins add sub-commands (hook ``zoo_cli_commands``); done once per process."""
+    """Let plugins add sub-commands (hook ``zoo_cli_commands``); done once per process.
+
+    A third-party plugin whose hook raises is disabled with one warning line naming it
+    and its distribution; the other commands work.
+
+    Raises:
+        ZooError: a third-party plugin failed (to load, or here) and ``ZOO_STRICT_PLUGINS=1``.
+    """
     global _plugins_added
     if _plugins_added:
         return
     _plugins_added = True
     from zoo.manager import get_plugin_manager
 
-    get_plugin_manager().hook.zoo_cli_commands(app=app)
+    get_plugin_manager().call_each("zoo_cli_commands", app=app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         add_plugin_commands()
     except ZooError as exc:
+        if debug_enabled():
+            raise
         sys.stderr.write(f"Error: {exc}\n")
         return exc.exit_code
+    except Exception as exc:  # a built-in plugin's bug: still one line
+        if debug_enabled():
+            raise
+        sys.stderr.write(f"Error: {describe_failure(exc)} {DEBUG_HINT}\n")
+        return 1
     try:
         app(args=argv, prog_name="zoo")
     except SystemExit as exc:

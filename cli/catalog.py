@@ -141,30 +141,44 @@ def info_cmd(
 
 
 def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the loaded plugins and what each contributes (models, data sets, hooks)."""
+    """List the plugins: what each contributes (models, data sets, hooks), and which failed and why."""
     from zoo.manager import get_plugin_manager, plugin_short_name
+    from zoo.registry import load_datasets, model_owners
 
     pm = get_plugin_manager()
+    owners = model_owners()  # runs every zoo_model_specs hook: failures are recorded first
+    data_owners = {name: plugin for name, (plugin, _) in load_datasets().items()}
     rows = []
     for name, plugin in pm.list_name_plugin():
-        if plugin is None:
+        if plugin is None:  # blocked: left out by ZOO_PLUGINS, or failed (listed below)
             continue
-        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        models = [s.name for s in (getattr(plugin, "zoo_model_specs", lambda: [])() or [])]
-        datasets = sorted((getattr(plugin, "zoo_datasets", lambda: {})() or {}).keys())
-        dist = None
-        for p, d in pm.list_plugin_distinfo():
-            if p is plugin:
-                dist = f"{d.project_name} {d.version}"
         rows.append(
             {
                 "name": plugin_short_name(name),
                 "module": getattr(plugin, "__name__", str(plugin)),
-                "builtin": name.startswith("zoo.plugins."),
-                "distribution": dist,
-                "hooks": hooks,
-                "models": models,
-                "datasets": datasets,
+                "builtin": pm.is_builtin(name),
+                "distribution": pm.distributions.get(name),
+                "status": "ok",
+                "failed_in": None,
+                "error": None,
+                "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+                "models": [m for m, p in owners.items() if p == name],
+                "datasets": sorted(d for d, p in data_owners.items() if p == name),
+            }
+        )
+    for f in pm.failures.values():
+        rows.append(
+            {
+                "name": plugin_short_name(f.name),
+                "module": None,
+                "builtin": pm.is_builtin(f.name),
+                "distribution": f.distribution,
+                "status": "failed",
+                "failed_in": f.stage,
+                "error": f.error,
+                "hooks": [],
+                "models": [],
+                "datasets": [],
             }
         )
     if as_json:
@@ -173,14 +187,19 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("plugin", "source", "hooks", "contributes"):
-        table.add_column(col)
+    for col in ("plugin", "source", "status", "hooks", "contributes"):
+        table.add_column(col, overflow="fold")  # never cut a failure's reason short
     for r in rows:
-        contrib = ", ".join(r["models"] + [f"data:{d}" for d in r["datasets"]]) or "-"
+        if r["status"] == "ok":
+            status, contrib = "ok", ", ".join(r["models"] + [f"data:{d}" for d in r["datasets"]]) or "-"
+        else:
+            where = "to load" if r["failed_in"] == "load" else f"in {r['failed_in']}"
+            status, contrib = "failed", f"failed {where}: {r['error']}"
         table.add_row(
             r["name"],
-            "built-in" if r["builtin"] else (r["distribution"] or r["module"]),
-            " ".join(h.removeprefix("zoo_") for h in r["hooks"]),
+            "built-in" if r["builtin"] else (r["distribution"] or r["module"] or "-"),
+            status,
+            " ".join(h.removeprefix("zoo_") for h in r["hooks"]) or "-",
             contrib,
         )
     out_console.print(table)

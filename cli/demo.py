@@ -8,7 +8,9 @@
    comparison, the same target training from scratch. Both held-out accuracies are printed.
 4. Train a DCGAN on all digits for a few minutes and write a PNG grid of 64 samples.
 
-Everything is written under ``--out`` (default ``runs/demo``).
+Everything is written under ``--out`` (default: a new ``runs/demo``, ``runs/demo-2``...);
+an ``--out`` that holds an earlier demo is refused unless ``--overwrite``
+(:func:`zoo.fileio.claim_output`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -27,6 +30,18 @@ __all__ = ["demo_cmd"]
 
 DEMO_BACKBONE = "resnet18"
 BENCH_MODELS = ("resnet18", "mobilenet_v2", "resnet50")
+#: What the demo writes under OUT: any of them marks OUT as an earlier demo.
+DEMO_OUTPUTS = (
+    "summary.json",
+    "list.json",
+    "bench.json",
+    "transfer.json",
+    "source",
+    "transfer",
+    "scratch",
+    "dcgan",
+    "dcgan_samples.png",
+)
 
 
 def _write_json(path: Path, data) -> None:
@@ -39,7 +54,10 @@ def _step(n: int, title: str) -> None:
 
 
 def demo_cmd(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Directory for every output of the demo."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Directory for every output of the demo (default: a new runs/demo, runs/demo-2...)."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo in --out."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or mps."),
     source_epochs: int = typer.Option(6, "--source-epochs", help="Epochs of source training (digits 0-4)."),
     target_epochs: int = typer.Option(30, "--target-epochs", help="Epochs of few-shot target training (digits 5-9)."),
@@ -53,8 +71,10 @@ def demo_cmd(
     from zoo import tasks
     from zoo.cli import bench_format, catalog
     from zoo.devices import resolve_device
+    from zoo.fileio import claim_output
 
     resolve_device(device)
+    out = claim_output(out, overwrite=overwrite, default=Path("runs/demo"), markers=DEMO_OUTPUTS)
     from zoo.registry import get_spec
 
     get_spec(DEMO_BACKBONE).check_stage(freeze_until)
@@ -79,7 +99,9 @@ def demo_cmd(
     _write_json(out / "bench.json", summary["bench"])
 
     _step(3, "transfer learning: digits 0-4 -> digits 5-9 with 10 labels per class")
-    source = tasks.train(DEMO_BACKBONE, "digits:0-4", epochs=source_epochs, out=out / "source", device=device, seed=seed)
+    source = tasks.train(
+        DEMO_BACKBONE, "digits:0-4", epochs=source_epochs, out=out / "source", device=device, seed=seed, overwrite=overwrite
+    )
     out_console.print(f"source task (digits 0-4, {source['train_images']} training images): held-out accuracy {source['val_accuracy']:.3f}")
     transfer = tasks.adapt(
         DEMO_BACKBONE,
@@ -92,6 +114,7 @@ def demo_cmd(
         out=out / "transfer",
         device=device,
         seed=seed,
+        overwrite=overwrite,
     )
     scratch = tasks.adapt(
         DEMO_BACKBONE,
@@ -104,6 +127,7 @@ def demo_cmd(
         out=out / "scratch",
         device=device,
         seed=seed,
+        overwrite=overwrite,
     )
     summary["transfer"] = {
         "backbone": DEMO_BACKBONE,
@@ -137,8 +161,9 @@ def demo_cmd(
         seed=seed,
         batch_size=64,
         build_options={"ngf": 32, "ndf": 32},
+        overwrite=overwrite,
     )
-    grid = tasks.sample("dcgan", checkpoint=out / "dcgan", n=64, seed=seed, out=out / "dcgan_samples.png")
+    grid = tasks.sample("dcgan", checkpoint=out / "dcgan", n=64, seed=seed, out=out / "dcgan_samples.png", overwrite=overwrite)
     summary["dcgan"] = {k: gan.get(k) for k in ("epoch", "steps", "seconds", "d_loss", "g_loss", "d_real", "d_fake")}
     summary["dcgan"]["grid"] = grid["out"]
     out_console.print(f"DCGAN: {gan['steps']} steps in {gan['seconds']:.0f} s; 64 samples written to {grid['out']}")

@@ -1,4 +1,4 @@
-"""``zoo train``, ``zoo adapt`` and ``zoo sample``: thin shells over :mod:`zoo.tasks`."""
+"""``zoo train`` and ``zoo adapt``: thin shells over :mod:`zoo.tasks`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from zoo.cli.common import err_console, out_console, print_json
 
-__all__ = ["adapt_cmd", "sample_cmd", "train_cmd"]
+__all__ = ["adapt_cmd", "train_cmd"]
 
 _DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces."
 
@@ -34,30 +34,47 @@ def _report(summary: dict, as_json: bool) -> None:
     out_console.print(table)
 
 
+_OVERWRITE_HELP = "Replace the earlier run in --out (its files go once the new run has a complete epoch)."
+_RESUME_HELP = "Continue the run in this directory from its last complete epoch (options default to the run's)."
+
+
 def train_cmd(
     name: str = typer.Argument(..., help="Model name (see 'zoo list')."),
-    data: str = typer.Option(..., "--data", help=_DATA_HELP),
-    epochs: int = typer.Option(5, "--epochs", help="Passes over the training split."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/train/NAME)."),
+    data: Optional[str] = typer.Option(None, "--data", help=_DATA_HELP + " Required unless --resume."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training split (default 5)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output directory (default: a new runs/train/NAME, NAME-2...; an earlier run is never replaced)."
+    ),
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 64)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: AdamW 1e-3 for backbones, Adam 2e-4 for GANs)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (data split, init, shuffling)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (data split, init, shuffling; default 0)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this many minutes of training."),
+    attrs: Optional[str] = typer.Option(
+        None,
+        "--attrs",
+        help="CelebA attributes to train on with --data celeba:DIR (stargan), e.g. Black_Hair,Blond_Hair,Brown_Hair,Male,Young.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Train a backbone (classification) or a GAN from random init with the common trainer.
 
     Writes OUT/model.safetensors, OUT/model.json (model, config, class names,
-    preprocessing, metrics) and OUT/metrics.jsonl.
+    preprocessing, metrics) and OUT/metrics.jsonl; after every epoch OUT/last (and
+    OUT/best for backbones), from which --resume OUT continues. Ctrl-C exits 130 and says
+    how to resume.
     """
     from zoo import tasks
+    from zoo.fileio import claim_output
 
-    out = out or Path("runs/train") / name
+    if out is None and resume is None:
+        out = claim_output(None, default=Path("runs/train") / name)
     summary = tasks.train(
         name,
         data,
@@ -71,8 +88,12 @@ def train_cmd(
         seed=seed,
         max_minutes=max_minutes,
         progress=True,
+        build_options={"attrs": [a.strip() for a in attrs.split(",") if a.strip()]} if attrs else None,
+        overwrite=overwrite,
+        resume=resume,
     )
-    err_console.print(f"saved {out}/model.safetensors and {out}/model.json")
+    done = summary["out"]
+    err_console.print(f"saved {done}/model.safetensors and {done}/model.json (checkpoints: {done}/last)")
     _report(summary, as_json)
 
 
@@ -82,29 +103,39 @@ def adapt_cmd(
     freeze_until: Optional[str] = typer.Option(
         None, "--freeze-until", help="Freeze every stage up to and including this one (see 'zoo info NAME')."
     ),
-    weights: str = typer.Option(
-        "auto",
+    weights: Optional[str] = typer.Option(
+        None,
         "--weights",
-        help="Checkpoint dir/.safetensors from zoo train/adapt, a published tag (imagenet), 'none', or 'auto' (published weights if available, else random init).",
+        help="Checkpoint dir/.safetensors from zoo train/adapt, a published tag (imagenet), 'none', or 'auto' "
+        "(the default: published weights if available, else random init).",
     ),
     data: Optional[str] = typer.Option(None, "--data", help=_DATA_HELP + " Without it, only build, freeze and save."),
     shots: Optional[int] = typer.Option(None, "--shots", help="Labelled images per class to fine-tune on (few-shot); default all."),
-    epochs: int = typer.Option(10, "--epochs", help="Fine-tuning passes."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (default runs/adapt/NAME)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Fine-tuning passes (default 10)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output directory (default: a new runs/adapt/NAME, NAME-2...; an earlier run is never replaced)."
+    ),
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 32)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default AdamW 1e-3)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
+    resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (trainable_params, frozen_params, val_accuracy...)."),
 ) -> None:
-    """Transfer learning: load weights, replace the head with HEAD classes, freeze early stages, fine-tune on DATA."""
-    from zoo import tasks
+    """Transfer learning: load weights, replace the head with HEAD classes, freeze early stages, fine-tune on DATA.
 
-    out = out or Path("runs/adapt") / name
+    Writes OUT as 'zoo train' does (with OUT/last and OUT/best when it fine-tunes).
+    """
+    from zoo import tasks
+    from zoo.fileio import claim_output
+
+    if out is None and resume is None:
+        out = claim_output(None, default=Path("runs/adapt") / name)
     summary = tasks.adapt(
         name,
         num_classes=head,
@@ -120,29 +151,9 @@ def adapt_cmd(
         device=device,
         amp=amp,
         seed=seed,
+        overwrite=overwrite,
+        resume=resume,
     )
-    err_console.print(f"saved {out}/model.safetensors and {out}/model.json")
+    done = summary["out"]
+    err_console.print(f"saved {done}/model.safetensors and {done}/model.json")
     _report(summary, as_json)
-
-
-def sample_cmd(
-    name: str = typer.Argument(..., help="GAN name (see 'zoo list --kind gan')."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Directory (or .safetensors file) written by 'zoo train NAME'."),
-    n: int = typer.Option(64, "--n", help="Number of samples."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the latent noise."),
-    label: Optional[str] = typer.Option(
-        None, "--label", help="Class to draw (class-conditional GANs): a class name or index, e.g. 7 or seven."
-    ),
-    levels: bool = typer.Option(False, "--levels", help="Also write each pyramid level's grid beside --out (LAPGAN)."),
-    out: Path = typer.Option(Path("grid.png"), "--out", help="PNG file to write."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Generate images with a trained GAN and write them as a PNG grid."""
-    from zoo import tasks
-
-    result = tasks.sample(name, checkpoint=checkpoint, n=n, seed=seed, out=out, condition=label, levels=levels)
-    if as_json:
-        print_json(result)
-    else:
-        extra = f" (levels: {', '.join(result['levels'])})" if result.get("levels") else ""
-        out_console.print(f"wrote {result['n']} samples of {name} to {result['out']}{extra}")

@@ -21,6 +21,8 @@ Build options (``zoo.registry.build("cgan", **options)``):
   ``config()``). Default ``"0"``, ``"1"``, ... so ``--label 7`` and ``--label seven``
   work on digits. ``condition`` (the sidecar's ``ConditionSpec.to_json()`` dict) is read
   for its ``names`` when ``class_names`` is absent.
+* ``mode_seeking``: weight (>= 0, default 0.3) of the mode-seeking regulariser of Mao et
+  al. 2019 in the generator loss; 0 is the paper's plain cGAN (see ``CGANAdapter``).
 """
 
 from __future__ import annotations
@@ -61,10 +63,11 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         spec: a spec of this plugin with ``arch == "cgan"``.
         options: ``image_size``, ``channels``, ``latent_dim``, ``num_classes`` (ints),
             ``class_names`` (a list of str) or ``condition`` (a ``ConditionSpec.to_json()``
-            dict); missing or ``None`` takes the default, other keys are ignored.
+            dict), ``mode_seeking`` (float >= 0); missing or ``None`` takes the default,
+            other keys are ignored.
 
     Returns:
-        ``{"image_size", "channels", "latent_dim", "num_classes", "class_names"}``: the
+        ``{"image_size", "channels", "latent_dim", "num_classes", "class_names"}`` (plus ``"mode_seeking"`` when given): the
         keyword arguments of ``CGANAdapter(spec, ...)``; ``class_names`` is a tuple of
         ``num_classes`` strings.
 
@@ -89,6 +92,13 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         )
     out["num_classes"] = k
     out["class_names"] = names if names is not None else tuple(str(i) for i in range(k))
+    ms = options.get("mode_seeking")
+    if ms is not None:
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0:
+            raise ZooError(
+                f"{spec.name} {{param}} must be a number >= 0 (0: the paper's plain cGAN), got {ms!r}", param="mode_seeking", exit_code=2
+            )
+        out["mode_seeking"] = float(ms)
     return out
 
 

@@ -158,6 +158,11 @@ class CGANAdapter(GANAdapter):
         class_names: the ``K`` class names in label order (default ``"0"`` ... ``"K-1"``);
             they parse ``--label`` (:meth:`zoo.conditions.ConditionSpec.parse`) and are
             saved by :meth:`config` in the checkpoint's sidecar.
+        mode_seeking: weight of the mode-seeking term added to the generator loss
+            (:meth:`mode_seeking_term`, Mao et al. 2019); ``0`` is the paper's plain cGAN.
+            The default 0.3 was measured on the digits (16 px, 2,860 steps, seed 0): label
+            accuracy 0.80 -> 0.835, FID 392 -> 117, within-class pixel spread 0.005 -> 0.090
+            against 0 (weight 1: accuracy 0.686, FID 110; see ``benchmarks/gans.md``).
 
     Raises:
         ZooError: ``len(class_names) != num_classes``.
@@ -172,6 +177,7 @@ class CGANAdapter(GANAdapter):
         latent_dim: int = 100,
         num_classes: int = 10,
         class_names: Sequence[str] | None = None,
+        mode_seeking: float = 0.3,
     ) -> None:
         names = tuple(class_names) if class_names is not None else tuple(str(i) for i in range(num_classes))
         if len(names) != num_classes:
@@ -188,6 +194,7 @@ class CGANAdapter(GANAdapter):
             condition=ConditionSpec(kind="class", names=names),
         )
         self.num_classes = num_classes
+        self.mode_seeking = float(mode_seeking)
 
     def labels(self, n: int, condition: Any = None) -> torch.Tensor:
         """The ``(n,)`` int64 CPU class indices that ``condition`` asks for.
@@ -266,7 +273,34 @@ class CGANAdapter(GANAdapter):
         y = one_hot(batch[1].to(real.device), self.num_classes)
         z = torch.rand(real.shape[0], self.latent_dim, device=real.device)
         fake = self.generator(z, y)
-        yield from adversarial_steps(self.discriminator, real, fake, ctx, score=lambda x: self.discriminator(x, y), d_scale=0.5)
+        for step in adversarial_steps(self.discriminator, real, fake, ctx, score=lambda x: self.discriminator(x, y), d_scale=0.5):
+            if step.optimizer == "generator" and self.mode_seeking > 0:
+                ms = self.mode_seeking_term(z, fake, y)
+                step = Step(step.optimizer, step.loss + self.mode_seeking * ms, {**step.logs, "ms_loss": ms.detach()})
+            yield step
+
+    def mode_seeking_term(self, z: torch.Tensor, fake: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mode-seeking regulariser ``1 / (mean|G(z1, y) - G(z2, y)| / mean|z1 - z2| + 1e-5)``.
+
+        Mao et al. 2019, "Mode Seeking Generative Adversarial Networks for Diverse Image
+        Synthesis", arXiv:1903.05628, eq. 3 (official HelenMao/MSGAN, ``DRIT/model.py``
+        ``lz = mean|fake1 - fake2| / mean|z1 - z2|``, ``loss_lz = 1 / (lz + 1e-5)``): a second
+        batch ``G(z2, y)`` with the same labels; minimising the term pushes images of the same
+        class apart when their noise differs, against the within-class collapse measured in
+        ``benchmarks/gans.md``.
+
+        Args:
+            z: ``(N, latent_dim)`` the noise of ``fake``.
+            fake: ``(N, C, S, S)`` ``G(z, y)`` (with its graph).
+            y: ``(N, K)`` one-hot labels.
+
+        Returns:
+            A float32 scalar (>= 0); per pair ratios are averaged over the batch.
+        """
+        z2 = torch.rand_like(z)
+        fake2 = self.generator(z2, y)
+        lz = (fake - fake2).abs().flatten(1).mean(1).float() / (z - z2).abs().mean(1).float()
+        return 1.0 / (lz.mean() + 1e-5)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
@@ -293,5 +327,10 @@ class CGANAdapter(GANAdapter):
 
     def config(self) -> dict[str, Any]:
         """Build options that rebuild this model (``latent_dim``, ``image_size``, ``channels``,
-        ``num_classes``, ``class_names``), for the checkpoint's sidecar."""
-        return {**super().config(), "num_classes": self.num_classes, "class_names": list(self.condition.names)}
+        ``num_classes``, ``class_names``, ``mode_seeking``), for the checkpoint's sidecar."""
+        return {
+            **super().config(),
+            "num_classes": self.num_classes,
+            "class_names": list(self.condition.names),
+            "mode_seeking": self.mode_seeking,
+        }

@@ -20,22 +20,47 @@ Reference implementation:
     released ``latest_net_G.pth`` files (horse2zebra, monet2photo, ...) load with
     ``strict=True``: 48 state-dict entries, 11,378,179 parameters for resnet_9blocks.
 
+Training (:class:`CycleGANAdapter`) follows ``models/cycle_gan_model.py``
+(``CycleGANModel.optimize_parameters``, ``backward_G``, ``backward_D_basic``),
+``models/networks.py`` (``GANLoss('lsgan')``, ``init_weights('normal', 0.02)``,
+``get_scheduler('linear')``) and ``util/image_pool.py`` (``ImagePool``); see the adapter's
+docstring for each loss and hyper-parameter, and for what differs.
+
 This module imports torch: plugin hook modules must import it lazily, inside functions.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping
-from typing import Any
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
+from zoo.adapters import Step
+from zoo.conditions import ConditionSpec
+from zoo.errors import ZooError
+from zoo.gan import GANAdapter, StepContext, eval_mode, to_unit_range, without_param_grads
+from zoo.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
+from zoo.optim import OptimizerConfig, Schedule
+from zoo.spec import ModelSpec
 
-__all__ = ["NLayerDiscriminator", "ResnetBlock", "ResnetGenerator", "drop_instance_norm_stats", "load_official_cyclegan"]
+__all__ = [
+    "CycleGANAdapter",
+    "ImagePool",
+    "NLayerDiscriminator",
+    "ResnetBlock",
+    "ResnetGenerator",
+    "drop_instance_norm_stats",
+    "init_weights",
+    "load_official_cyclegan",
+    "lsgan_loss",
+]
 
 
 def _norm(channels: int) -> nn.InstanceNorm2d:
@@ -240,6 +265,11 @@ def load_official_cyclegan(
     """
     check_choice(part, ("G", "D"), "part")
     state, source = read_official(path_or_state)
+    return _load_part(state, source, part)
+
+
+def _load_part(state: Mapping[str, torch.Tensor], source: str, part: str) -> ResnetGenerator | NLayerDiscriminator:
+    """Build the network ``part`` ("G" or "D") that ``state``'s shapes describe and load it strictly (see :func:`load_official_cyclegan`)."""
     if part == "G":
         model: ResnetGenerator | NLayerDiscriminator = ResnetGenerator(**_infer_generator(state))
     else:
@@ -270,3 +300,539 @@ def _infer_discriminator(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
     if first is None or first.dim() != 4 or convs < 3:
         return {}
     return {"input_nc": first.shape[1], "ndf": first.shape[0], "n_layers": convs - 2}
+
+
+# -- training: initialisation, losses, image pool ------------------------------------------
+
+
+_Net = TypeVar("_Net", bound=nn.Module)
+
+
+def init_weights(net: _Net, gain: float = 0.02) -> _Net:
+    """The official ``init_weights(net, init_type='normal', init_gain=0.02)``: every conv and
+    transposed conv (and linear) weight ~ N(0, ``gain``), biases 0 (InstanceNorm has no
+    parameters here). Draws from torch's global RNG; returns ``net``.
+
+    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` ``init_weights``
+    (``--init_type normal --init_gain 0.02``, the defaults of ``options/base_options.py``).
+    """
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net
+
+
+def lsgan_loss(prediction: torch.Tensor, target: float) -> torch.Tensor:
+    """Least-squares GAN loss: ``mean((prediction - target)^2)`` in float32, ``target`` 1.0
+    (real) or 0.0 (fake), for PatchGAN scores of any shape.
+
+    Source: Mao et al. 2017 (arXiv:1611.04076), as CycleGAN uses it (Zhu et al. 2017,
+    section 4, "we replace the negative log likelihood objective by a least-squares loss");
+    junyanz/pytorch-CycleGAN-and-pix2pix ``networks.GANLoss('lsgan')`` (``nn.MSELoss``
+    against a tensor of 1.0 / 0.0 shaped like the prediction). Returns a scalar float32 tensor.
+    """
+    prediction = prediction.float()
+    return F.mse_loss(prediction, torch.full_like(prediction, target))
+
+
+class ImagePool:
+    """History of generated images for the discriminator updates (Shrivastava et al. 2017).
+
+    Exactly ``util/image_pool.py`` ``ImagePool.query`` of the official code: each image of
+    the batch is stored while the pool has fewer than ``pool_size`` images and returned as
+    it is; once the pool is full, with probability 1/2 a random stored image is returned
+    and the new one takes its place, otherwise the new image is returned. Python's
+    ``random`` module draws the choices, as in the official code (the trainer seeds it).
+    The pool is training state only: it is not saved in checkpoints (nor in the official code).
+
+    Args:
+        pool_size: images kept (50 in the paper, section 4); 0 returns every batch unchanged.
+    """
+
+    def __init__(self, pool_size: int = 50) -> None:
+        self.pool_size = pool_size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` generated images (detached here) -> ``(N, C, H, W)`` float32, each
+        row the input or a previously stored image, on ``images``' device."""
+        images = images.detach().float()
+        if self.pool_size == 0:
+            return images
+        out = []
+        for image in images:
+            image = image[None]
+            if len(self.images) < self.pool_size:
+                self.images.append(image)
+                out.append(image)
+            elif random.uniform(0, 1) > 0.5:
+                i = random.randint(0, self.pool_size - 1)
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
+
+
+def _read_generator(path: str, model: str) -> ResnetGenerator:
+    """The released generator file ``path`` loaded strictly (:func:`load_official_cyclegan`),
+    with a one-line error for a CycleGAN discriminator or another family's file."""
+    state, source = read_official(path)
+    kind = identify_official(state)
+    if kind is not None and kind.key != "cyclegan.G":
+        raise ZooError(
+            f"{source} holds the {kind.name}; {model} needs the CycleGAN generator (latest_net_G.pth, "
+            f"released as horse2zebra.pth, monet2photo.pth, ...: see 'zoo info {model}')",
+            exit_code=2,
+        )
+    generator = _load_part(state, source, "G")
+    assert isinstance(generator, ResnetGenerator)
+    return generator
+
+
+# -- the adapter ---------------------------------------------------------------------------
+
+_DIRECTIONS = ("AtoB", "BtoA")
+
+
+class CycleGANAdapter(GANAdapter):
+    """CycleGAN on zoo's GAN contract: two generators, two PatchGAN discriminators, unpaired domains.
+
+    Networks (``adapter.model``; checkpoints hold them under these names):
+
+    * ``generator_ab``: domain A -> B (the official ``G_A``, the paper's ``G``);
+      ``generator_ba``: B -> A (official ``G_B``, paper ``F``). :class:`ResnetGenerator`.
+    * ``discriminator_a``: real vs translated images of domain A (official ``D_B``, paper
+      ``D_X``); ``discriminator_b``: of domain B (official ``D_A``, paper ``D_Y``).
+      :class:`NLayerDiscriminator` (70x70 PatchGAN at ``n_layers_d=3``).
+
+    :attr:`generator` is ``generator_ab`` (what ``zoo bench`` runs and what translates by
+    default), :attr:`discriminator` ``discriminator_b``. The direction is chosen per call:
+    :meth:`translate` and :meth:`sample` take ``"AtoB"`` (default), ``"BtoA"`` or the target
+    domain's name as their condition, instead of the official ``--direction`` option.
+
+    Data: a data set with exactly two classes, the two domains: label 0 is domain A, label 1
+    domain B (``--data digits:3,8``: A = "3", B = "8"; an ImageFolder with ``trainA/`` and
+    ``trainB/``: A = trainA). Each batch is split by label into unpaired A and B images (the
+    official ``unaligned`` data set pairs each A image with a random B image; here the
+    trainer's shuffled batches hold both). A batch without images of one domain (likely
+    with small batches; every batch at the official batch size 1) reuses that domain's
+    images of the most recent batch that had some; before any has been seen the iteration
+    yields no step (the trainer then steps nothing but the schedulers).
+
+    One iteration (``CycleGANModel.optimize_parameters``), generators first:
+
+    1. ``Step("generators", loss_G)`` with, in float32 (``backward_G``)::
+
+           loss_G = LSGAN(D_b(G_ab(a)), 1) + LSGAN(D_a(G_ba(b)), 1)                  # g_ab, g_ba
+                  + lambda_a * |G_ba(G_ab(a)) - a|_1 + lambda_b * |G_ab(G_ba(b)) - b|_1  # cycle_a, cycle_b
+                  + lambda_identity * (lambda_b * |G_ab(b) - b|_1 + lambda_a * |G_ba(a) - a|_1)  # idt_a, idt_b
+
+       (L1 terms are means; cycle loss: paper eq. 2-3, weight 10 in section 4; identity
+       loss: paper section 5.2, official ``--lambda_identity 0.5``), with the
+       discriminators' parameters out of the graph (``set_requires_grad(D, False)``);
+    2. ``Step("discriminators", loss_D_a + loss_D_b)`` with ``loss_D_x = 0.5 * (LSGAN(D_x(real
+       x), 1) + LSGAN(D_x(pool_x.query(fake x)), 0))`` on the images the generators produced
+       in step 1 (before their update), through :class:`ImagePool` (``backward_D_basic``: the
+       discriminator loss is halved "to slow down the rate at which D learns relative to G").
+
+    Optimizers (:meth:`configure_optimizers`): one Adam over both generators
+    (``"generators"``) and one over both discriminators (``"discriminators"``), lr 2e-4,
+    betas (0.5, 0.999) (official ``--lr 0.0002 --beta1 0.5``). Schedule: constant, then
+    linear to 0 (official ``--lr_policy linear``, ``--n_epochs 100 --n_epochs_decay 100``):
+    ``Schedule("linear_decay", decay_after_epochs)``, by default half the epochs. The
+    trainer steps it per iteration: during decay iteration ``k`` of ``K`` the factor is
+    ``1 - k / (K + 1)``, where the official ``lambda_rule`` (stepped at the end of each epoch,
+    ``train.py``) holds ``1 - e / (E + 1)`` through decay epoch ``e`` of ``E``. Both follow
+    the same line; the per-iteration factor is within ``1 / (E + 1)`` of the official one
+    at every iteration (1 % of the initial rate for the official ``E = 100``) and reaches
+    ``1 / (K + 1)`` rather than ``1 / (E + 1)`` in the last iteration.
+
+    Initialisation: :func:`init_weights` (normal, std 0.02) on all four networks, from
+    torch's global RNG (seed it for reproducible builds). With ``official_weights``
+    ``generator_ab`` is the released file instead (only A -> B generators are released, so
+    ``BtoA`` is refused until the model is trained further).
+
+    Differences from the official training, on purpose: the batch is the trainer's (the
+    official batch is 1 image per domain); built-in data (``resize_only``) get no
+    flip or crop augmentation (handwritten digits are not mirror-symmetric), folders get the
+    official ``resize_and_crop`` + flip (:meth:`transforms`).
+
+    Args:
+        spec: the model's spec.
+        image_size: training / default translation side in pixels (multiple of 4, >= 8).
+        channels: image channels of both domains.
+        ngf, ndf: generator / discriminator widths.
+        n_blocks: residual blocks per generator (``None``: 9 at 256 px and above, else 6).
+        n_layers_d: PatchGAN depth (3 = 70x70).
+        use_dropout: ``Dropout(0.5)`` in the residual blocks (off for CycleGAN).
+        lambda_a, lambda_b, lambda_identity: loss weights (10, 10, 0.5).
+        pool_size: image history per domain (50).
+        decay_after_epochs: epochs before the learning-rate decay (``None``: half the epochs).
+        class_names: names of domains A and B (the data's two classes).
+        official_weights: a released generator file for ``generator_ab`` (``.pth`` or the
+            cached ``.safetensors``); ``channels``, ``ngf``, ``n_blocks``, ``use_dropout``
+            ``None`` are then read from it.
+
+    Raises:
+        ZooError: not two class names; an official file that is missing, unreadable, not a
+            CycleGAN generator (a discriminator is named as such), translates between
+            different channel counts, or disagrees with an explicit ``channels``, ``ngf``,
+            ``n_blocks`` or ``use_dropout`` (exit code 2 for usage errors).
+    """
+
+    schedule = Schedule("linear_decay")
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        image_size: int = 256,
+        channels: int | None = None,
+        ngf: int | None = None,
+        ndf: int = 64,
+        n_blocks: int | None = None,
+        n_layers_d: int = 3,
+        use_dropout: bool | None = None,
+        lambda_a: float = 10.0,
+        lambda_b: float = 10.0,
+        lambda_identity: float = 0.5,
+        pool_size: int = 50,
+        decay_after_epochs: int | None = None,
+        class_names: Sequence[str] = ("A", "B"),
+        official_weights: str | os.PathLike[str] | None = None,
+    ) -> None:
+        names = tuple(class_names)
+        if len(names) != 2:
+            raise ZooError(f"{spec.name} translates between two domains; give two class names (A, B), got {len(names)}", exit_code=2)
+        official = None
+        if official_weights is not None:
+            official = _read_generator(os.fspath(official_weights), spec.name)
+            cfg = official.config()
+            if cfg["input_nc"] != cfg["output_nc"]:
+                raise ZooError(
+                    f"{official_weights} translates {cfg['input_nc']} to {cfg['output_nc']} channels; "
+                    f"{spec.name} needs domains with one channel count",
+                    exit_code=2,
+                )
+            found = {"channels": cfg["input_nc"], "ngf": cfg["ngf"], "n_blocks": cfg["n_blocks"], "use_dropout": cfg["use_dropout"]}
+            given = {"channels": channels, "ngf": ngf, "n_blocks": n_blocks, "use_dropout": use_dropout}
+            for key, value in given.items():
+                if value is not None and value != found[key]:
+                    raise ZooError(
+                        f"{spec.name} {{param}}={value!r} disagrees with the official weights {official_weights} "
+                        f"({key}={found[key]!r}); drop {{param}}",
+                        param=key,
+                        exit_code=2,
+                    )
+            channels, ngf, n_blocks, use_dropout = found["channels"], found["ngf"], found["n_blocks"], found["use_dropout"]
+        channels = 3 if channels is None else channels
+        ngf = 64 if ngf is None else ngf
+        n_blocks = (9 if image_size >= 256 else 6) if n_blocks is None else n_blocks
+        use_dropout = bool(use_dropout)
+
+        def generator() -> ResnetGenerator:
+            return init_weights(ResnetGenerator(channels, channels, ngf, n_blocks, use_dropout))
+
+        networks: dict[str, nn.Module] = {
+            "generator_ab": official if official is not None else generator(),
+            "generator_ba": generator(),
+            "discriminator_a": init_weights(NLayerDiscriminator(channels, ndf, n_layers_d)),
+            "discriminator_b": init_weights(NLayerDiscriminator(channels, ndf, n_layers_d)),
+        }
+        super().__init__(spec, networks, image_size=image_size, channels=channels, condition=ConditionSpec(kind="image", names=names))
+        self.ngf, self.ndf, self.n_blocks, self.n_layers_d, self.use_dropout = ngf, ndf, n_blocks, n_layers_d, use_dropout
+        self.lambda_a, self.lambda_b, self.lambda_identity = float(lambda_a), float(lambda_b), float(lambda_identity)
+        self.pool_size = pool_size
+        self.decay_after_epochs = decay_after_epochs
+        self.schedule = Schedule("linear_decay", decay_after_epochs=decay_after_epochs)
+        self.domains = names
+        self.official_weights = None if official_weights is None else os.fspath(official_weights)
+        self.pools = {"a": ImagePool(pool_size), "b": ImagePool(pool_size)}
+        self._last: dict[str, torch.Tensor | None] = {"a": None, "b": None}
+        self._probe: dict[str, torch.Tensor | None] = {"a": None, "b": None}
+
+    # -- networks --------------------------------------------------------------------
+    @property
+    def generator(self) -> nn.Module:
+        """``generator_ab`` (A -> B): what ``zoo bench`` and the default translation run."""
+        return self.model["generator_ab"]
+
+    @property
+    def discriminator(self) -> nn.Module:
+        """``discriminator_b``: judges the output domain of :attr:`generator`."""
+        return self.model["discriminator_b"]
+
+    def direction(self, condition: Any = None) -> str:
+        """``"AtoB"`` or ``"BtoA"`` for a translate/sample condition.
+
+        Args:
+            condition: ``None`` (``"AtoB"``), ``"AtoB"`` / ``"BtoA"`` (any case), or the target
+                domain's name (``"8"`` for ``--data digits:3,8`` translates 3s into 8s).
+
+        Raises:
+            ZooError: anything else; the message lists the valid values (exit code 2).
+        """
+        if condition is None:
+            return "AtoB"
+        text = str(condition).strip()
+        for d in _DIRECTIONS:
+            if text.lower() == d.lower():
+                return d
+        for target, d in ((self.domains[1], "AtoB"), (self.domains[0], "BtoA")):
+            if text == target or text.lower() == target.lower():
+                return d
+        raise ZooError(
+            f"unknown translation direction {text!r} for {self.spec.name}; valid: AtoB, BtoA, "
+            f"or the target domain: {self.domains[0]} (A) or {self.domains[1]} (B)",
+            exit_code=2,
+        )
+
+    def _net(self, direction: str) -> nn.Module:
+        if direction == "BtoA" and self.official_weights is not None:
+            raise ZooError(
+                f"{self.official_weights} is a released A->B generator only (the official releases hold one generator per file); "
+                "for B->A load the reverse file (zebra2horse for horse2zebra) or train both directions with 'zoo train'",
+                exit_code=2,
+            )
+        return self.model["generator_ab" if direction == "AtoB" else "generator_ba"]
+
+    # -- preprocessing ---------------------------------------------------------------
+    def transforms(self, *, img_size: int | None = None, train: bool = False, resize_only: bool = False) -> Any:
+        """``torchvision.transforms.v2`` pipeline to ``(channels, S, S)`` float32 in ``[-1, 1]``.
+
+        * ``resize_only`` (built-in small data such as the digits): the base pipeline
+          (resize to ``S``), no augmentation;
+        * ``train``: the official training preprocessing (``--preprocess resize_and_crop
+          --load_size 286 --crop_size 256``, flip on): bicubic resize to ``round(S * 286 /
+          256)`` square, random crop ``S``, random horizontal flip (``data/base_dataset.py``
+          ``get_transform``), from torch's global RNG;
+        * otherwise the official test preprocessing, as :meth:`preprocess`.
+        """
+        from torchvision.transforms import v2
+
+        if resize_only:
+            return super().transforms(img_size=img_size, train=train, resize_only=True)
+        size = img_size or self.image_size
+        ops: list[Any] = [v2.Grayscale(1) if self.channels == 1 else v2.RGB()]
+        if train:
+            load = round(size * 286 / 256)
+            ops += [v2.Resize((load, load), interpolation=v2.InterpolationMode.BICUBIC), v2.RandomCrop(size), v2.RandomHorizontalFlip()]
+        else:
+            ops.append(v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC))
+        ops += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * self.channels, [0.5] * self.channels)]
+        return v2.Compose(ops)
+
+    def preprocess(self, image: Any) -> torch.Tensor:
+        """The official test preprocessing of one image (``test.py`` with ``--model test``:
+        ``--preprocess resize_and_crop`` with ``load_size = crop_size = 256``, no flip).
+
+        ``image.convert("RGB")`` (``data/single_dataset.py``), grey (``Grayscale(1)``) for a
+        one-channel model, bicubic resize to ``image_size`` x ``image_size`` (the aspect ratio
+        is not kept, as officially), ``ToTensor``, ``Normalize(0.5, 0.5)``.
+
+        Args:
+            image: a PIL image of any mode that converts to RGB.
+
+        Returns:
+            ``(channels, image_size, image_size)`` float32 in ``[-1, 1]``.
+
+        Raises:
+            ZooError: a model with other than 1 or 3 channels (photographs have 1 or 3).
+        """
+        if self.channels not in (1, 3):
+            raise ZooError(f"{self.spec.name} has {self.channels} channels; preprocess() reads photographs (1 or 3 channels)", exit_code=2)
+        if hasattr(image, "convert"):
+            image = image.convert("RGB")
+        return self.transforms(train=False)(image)
+
+    # -- training --------------------------------------------------------------------
+    def configure_optimizers(self, lr: float | None = None) -> dict[str, OptimizerConfig]:
+        """``{"generators": Adam(G_ab + G_ba), "discriminators": Adam(D_a + D_b)}``, lr
+        ``default_lr`` (2e-4) or ``lr``, betas (0.5, 0.999), the linear-decay schedule
+        (official ``optimizer_G`` / ``optimizer_D`` over ``itertools.chain`` of both networks)."""
+        rate = self.default_lr if lr is None else lr
+
+        def adam(*names: str) -> OptimizerConfig:
+            params = itertools.chain(*(self.model[n].parameters() for n in names))
+            return OptimizerConfig.for_params(params, rate, algorithm="adam", betas=self.betas, schedule=self.schedule)
+
+        return {"generators": adam("generator_ab", "generator_ba"), "discriminators": adam("discriminator_a", "discriminator_b")}
+
+    def _domains(self, batch: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Split ``(images, labels)`` into domain A (label 0) and B (label 1) images; a
+        domain absent from the batch reuses its most recent images (``None`` if none yet)."""
+        a, b = self.domains
+        if not (isinstance(batch, (tuple, list)) and len(batch) >= 2 and isinstance(batch[1], torch.Tensor)):
+            raise ZooError(
+                f"{self.spec.name} trains on (images, labels) batches whose label is the domain (0 = {a}, 1 = {b}); "
+                "give a data set with two classes"
+            )
+        images = self.check_images(batch)
+        labels = batch[1].to(images.device)
+        if labels.dim() != 1 or labels.shape[0] != images.shape[0] or labels.is_floating_point():
+            raise ZooError(
+                f"{self.spec.name} needs one integer domain label per image, got labels of shape {tuple(labels.shape)} {labels.dtype}"
+            )
+        wrong = (labels != 0) & (labels != 1)
+        if bool(wrong.any()):
+            raise ZooError(
+                f"{self.spec.name} domain labels must be 0 ({a}) or 1 ({b}), got {int(labels[wrong][0])}; train on data with exactly 2 classes"
+            )
+        out: dict[str, torch.Tensor | None] = {}
+        for key, label in (("a", 0), ("b", 1)):
+            x = images[labels == label]
+            if x.shape[0]:
+                self._last[key] = x.detach()
+                probe = self._probe[key]
+                if probe is None or probe.shape[0] < 64:  # the images sample() translates
+                    keep = x.detach().float().cpu()
+                    self._probe[key] = keep[:64] if probe is None else torch.cat([probe, keep])[:64]
+            last = self._last[key]
+            out[key] = None if last is None else last.to(images.device)
+        return out["a"], out["b"]
+
+    def training_step(self, batch: Any, ctx: StepContext | None = None) -> Iterator[Step]:
+        """One CycleGAN iteration: a generators step, then a discriminators step (see the class docstring).
+
+        Args:
+            batch: ``(images, labels)``: images ``(N, C, S, S)`` float in ``[-1, 1]``, labels
+                ``(N,)`` int64 domain indices (0 = A, 1 = B).
+            ctx: the trainer's :class:`zoo.gan.StepContext`; without ``update_generator`` the
+                generators step is left out.
+
+        Yields:
+            ``Step("generators", loss_G, {"g_loss", "g_ab", "g_ba", "cycle_a", "cycle_b",
+            "idt_a", "idt_b"})`` then ``Step("discriminators", loss_D, {"d_loss", "d_a",
+            "d_b"})``: float32 scalar losses, detached scalar logs. Nothing while one domain
+            has not been seen yet.
+
+        Raises:
+            ZooError: a batch without labels, labels other than 0 and 1, or images of
+                another shape than built.
+        """
+        real_a, real_b = self._domains(batch)
+        if real_a is None or real_b is None:
+            return
+        g_ab, g_ba = self.model["generator_ab"], self.model["generator_ba"]
+        d_a, d_b = self.model["discriminator_a"], self.model["discriminator_b"]
+        if ctx is None or ctx.update_generator:
+            with without_param_grads(d_a), without_param_grads(d_b):
+                fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+                logs = {"g_ab": lsgan_loss(d_b(fake_b), 1.0), "g_ba": lsgan_loss(d_a(fake_a), 1.0)}
+                logs["cycle_a"] = F.l1_loss(g_ba(fake_b).float(), real_a.float()) * self.lambda_a
+                logs["cycle_b"] = F.l1_loss(g_ab(fake_a).float(), real_b.float()) * self.lambda_b
+                if self.lambda_identity > 0:
+                    logs["idt_a"] = F.l1_loss(g_ab(real_b).float(), real_b.float()) * self.lambda_b * self.lambda_identity
+                    logs["idt_b"] = F.l1_loss(g_ba(real_a).float(), real_a.float()) * self.lambda_a * self.lambda_identity
+            loss_g = torch.stack(list(logs.values())).sum()
+            yield Step("generators", loss_g, {"g_loss": loss_g.detach(), **{k: v.detach() for k, v in logs.items()}})
+        else:
+            with torch.no_grad():
+                fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+        loss_d_b = 0.5 * (lsgan_loss(d_b(real_b), 1.0) + lsgan_loss(d_b(self.pools["b"].query(fake_b)), 0.0))
+        loss_d_a = 0.5 * (lsgan_loss(d_a(real_a), 1.0) + lsgan_loss(d_a(self.pools["a"].query(fake_a)), 0.0))
+        loss_d = loss_d_a + loss_d_b
+        yield Step("discriminators", loss_d, {"d_loss": loss_d.detach(), "d_a": loss_d_a.detach(), "d_b": loss_d_b.detach()})
+
+    # -- translation and sampling ----------------------------------------------------
+    def generator_inputs(
+        self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu", condition: Any = None
+    ) -> tuple[torch.Tensor]:
+        """``(x,)``: ``n`` images of uniform noise in ``[-1, 1)``, float32 ``(n, channels,
+        image_size, image_size)`` on ``device`` (drawn on the CPU from ``generator`` when
+        given): the generator's input for ``zoo bench`` (timing does not need photographs)."""
+        x = torch.rand(n, self.channels, self.image_size, self.image_size, generator=generator) * 2 - 1
+        return (x.to(device),)
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, condition: Any = None, *, source: Any = None) -> torch.Tensor:
+        """Translate preprocessed images with ``generator_ab`` (``AtoB``) or ``generator_ba``.
+
+        Args:
+            images: ``(N, channels, H, W)`` float in ``[-1, 1]`` (:meth:`preprocess`), H and W
+                multiples of 4 of at least 8 (the generators are fully convolutional), any device.
+            condition: the direction (:meth:`direction`): ``None`` / ``"AtoB"``, ``"BtoA"``,
+                or the target domain's name.
+            source: not used by CycleGAN (StarGAN's input attributes); must be ``None``.
+
+        Returns:
+            ``(N, channels, H, W)`` float32 CPU tensor in ``[0, 1]`` (``(x + 1) / 2``, as the
+            official ``util.tensor2im``). The generator runs in eval mode (identical to train
+            mode without dropout); every module's flag is restored.
+
+        Raises:
+            ZooError: images of another shape, ``source`` given, an unknown direction, or
+                ``BtoA`` with a released A->B file (exit code 2).
+        """
+        if source is not None:
+            raise ZooError(
+                f"{self.spec.name} takes no input attributes (--from is for stargan); give the direction AtoB or BtoA", exit_code=2
+            )
+        net = self._net(self.direction(condition))
+        ok = isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point() and images.shape[0] > 0
+        if not ok or images.shape[1] != self.channels or images.shape[2] % 4 or images.shape[3] % 4 or min(images.shape[2:]) < 8:
+            got = f"shape {tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ZooError(
+                f"{self.spec.name} translates float images (N, {self.channels}, H, W) with H and W multiples of 4 of at least 8, "
+                f"got {got}; use adapter.preprocess(image)",
+                exit_code=2,
+            )
+        param = next(net.parameters())
+        with eval_mode(net):
+            return to_unit_range(net(images.to(param.device, param.dtype)))
+
+    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
+        """Translations of ``n`` real images seen in training (CycleGAN draws nothing from noise).
+
+        The adapter keeps the first 64 images of each domain it trained on; ``sample`` picks
+        ``n`` of them with ``seed`` (distinct images while ``n <= 64``) and translates them
+        (``zoo train``'s per-epoch grids: the same inputs every epoch). To translate your own
+        images use :meth:`translate` (``zoo sample cyclegan --image x.jpg``).
+
+        Args:
+            n: number of images, >= 1.
+            seed: seed of the choice (a local CPU ``torch.Generator``).
+            condition: the direction, as :meth:`translate` (``AtoB`` translates domain-A images).
+
+        Returns:
+            ``(n, channels, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
+
+        Raises:
+            ZooError: ``n < 1``, a bad direction, or no image of the source domain seen yet
+                (a model just built or loaded: the message says to give an input image).
+        """
+        n = self.check_n(n)
+        direction = self.direction(condition)
+        probe = self._probe["a" if direction == "AtoB" else "b"]
+        if probe is None:
+            raise ZooError(
+                f"{self.spec.name} translates images rather than drawing them from noise: give an input image "
+                f"('zoo sample {self.spec.name} --image FILE', or translate(preprocess(image)[None])); sample() translates "
+                "images seen in training, and this model has seen none",
+                exit_code=2,
+            )
+        g = torch.Generator().manual_seed(int(seed))
+        idx = torch.randperm(probe.shape[0], generator=g)[:n] if n <= probe.shape[0] else torch.randint(probe.shape[0], (n,), generator=g)
+        return self.translate(probe[idx], direction)
+
+    def config(self) -> dict[str, Any]:
+        """Build options that rebuild these networks (the checkpoint sidecar's ``config``);
+        after ``official_weights`` the file's configuration, without the file."""
+        return {
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "ngf": self.ngf,
+            "ndf": self.ndf,
+            "n_blocks": self.n_blocks,
+            "n_layers_d": self.n_layers_d,
+            "use_dropout": self.use_dropout,
+            "lambda_a": self.lambda_a,
+            "lambda_b": self.lambda_b,
+            "lambda_identity": self.lambda_identity,
+            "pool_size": self.pool_size,
+            "decay_after_epochs": self.decay_after_epochs,
+            "class_names": list(self.domains),
+        }

@@ -19,26 +19,53 @@ Reference implementation:
 Official inference mode: ``Solver.test()`` runs the generator in train mode, so its
 InstanceNorm layers normalise with each image's own statistics; eval mode uses the stored
 running statistics and gives poor images (yunjey/stargan issue #102). :func:`load_official_stargan`
-returns the network in eval mode, as PyTorch convention has it; to reproduce the official
-translations call ``generator.train()`` under ``torch.no_grad()`` (this also updates the
-running-statistics buffers, as the official code does).
+returns the network in eval mode, as PyTorch convention has it; :meth:`StarGANAdapter.translate`
+reproduces the official translations (:func:`official_inference`: train mode under
+``torch.no_grad()``, with the running-statistics buffers, which the official code updates as a
+side effect, restored afterwards).
+
+The adapter (:class:`StarGANAdapter`: losses and schedule of ``solver.py Solver.train``, the
+``--attr`` condition, the official test preprocessing) is the model module of the ``stargan``
+plugin (:mod:`zoo.plugins.stargan`, which documents the build options).
 
 This module imports torch: plugin hook modules must import it lazily, inside functions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from zoo.errors import ZooError
+from zoo.adapters import Step
+from zoo.conditions import NUMBER_WORDS, ConditionSpec
+from zoo.errors import ZooError, warn
+from zoo.gan import GANAdapter, StepContext, to_unit_range, without_param_grads
 from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
+from zoo.optim import Schedule
+from zoo.spec import ModelSpec
 
-__all__ = ["CELEBA_ATTRIBUTES", "Discriminator", "Generator", "ResidualBlock", "load_official_stargan"]
+__all__ = [
+    "CELEBA_ATTRIBUTES",
+    "HAIR_COLOURS",
+    "SYNONYMS",
+    "Discriminator",
+    "Generator",
+    "ResidualBlock",
+    "StarGANAdapter",
+    "classification_loss",
+    "create_labels",
+    "load_official_stargan",
+    "official_inference",
+    "stargan_condition",
+]
 
 #: The attributes of the released CelebA models, in label order (``main.py`` ``--selected_attrs``).
 CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -240,3 +267,654 @@ def load_official_stargan(
         model = Discriminator(**_infer_discriminator(state))
     load_strict(model, state, expected=official_kind(f"stargan.{part}"), source=source)
     return model
+
+
+# -- conditions ---------------------------------------------------------------------------
+
+#: The hair colours that ``create_labels`` keeps exclusive (yunjey/stargan ``solver.py``).
+HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+
+#: Common words for CelebA attributes (``-Name``: the word turns ``Name`` off). Only the pairs
+#: whose attribute the model has are used.
+SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("blond", "Blond_Hair"),
+    ("blonde", "Blond_Hair"),
+    ("black", "Black_Hair"),
+    ("brown", "Brown_Hair"),
+    ("brunette", "Brown_Hair"),
+    ("gray", "Gray_Hair"),
+    ("grey", "Gray_Hair"),
+    ("grey_hair", "Gray_Hair"),
+    ("white_hair", "Gray_Hair"),
+    ("man", "Male"),
+    ("men", "Male"),
+    ("boy", "Male"),
+    ("female", "-Male"),
+    ("woman", "-Male"),
+    ("women", "-Male"),
+    ("girl", "-Male"),
+    ("lady", "-Male"),
+    ("old", "-Young"),
+    ("older", "-Young"),
+    ("elderly", "-Young"),
+    ("aged", "-Young"),
+    ("younger", "Young"),
+    ("youth", "Young"),
+    ("glasses", "Eyeglasses"),
+    ("spectacles", "Eyeglasses"),
+    ("beard", "-No_Beard"),
+    ("bearded", "-No_Beard"),
+    ("beardless", "No_Beard"),
+    ("clean_shaven", "No_Beard"),
+    ("moustache", "Mustache"),
+    ("smile", "Smiling"),
+    ("hat", "Wearing_Hat"),
+    ("lipstick", "Wearing_Lipstick"),
+    ("makeup", "Heavy_Makeup"),
+    ("earrings", "Wearing_Earrings"),
+    ("necklace", "Wearing_Necklace"),
+    ("necktie", "Wearing_Necktie"),
+    ("tie", "Wearing_Necktie"),
+)
+
+
+def stargan_condition(names: Sequence[str], mode: str = "attribute") -> ConditionSpec:
+    """The ``--attr`` condition of a StarGAN with these label names.
+
+    Args:
+        names: attribute names (``mode="attribute"``) or domain names (``"domain"``), in label order.
+        mode: ``"attribute"``: the hair colours present (:data:`HAIR_COLOURS`) form one
+            exclusive group, as ``create_labels`` treats them, and :data:`SYNONYMS` whose
+            attribute is present are accepted; ``"domain"``: every domain is in one exclusive
+            group (one-hot labels), and digit domains accept number words (``seven`` -> ``7``).
+
+    Returns:
+        ``ConditionSpec(kind="attribute", names=..., exclusive=..., synonyms=...)``.
+    """
+    names = tuple(names)
+    folded = {n.lower() for n in names}
+    if mode == "domain":
+        words = tuple((w, str(i)) for i, w in enumerate(NUMBER_WORDS) if str(i) in names and w not in folded)
+        return ConditionSpec(kind="attribute", names=names, exclusive=(names,), synonyms=words)
+    hair = tuple(n for n in names if n in HAIR_COLOURS)
+    synonyms = tuple((w, t) for w, t in SYNONYMS if t.lstrip("-") in names and w not in folded)
+    return ConditionSpec(kind="attribute", names=names, exclusive=(hair,) if hair else (), synonyms=synonyms)
+
+
+def create_labels(c_org: torch.Tensor, names: Sequence[str], mode: str = "attribute") -> list[torch.Tensor]:
+    """One target label per attribute / domain, as yunjey/stargan ``solver.py create_labels``.
+
+    Attribute mode (CelebA): target ``i`` is ``c_org`` with a hair colour ``i`` set to 1 and
+    the other hair colours to 0, or any other attribute ``i`` flipped. Domain mode (RaFD):
+    target ``i`` is the one-hot vector of domain ``i``.
+
+    Args:
+        c_org: ``(N, c_dim)`` float 0/1 original labels.
+        names: the ``c_dim`` label names.
+        mode: ``"attribute"`` or ``"domain"``.
+
+    Returns:
+        ``c_dim`` tensors ``(N, c_dim)``, ``c_org``'s dtype and device.
+    """
+    hair = [i for i, n in enumerate(names) if n in HAIR_COLOURS]
+    out = []
+    for i in range(len(names)):
+        if mode == "domain":
+            c = torch.zeros_like(c_org)
+            c[:, i] = 1
+        else:
+            c = c_org.clone()
+            if i in hair:
+                c[:, hair] = 0
+                c[:, i] = 1
+            else:
+                c[:, i] = (c[:, i] == 0).to(c.dtype)
+        out.append(c)
+    return out
+
+
+def classification_loss(logit: torch.Tensor, target: torch.Tensor, mode: str = "attribute") -> torch.Tensor:
+    """The auxiliary classifier's loss, float32 (yunjey/stargan ``solver.py classification_loss``).
+
+    Attribute mode: ``binary_cross_entropy_with_logits(logit, target, size_average=False) /
+    N``, i.e. summed over the attributes and averaged over the batch. Domain mode:
+    ``cross_entropy(logit, target)`` (mean over the batch).
+
+    Args:
+        logit: ``(N, c_dim)`` logits (any float dtype; computed in float32).
+        target: ``(N, c_dim)`` float 0/1 (attribute) or ``(N,)`` int64 domain indices.
+        mode: ``"attribute"`` or ``"domain"``.
+
+    Returns:
+        A scalar float32 tensor.
+    """
+    logit = logit.float()
+    if mode == "attribute":
+        return F.binary_cross_entropy_with_logits(logit, target.float(), reduction="sum") / logit.shape[0]
+    return F.cross_entropy(logit, target.long())
+
+
+@contextlib.contextmanager
+def official_inference(generator: nn.Module) -> Iterator[None]:
+    """Run ``generator`` as the official test does: train mode under ``torch.no_grad()``.
+
+    yunjey/stargan ``solver.py``: ``build_model`` creates ``G`` (modules start in train mode),
+    ``test`` calls ``restore_model`` and then ``self.G(x_real, c_trg)`` under
+    ``torch.no_grad()``, never ``self.G.eval()``; the debug translations of ``train`` do the
+    same. So every InstanceNorm normalises each image with its own statistics (eval mode
+    would use the stored running statistics, which give poor images: yunjey/stargan issue
+    #102). Unlike the official code, the running-statistics buffers (which train mode
+    updates as a side effect, and which train-mode outputs never read) are restored
+    afterwards, so inference leaves the model unchanged; the train/eval flags are restored too.
+    """
+    flags = [(m, m.training) for m in generator.modules()]
+    buffers = [(b, b.detach().clone()) for b in generator.buffers()]
+    generator.train()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        with torch.no_grad():
+            for b, saved in buffers:
+                b.copy_(saved)
+        for m, flag in flags:
+            m.training = flag
+
+
+def _sibling_discriminator(path: str) -> Path | None:
+    """``.../200000-D.ckpt`` beside ``.../200000-G.ckpt`` (same suffix), if it exists."""
+    p = Path(path)
+    m = re.fullmatch(r"(.*)-G(\.[A-Za-z0-9.]+)", p.name)
+    if m is None:
+        return None
+    sibling = p.with_name(f"{m.group(1)}-D{m.group(2)}")
+    return sibling if sibling.is_file() else None
+
+
+# -- the adapter ----------------------------------------------------------------------------
+
+
+class StarGANAdapter(GANAdapter):
+    """StarGAN on zoo's GAN contract: networks ``generator`` and ``discriminator`` (with the
+    auxiliary classifier: ``out_src, out_cls = D(x)``), an attribute condition, WGAN-GP.
+
+    Training follows yunjey/stargan ``solver.py Solver.train`` (CelebA and RaFD branches):
+    target labels are the batch's own labels permuted (``label_trg = label_org[randperm]``);
+    the discriminator loss is ``-mean(D_src(x)) + mean(D_src(G(x, c_trg))) + lambda_cls *
+    cls(D_cls(x), c_org) + lambda_gp * GP``; every ``n_critic`` = 5 iterations the generator
+    loss is ``-mean(D_src(G(x, c_trg))) + lambda_cls * cls(D_cls(G(x, c_trg)), c_trg) +
+    lambda_rec * mean|x - G(G(x, c_trg), c_org)|``. Adam, lr 1e-4 for both, betas (0.5,
+    0.999) (``main.py``). Schedule: the paper (section 4, "Training") trains at 1e-4 for the
+    first half (10 of 20 CelebA epochs, 100 of 200 RaFD epochs) and decays linearly to 0 over
+    the second half; here ``Schedule("linear_decay")`` (constant for half the epochs, then
+    per-iteration linear decay to 0). The official ``solver.py`` instead subtracts ``lr /
+    num_iters_decay`` every ``lr_update_step`` = 1000 iterations after ``num_iters -
+    num_iters_decay``: with the defaults (200,000 / 100,000 / 1,000) that is 100 decrements of
+    1e-9, so its rate ends at 0.999e-4, not 0; we follow the paper's schedule, which that code
+    intends.
+
+    Args:
+        spec: the model's spec.
+        image_size: image height = width (128 for the released models).
+        g_conv_dim, g_repeat_num: generator width and residual blocks (64, 6).
+        d_conv_dim, d_repeat_num: discriminator width and stride-2 convs (64, 6).
+        mode: ``"attribute"`` (multi-label, BCE) or ``"domain"`` (single-label, cross-entropy).
+        attrs: label names in order (default: the released model's :data:`CELEBA_ATTRIBUTES`).
+        crop_size: centre crop before resizing (178 for CelebA; 0 = none).
+        lambda_cls, lambda_rec, lambda_gp: loss weights (1, 10, 10).
+        official_weights: an official ``*-G.ckpt`` (or ``.safetensors``): the generator's
+            configuration is read from it and it is loaded strictly (:func:`load_official_stargan`).
+        official_discriminator: an official ``*-D.ckpt``; default: the ``-D`` file beside
+            ``official_weights`` when there is one.
+
+    Raises:
+        ZooError: an unreadable or wrong official file (a discriminator given as the
+            generator...), labels that do not fit (``c_dim`` of the file differs from the
+            number of names), or a discriminator file whose ``c_dim`` differs from the generator's.
+    """
+
+    n_critic = 5  # main.py --n_critic
+    schedule = Schedule("linear_decay")  # decay_after_epochs None: half the epochs (paper, section 4)
+    default_lr = 1e-4  # main.py --g_lr / --d_lr
+    betas = (0.5, 0.999)  # main.py --beta1 / --beta2
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        image_size: int = 128,
+        g_conv_dim: int = 64,
+        d_conv_dim: int = 64,
+        g_repeat_num: int = 6,
+        d_repeat_num: int = 6,
+        mode: str = "attribute",
+        attrs: Sequence[str] | None = None,
+        crop_size: int = 178,
+        lambda_cls: float = 1.0,
+        lambda_rec: float = 10.0,
+        lambda_gp: float = 10.0,
+        official_weights: str | None = None,
+        official_discriminator: str | None = None,
+    ) -> None:
+        check_choice(mode, ("attribute", "domain"), "mode")
+        generator = discriminator = None
+        self.discriminator_at_hand = True
+        if official_weights is not None:
+            generator = load_official_stargan(official_weights, part="G")
+            g_conv_dim, g_repeat_num = generator.conv_dim, generator.repeat_num
+            d_path = official_discriminator or _sibling_discriminator(official_weights)
+            if d_path is not None:
+                discriminator = load_official_stargan(d_path, part="D")
+                if discriminator.c_dim != generator.c_dim:
+                    raise ZooError(
+                        f"the discriminator {d_path} has {discriminator.c_dim} labels but the generator {official_weights} "
+                        f"has {generator.c_dim}; pass the files of one training run",
+                        exit_code=2,
+                    )
+                cfg = discriminator.config()
+                image_size, d_conv_dim, d_repeat_num = cfg["image_size"], cfg["conv_dim"], cfg["repeat_num"]
+            else:
+                self.discriminator_at_hand = False
+        c_dim = generator.c_dim if generator is not None else len(attrs) if attrs is not None else len(CELEBA_ATTRIBUTES)
+        if attrs is None:
+            if c_dim != len(CELEBA_ATTRIBUTES):
+                raise ZooError(
+                    f"{official_weights} has {c_dim} labels, not the 5 CelebA attributes of the released models; "
+                    f"give their names in order with {{param}}",
+                    param="attrs",
+                    exit_code=2,
+                )
+            attrs = CELEBA_ATTRIBUTES
+        if len(attrs) != c_dim:
+            raise ZooError(
+                f"{official_weights} has {c_dim} labels but {len(attrs)} names were given ({', '.join(attrs)}); give {c_dim}",
+                param="attrs",
+                exit_code=2,
+            )
+        if generator is None:
+            generator = Generator(g_conv_dim, c_dim, g_repeat_num)
+        if discriminator is None:
+            discriminator = Discriminator(image_size, d_conv_dim, c_dim, d_repeat_num)
+        generator.train()
+        discriminator.train()
+        super().__init__(
+            spec,
+            {"generator": generator, "discriminator": discriminator},
+            image_size=image_size,
+            channels=3,
+            condition=stargan_condition(attrs, mode),
+        )
+        self.mode, self.c_dim, self.crop_size = mode, c_dim, crop_size
+        self.lambda_cls, self.lambda_rec, self.lambda_gp = lambda_cls, lambda_rec, lambda_gp
+        self.official_weights = official_weights
+        self._fixed: tuple[torch.Tensor, torch.Tensor] | None = None  # the first training images, for sample()
+
+    # -- preprocessing ------------------------------------------------------------------
+    def transforms(self, *, img_size: int | None = None, train: bool = False, resize_only: bool = False) -> Any:
+        """``torchvision.transforms.v2`` pipeline to ``(3, S, S)`` float32 in ``[-1, 1]``.
+
+        With ``crop_size`` (CelebA): yunjey/stargan ``data_loader.get_loader``:
+        ``RandomHorizontalFlip`` (training only), ``CenterCrop(crop_size)``, ``Resize(S)``,
+        ``ToTensor``, ``Normalize(0.5, 0.5)``; on a PIL image the crop and resize run in PIL
+        (bilinear), as the official ``torchvision.transforms`` do. Grey images become RGB.
+        Without ``crop_size``, or with ``resize_only`` (built-in data such as ``digits``):
+        :meth:`zoo.gan.GANAdapter.transforms` (resize and centre crop, no flip: a flipped
+        digit is another glyph).
+        """
+        if not self.crop_size or resize_only:
+            return super().transforms(img_size=img_size, train=train, resize_only=resize_only)
+        from torchvision.transforms import v2
+
+        size = img_size or self.image_size
+        ops: list[Any] = [v2.RGB()]
+        if train:
+            ops.append(v2.RandomHorizontalFlip())
+        ops += [
+            v2.CenterCrop(self.crop_size),
+            v2.Resize(size, antialias=True),
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.5] * 3, [0.5] * 3),
+        ]
+        return v2.Compose(ops)
+
+    def preprocess(self, image: Any) -> torch.Tensor:
+        """One photograph for :meth:`translate`, with the official test preprocessing.
+
+        yunjey/stargan ``data_loader.get_loader(mode='test')``: ``CenterCrop(178)``,
+        ``Resize(image_size)``, ``ToTensor()``, ``Normalize((0.5,)*3, (0.5,)*3)`` (crop size
+        ``crop_size``; without one, resize and centre crop). Any PIL mode is converted to RGB.
+
+        Args:
+            image: a PIL image.
+
+        Returns:
+            ``(3, image_size, image_size)`` float32 in ``[-1, 1]``.
+
+        Raises:
+            ZooError: ``image`` is not a PIL image (exit code 2).
+        """
+        from PIL import Image
+
+        if not isinstance(image, Image.Image):
+            raise ZooError(
+                f"{self.spec.name} preprocess takes a PIL image, got {type(image).__name__}; open the file with PIL first", exit_code=2
+            )
+        return self.transforms(train=False)(image.convert("RGB")).as_subclass(torch.Tensor)  # a plain tensor, not a tv_tensors.Image
+
+    # -- labels ---------------------------------------------------------------------------
+    def _vector(self, value: Any, n: int, what: str) -> torch.Tensor | dict[str, float]:
+        """A condition or source as given: ``(n, c_dim)`` float32 CPU tensor (a full label), or a dict of edits."""
+        if isinstance(value, str):
+            return self.condition.parse(value)
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in self.condition.names]
+            if unknown:
+                raise ZooError(f"unknown {what} attribute {unknown[0]!r}; valid: {', '.join(self.condition.names)}", exit_code=2)
+            return {k: float(v) for k, v in value.items()}
+        t = torch.as_tensor(value, dtype=torch.float32).cpu()
+        if t.dim() == 1:
+            t = t[None].expand(n, -1)
+        if t.dim() != 2 or t.shape[1] != self.c_dim or t.shape[0] != n:
+            raise ZooError(
+                f"{what} labels must be ({n}, {self.c_dim}) or ({self.c_dim},) 0/1 values in the order "
+                f"{', '.join(self.condition.names)}; got shape {tuple(t.shape)}",
+                exit_code=2,
+            )
+        return t.clone()
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """The discriminator's auxiliary classifier as labels: ``out_cls > 0`` (attribute mode)
+        or the one-hot arg-max (domain mode).
+
+        Args:
+            images: ``(N, 3, image_size, image_size)`` float in ``[-1, 1]``.
+
+        Returns:
+            ``(N, c_dim)`` float32 CPU 0/1 labels.
+        """
+        param = next(self.discriminator.parameters())
+        with torch.no_grad():
+            _, logits = self.discriminator(images.to(param.device, param.dtype))
+        if self.mode == "domain":
+            return F.one_hot(logits.argmax(1), self.c_dim).float().cpu()
+        return (logits > 0).float().cpu()
+
+    def source_labels(self, images: torch.Tensor, source: Any = None) -> torch.Tensor:
+        """The input images' own labels ``c_org`` (the official test reads them from the data set).
+
+        Args:
+            images: ``(N, 3, image_size, image_size)`` float in ``[-1, 1]``.
+            source: ``None``; ``--from`` text (``"Brown_Hair,Young"``) or a ``{name: 0/1}``
+                dict: the named attributes are set on top of the default; or a full
+                ``(N, c_dim)`` / ``(c_dim,)`` 0/1 label.
+
+        The default (``None``, and the attributes ``source`` does not name) is the
+        discriminator's auxiliary classifier (:meth:`classify`) when it is at hand (a
+        trained model, or an official ``-D`` file beside the generator); otherwise every
+        attribute off, with a one-line warning saying so (an unknown photograph has no labels).
+
+        Returns:
+            ``(N, c_dim)`` float32 CPU 0/1 labels.
+
+        Raises:
+            ZooError: an unknown attribute or a label of the wrong shape (exit code 2).
+        """
+        n = images.shape[0]
+        given = self._vector(source, n, "--from") if source is not None else {}
+        if isinstance(given, torch.Tensor):
+            return given
+        if self.discriminator_at_hand:
+            base = self.classify(images)
+        else:
+            base = torch.zeros(n, self.c_dim)
+            unset = [a for a in self.condition.names if a not in given]
+            if unset:
+                warn(
+                    f"{self.spec.name}: the input's own attributes are not known (no --from, and no discriminator file beside "
+                    f"the generator): assumed {', '.join(f'{a}=0' for a in unset)}; give them with --from, e.g. --from Brown_Hair,Young"
+                )
+        return torch.stack([torch.tensor(self.condition.apply(row.tolist(), given)) for row in base]).float()
+
+    def target_labels(self, images: torch.Tensor, condition: Any, source: Any = None) -> torch.Tensor:
+        """``c_trg``: the target labels of ``condition`` for these images.
+
+        Args:
+            images: ``(N, 3, image_size, image_size)`` float in ``[-1, 1]``.
+            condition: ``--attr`` text (``"blond"``, ``"Blond_Hair,-Male"``) or a ``{name:
+                0/1}`` dict: edits applied to the source labels (:meth:`source_labels`, with
+                hair colours exclusive as ``create_labels``); or a full ``(N, c_dim)`` /
+                ``(c_dim,)`` 0/1 label, used as it is. In domain mode the text names one
+                domain, and the source is not needed.
+            source: the images' own labels (see :meth:`source_labels`).
+
+        Returns:
+            ``(N, c_dim)`` float32 CPU 0/1 labels.
+
+        Raises:
+            ZooError: no condition, an unknown or ambiguous attribute (the valid ones are
+                listed), two hair colours at once, or not exactly one domain in domain mode.
+        """
+        valid = ", ".join(self.condition.names)
+        if condition is None:
+            raise ZooError(f"{self.spec.name} needs a target: --attr NAME[,NAME...]; valid: {valid}", exit_code=2)
+        n = images.shape[0]
+        edits = self._vector(condition, n, "--attr")
+        if isinstance(edits, torch.Tensor):
+            return edits
+        if self.mode == "domain":
+            on = [k for k, v in edits.items() if v == 1.0]
+            if len(on) != 1:
+                raise ZooError(f"{self.spec.name} translates to one domain: --attr NAME; valid: {valid}", exit_code=2)
+            return F.one_hot(torch.full((n,), self.condition.names.index(on[0])), self.c_dim).float()
+        base = self.source_labels(images, source)
+        return torch.stack([torch.tensor(self.condition.apply(row.tolist(), edits)) for row in base]).float()
+
+    # -- translation ------------------------------------------------------------------------
+    def _inputs(self, images: Any) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point() or images.shape[0] == 0:
+            got = f"shape {tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ZooError(
+                f"{self.spec.name} translates float images (N, 3, {self.image_size}, {self.image_size}) from preprocess(), got {got}",
+                exit_code=2,
+            )
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)  # grey to RGB, as the official ImageFolder loader
+        if tuple(images.shape[1:]) != (3, self.image_size, self.image_size):
+            raise ZooError(
+                f"{self.spec.name} translates images of shape (N, 3, {self.image_size}, {self.image_size}), got "
+                f"{tuple(images.shape)}; use preprocess() (official test preprocessing) first",
+                exit_code=2,
+            )
+        return images
+
+    def translate(self, images: torch.Tensor, condition: Any = None, *, source: Any = None) -> torch.Tensor:
+        """Translate preprocessed images to the attributes ``condition`` asks for.
+
+        ``c_trg`` is :meth:`target_labels` (the source labels with the edits applied); the
+        generator runs as the official test does (:func:`official_inference`: train mode
+        under ``no_grad``, yunjey/stargan ``solver.py Solver.test``), and the output goes
+        from ``[-1, 1]`` to ``[0, 1]`` as the official ``denorm`` (``(x + 1) / 2``, clamped).
+
+        Args:
+            images: ``(N, 3, image_size, image_size)`` float in ``[-1, 1]`` (:meth:`preprocess`);
+                ``(N, 1, ...)`` grey images are repeated to RGB.
+            condition: the target (see :meth:`target_labels`).
+            source: the inputs' own attributes (``--from``; see :meth:`source_labels`).
+
+        Returns:
+            ``(N, 3, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
+
+        Raises:
+            ZooError: images of another shape, or a bad condition or source (exit code 2).
+        """
+        x = self._inputs(images)
+        c_trg = self.target_labels(x, condition, source)
+        param = next(self.generator.parameters())
+        with official_inference(self.generator):
+            y = self.generator(x.to(param.device, param.dtype), c_trg.to(param.device, param.dtype))
+        return to_unit_range(y)
+
+    def generator_inputs(
+        self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu", condition: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, c)`` for ``zoo bench``: ``x`` uniform in ``[-1, 1)`` float32 ``(n, 3, S, S)``
+        (drawn on the CPU from ``generator``, or the global RNG) and ``c`` ``(n, c_dim)``:
+        the labels of ``condition`` applied to all-off labels, or the first domain / attribute on."""
+        n = self.check_n(n)
+        x = torch.rand(n, 3, self.image_size, self.image_size, generator=generator) * 2 - 1
+        c = torch.zeros(n, self.c_dim)
+        if condition is None:
+            c[:, 0] = 1
+        else:
+            edits = self._vector(condition, n, "--attr")
+            c = edits if isinstance(edits, torch.Tensor) else torch.tensor([self.condition.apply([0.0] * self.c_dim, edits)] * n)
+        return x.to(device), c.to(device)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
+        """The official training-time debug grid (yunjey/stargan ``solver.py``: ``x_fixed`` and
+        ``create_labels``): the first training batch's images (up to 16) and their translations.
+
+        Cells come in blocks of 8 images: a row of the 8 inputs, then one row per target
+        (:func:`create_labels` of their own labels, or the one target ``condition`` asks for),
+        so a grid 8 cells wide (64 samples) shows each input above its translations; the
+        cells repeat when ``n`` is larger. ``seed`` orders the images (a seeded permutation).
+
+        Returns:
+            ``(n, 3, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
+
+        Raises:
+            ZooError: ``n < 1``; a model that has not trained (StarGAN draws no noise: it
+                translates images; use ``zoo sample stargan --image FILE`` or :meth:`translate`).
+        """
+        n = self.check_n(n)
+        if self._fixed is None:
+            raise ZooError(
+                f"{self.spec.name} translates images rather than drawing them from noise; pass --image FILE "
+                "(or call translate() on preprocess()ed images)",
+                exit_code=2,
+            )
+        x, c_org = self._fixed
+        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(int(seed)))
+        x, c_org = x[order], c_org[order]
+        if condition is None:
+            targets = create_labels(c_org, self.condition.names, self.mode)
+        else:
+            targets = [self.target_labels(x, condition, source=c_org)]
+        param = next(self.generator.parameters())
+        rows = [to_unit_range(x)]
+        with official_inference(self.generator):
+            for c in targets:
+                rows.append(to_unit_range(self.generator(x.to(param.device, param.dtype), c.to(param.device, param.dtype))))
+        cells = [row[i : i + 8] for i in range(0, x.shape[0], 8) for row in rows]
+        flat = torch.cat(cells)
+        return flat[torch.arange(n) % flat.shape[0]].contiguous()
+
+    # -- training -----------------------------------------------------------------------------
+    def _labels(self, batch: Any, n: int, device: torch.device) -> torch.Tensor:
+        """The batch's labels: ``(N, c_dim)`` float 0/1 (attribute mode) or ``(N,)`` int64 (domain mode)."""
+        y = batch[1] if isinstance(batch, (tuple, list)) and len(batch) >= 2 else None
+        names = ", ".join(self.condition.names)
+        if not isinstance(y, torch.Tensor):
+            raise ZooError(
+                f"{self.spec.name} trains on (images, labels) batches; give labelled data (an ImageFolder of domains, or celeba:DIR)"
+            )
+        if self.mode == "attribute":
+            if y.dim() != 2 or y.shape != (n, self.c_dim):
+                raise ZooError(
+                    f"{self.spec.name} was built in attribute mode for {self.c_dim} attributes ({names}) but the labels have shape "
+                    f"{tuple(y.shape)}; for class folders (one domain per image) build it with mode='domain'",
+                    exit_code=2,
+                )
+            return y.to(device=device, dtype=torch.float32)
+        if y.dim() != 1 or y.is_floating_point() or y.shape[0] != n:
+            raise ZooError(
+                f"{self.spec.name} was built in domain mode ({names}) but the labels have shape {tuple(y.shape)} {y.dtype}; "
+                "for attribute vectors (celeba:DIR) build it with mode='attribute'",
+                exit_code=2,
+            )
+        if y.device.type == "cpu" and (int(y.min()) < 0 or int(y.max()) >= self.c_dim):
+            raise ZooError(f"domain labels must be in 0..{self.c_dim - 1} ({names}), got {int(y.min())}..{int(y.max())}", exit_code=2)
+        return y.to(device=device, dtype=torch.long)
+
+    def training_step(self, batch: Any, ctx: StepContext) -> Iterator[Step]:
+        """One iteration of yunjey/stargan ``solver.py Solver.train`` (CelebA / RaFD branch).
+
+        Args:
+            batch: ``(images, labels)``: images ``(N, 3, S, S)`` (or ``(N, 1, S, S)`` grey,
+                repeated to RGB) float in ``[-1, 1]``; labels ``(N, c_dim)`` float 0/1
+                (attribute mode) or ``(N,)`` int64 domain indices (domain mode).
+            ctx: the trainer's :class:`zoo.gan.StepContext` (``update_generator`` every
+                ``n_critic`` = 5 iterations; the gradient penalty).
+
+        Yields:
+            ``Step("discriminator", d_loss, {"d_loss", "d_loss_real", "d_loss_fake",
+            "d_loss_cls", "d_loss_gp"})``; then, when ``ctx.update_generator``,
+            ``Step("generator", g_loss, {"g_loss", "g_loss_fake", "g_loss_rec",
+            "g_loss_cls"})``: float32 scalar losses, logs detached (the official log names).
+
+        Raises:
+            ZooError: images of another size than built, or labels that do not fit the mode.
+        """
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)  # grey to RGB, as the official ImageFolder loader
+        x_real = self.check_images((images,))
+        label_org = self._labels(batch, x_real.shape[0], x_real.device)
+        if self._fixed is None:  # the official x_fixed: the first batch, for the debug grids (sample)
+            c = label_org if self.mode == "attribute" else F.one_hot(label_org, self.c_dim).float()
+            self._fixed = (x_real[:16].detach().float().cpu().clone(), c[:16].detach().cpu().clone())
+        rand_idx = torch.randperm(x_real.shape[0]).to(x_real.device)  # generate target domain labels randomly
+        label_trg = label_org[rand_idx]
+        if self.mode == "attribute":
+            c_org, c_trg = label_org, label_trg
+        else:
+            c_org, c_trg = F.one_hot(label_org, self.c_dim).float(), F.one_hot(label_trg, self.c_dim).float()
+        G, D = self.generator, self.discriminator
+
+        # 2. Train the discriminator.
+        out_src, out_cls = D(x_real)
+        d_loss_real = -out_src.float().mean()
+        d_loss_cls = classification_loss(out_cls, label_org, self.mode)
+        x_fake = G(x_real, c_trg)
+        out_src, _ = D(x_fake.detach())
+        d_loss_fake = out_src.float().mean()
+        d_loss_gp = ctx.gradient_penalty(lambda x: D(x)[0], x_real, x_fake)
+        d_loss = d_loss_real + d_loss_fake + self.lambda_cls * d_loss_cls + self.lambda_gp * d_loss_gp
+        logs = {"d_loss_real": d_loss_real, "d_loss_fake": d_loss_fake, "d_loss_cls": d_loss_cls, "d_loss_gp": d_loss_gp}
+        yield Step("discriminator", d_loss, {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in logs.items()}})
+        if not ctx.update_generator:
+            return
+
+        # 3. Train the generator (x_fake is G(x_real, c_trg) of this iteration: G has not stepped since).
+        with without_param_grads(D):
+            out_src, out_cls = D(x_fake)
+        g_loss_fake = -out_src.float().mean()
+        g_loss_cls = classification_loss(out_cls, label_trg, self.mode)
+        x_reconst = G(x_fake, c_org)  # target-to-original domain
+        g_loss_rec = (x_real.float() - x_reconst.float()).abs().mean()
+        g_loss = g_loss_fake + self.lambda_rec * g_loss_rec + self.lambda_cls * g_loss_cls
+        logs = {"g_loss_fake": g_loss_fake, "g_loss_rec": g_loss_rec, "g_loss_cls": g_loss_cls}
+        yield Step("generator", g_loss, {"g_loss": g_loss.detach(), **{k: v.detach() for k, v in logs.items()}})
+
+    def config(self) -> dict[str, Any]:
+        """Build options that rebuild these networks without the official file (the
+        checkpoint's sidecar): ``image_size``, ``channels`` (3), ``g_conv_dim``,
+        ``d_conv_dim``, ``g_repeat_num``, ``d_repeat_num``, ``mode``, ``attrs``,
+        ``crop_size``, ``lambda_cls``, ``lambda_rec``, ``lambda_gp``."""
+        g, d = self.generator, self.discriminator
+        return {
+            "image_size": self.image_size,
+            "channels": 3,
+            "g_conv_dim": g.conv_dim,
+            "d_conv_dim": d.conv_dim,
+            "g_repeat_num": g.repeat_num,
+            "d_repeat_num": d.repeat_num,
+            "mode": self.mode,
+            "attrs": list(self.condition.names),
+            "crop_size": self.crop_size,
+            "lambda_cls": self.lambda_cls,
+            "lambda_rec": self.lambda_rec,
+            "lambda_gp": self.lambda_gp,
+        }

@@ -51,7 +51,16 @@ def test_list_json_and_table():
     res = run("list", "resnet*", "--kind", "backbone", "--wide")
     assert res.exit_code == 0 and "resnet152" in res.stdout and "top-1" in res.stdout and "dcgan" not in res.stdout
     res = run("list", "--kind", "gan", "--json")
-    assert [r["name"] for r in json.loads(res.stdout)] == ["cgan", "dcgan", "lapgan", "vanilla_gan"]
+    assert [r["name"] for r in json.loads(res.stdout)] == [
+        "cgan",
+        "cyclegan",
+        "dcgan",
+        "lapgan",
+        "srgan",
+        "srresnet",
+        "stargan",
+        "vanilla_gan",
+    ]
 
 
 def test_info_json():

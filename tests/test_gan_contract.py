@@ -57,6 +57,9 @@ def test_attribute_parsing_prefixes_synonyms_negation_and_exclusive_hair():
     assert CELEBA.parse("-male,young=0") == {"Male": 0.0, "Young": 0.0}
     assert CELEBA.parse("woman") == {"Male": 0.0} and CELEBA.parse("old") == {"Young": 0.0}
     assert CELEBA.apply([1, 0, 0, 1, 1], CELEBA.parse("blond,female")) == [0.0, 1.0, 0.0, 0.0, 1.0]
+    beard = ConditionSpec(kind="attribute", names=("No_Beard", "Male"))  # a CelebA name that starts like a negation
+    assert beard.parse("no_beard") == {"No_Beard": 1.0} and beard.parse("-No_Beard") == {"No_Beard": 0.0}
+    assert beard.parse("no_male") == {"Male": 0.0}
     cases = {
         "b": "--attr 'b' is ambiguous: Black_Hair, Blond_Hair, Brown_Hair",
         "purple": "unknown --attr 'purple'",

@@ -113,7 +113,7 @@ def test_one_training_step_changes_both_networks(name):
     for k, net in adapter.networks.items():
         changed = [not torch.equal(a, b) for a, b in zip(before[k], net.parameters(), strict=True)]
         assert all(changed), f"{k}: {changed}"
-    assert set(logs) == {"d_loss", "d_real", "d_fake", "g_loss"}
+    assert set(logs) == {"d_loss", "d_real", "d_fake", "g_loss"} | ({"ms_loss"} if name == "cgan" else set())
     for key, value in logs.items():
         assert isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad and torch.isfinite(value), key
     assert 0 < float(logs["d_real"]) < 1 and 0 < float(logs["d_fake"]) < 1
@@ -335,3 +335,24 @@ def test_cgan_learns_from_real_digits():
     # the generator learned the digits' intensities: mostly black with bright strokes
     fake_mean, fake_std = pixel_stats()
     assert abs(fake_mean - real_mean) < 0.1 and abs(fake_std - real_std) < 0.1, (fake_mean, fake_std, real_mean, real_std)
+
+
+def test_cgan_mode_seeking_term_is_the_msgan_ratio_and_can_be_turned_off():
+    """Mao et al. 2019 eq. 3: 1 / (mean|G(z1,y) - G(z2,y)| / mean|z1 - z2| + 1e-5), checked by hand;
+    mode_seeking=0 is the plain cGAN (no extra generator pass, no ms_loss log)."""
+    adapter = small("cgan")
+    z = torch.rand(4, adapter.latent_dim)
+    y = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3]), 10).float()
+    fake = adapter.generator(z, y)
+    torch.manual_seed(5)
+    ms = adapter.mode_seeking_term(z, fake, y)
+    torch.manual_seed(5)
+    z2 = torch.rand_like(z)
+    lz = (fake - adapter.generator(z2, y)).abs().flatten(1).mean(1) / (z - z2).abs().mean(1)
+    assert torch.allclose(ms, 1 / (lz.mean() + 1e-5)) and ms.requires_grad
+    assert adapter.mode_seeking == 0.3 and adapter.config()["mode_seeking"] == 0.3
+    plain = small("cgan", mode_seeking=0)
+    logs = run_iteration(plain.train(), optimizers(plain), batch_for("cgan"))
+    assert "ms_loss" not in logs
+    with pytest.raises(ZooError, match=r"cgan mode_seeking must be a number >= 0 \(0: the paper's plain cGAN\), got -1"):
+        build("cgan", mode_seeking=-1)

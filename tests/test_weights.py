@@ -192,12 +192,15 @@ def test_download_full_sha_with_progress(server, tmp_path, capsys):
 def test_download_sha_prefix_and_unchecked(server, tmp_path, caplog):
     data = _blob(1000)
     server.state.files["/resnet-abc.pth"] = data
+    server.state.files["/other.pth"] = data[::-1]
     dest = tmp_path / "resnet.pth"
     download.download(server.url + "/resnet-abc.pth", dest, sha256=_sha(data)[:8].upper(), progress=False)
     assert dest.read_bytes() == data
-    with caplog.at_level(logging.INFO, logger="zoo.download"):
-        download.download(server.url + "/resnet-abc.pth", tmp_path / "again.pth", progress=False)
-    assert _sha(data) in caplog.text
+    with caplog.at_level(logging.INFO, logger="zoo.download"):  # no published digest: pinned, and said so
+        download.download(server.url + "/other.pth", tmp_path / "again.pth", progress=False)
+    assert _sha(data[::-1]) in caplog.text and "pinned" in caplog.text
+    pinned = json.loads((download.cache_dir() / "pins.json").read_text())["urls"]
+    assert pinned == {server.url + "/resnet-abc.pth": {"sha256": _sha(data)}, server.url + "/other.pth": {"sha256": _sha(data[::-1])}}
 
 
 def test_download_sha_mismatch_deletes(server, tmp_path):
@@ -302,17 +305,23 @@ def test_offline_makes_no_request(server, tmp_path, monkeypatch, var):
     assert server.state.requests == []
 
 
-def test_concurrent_download_is_refused(server, tmp_path):
+def test_concurrent_download_waits_for_the_lock(server, tmp_path, monkeypatch, capsys):
     fcntl = pytest.importorskip("fcntl")
+    from zoo import pins
+
+    monkeypatch.setattr(pins, "LOCK_MESSAGE_EVERY", 0.1)
     server.state.files["/w.bin"] = b"abc"
     dest = tmp_path / "w.bin"
-    with open(tmp_path / "w.bin.lock", "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # another process holds it (flock locks are per open file)
-        with pytest.raises(ZooError, match="another process is downloading"):
-            download.download(server.url + "/w.bin", dest, progress=False)
-    assert server.state.requests == []
+    fh = open(tmp_path / "w.bin.lock", "a+b")  # noqa: SIM115 (released by the timer)
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # another process holds it (flock locks are per open file)
+    t0 = time.perf_counter()
+    timer = threading.Timer(0.5, fh.close)  # closing the file releases the lock
+    timer.start()
     download.download(server.url + "/w.bin", dest, progress=False)
-    assert dest.read_bytes() == b"abc"
+    timer.join()
+    assert time.perf_counter() - t0 >= 0.45 and dest.read_bytes() == b"abc"
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and set(lines) == {f"waiting for another zoo process downloading w.bin (lock {tmp_path / 'w.bin.lock'})"}
 
 
 def test_bad_sha_argument(tmp_path):

@@ -184,8 +184,9 @@ class ConditionSpec:
                 if v.strip() not in ("0", "1"):
                     raise ZooError(f"--attr {word!r}: the value after '=' must be 0 or 1", exit_code=2)
                 value = float(v.strip())
-            for p in _OFF_PREFIXES:
-                if _fold(w).startswith(_fold(p)) and _fold(w) not in syn:
+            names = {_fold(n) for n in self.names}
+            for p in _OFF_PREFIXES:  # an attribute named with the prefix (CelebA's No_Beard) is that attribute
+                if _fold(w).startswith(_fold(p)) and _fold(w) not in syn and _fold(w) not in names:
                     w, value = w[len(p) :], 0.0
                     break
             target = syn.get(_fold(w))

@@ -176,11 +176,9 @@ def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, see
 
 
 def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float) -> DataSource:
-    from zoo.manager import get_plugin_manager
+    from zoo.registry import load_dataset, load_datasets
 
-    loaders: dict[str, Any] = {}
-    for contrib in get_plugin_manager().hook.zoo_datasets():
-        loaders.update(contrib or {})
+    loaders = load_datasets()  # {name: (plugin, loader)}; a name given by two plugins is an error
     if name not in loaders:
         valid = ", ".join(sorted(loaders)) or "none"
         raise ZooError(
@@ -188,7 +186,7 @@ def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float
             f"built-in: {valid}; or pass an ImageFolder path",
             exit_code=2,
         )
-    images, labels, classes = loaders[name]()
+    images, labels, classes = load_dataset(name)  # a failing plugin loader is one line naming it
     if class_filter:
         keep = parse_classes(class_filter, classes, name)
         remap = {old: new for new, old in enumerate(keep)}
@@ -269,12 +267,24 @@ def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
     )
 
 
-def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2) -> DataSource:
+def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: Any = None) -> DataSource:
     """Turn a ``--data`` value into a :class:`DataSource` (no transforms applied yet).
 
+    ``celeba:DIR`` is a CelebA-style attribute data set (a folder of images plus
+    ``list_attr_celeba.txt``, :func:`zoo.plugins.stargan_data.resolve_celeba`) whose labels
+    are the ``attrs`` vectors (``--attrs Black_Hair,Blond_Hair,...``; default the released
+    StarGAN models' 5); its source carries ``build_options`` for the model.
+
     Raises:
-        ZooError: missing/unreadable directory, empty class folder, unknown data set or class.
+        ZooError: missing/unreadable directory, empty class folder, unknown data set or class;
+            ``attrs`` given for data that is not ``celeba:DIR``.
     """
+    if data.startswith("celeba:"):
+        from zoo.plugins.stargan_data import resolve_celeba
+
+        return resolve_celeba(data, attrs.split(",") if isinstance(attrs, str) else attrs, val_fraction=val_fraction)
+    if attrs is not None:
+        raise ZooError(f"--attrs selects CelebA attributes and needs --data celeba:DIR; {data} has class folders", exit_code=2)
     path = Path(data).expanduser()
     if path.exists() or "/" in data or data.startswith("."):
         if not path.exists():

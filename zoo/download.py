@@ -1,16 +1,25 @@
 """Downloads and the weights cache: one cache directory, offline detection, resumable verified downloads.
 
 * One cache directory (:func:`cache_dir`, ``$ZOO_CACHE``); ``ZOO_OFFLINE=1`` (or
-  ``HF_HUB_OFFLINE=1``) forbids the network and every failure is one clear line
-  (:class:`~zoo.errors.ZooError`).
-* :func:`download` streams into ``dest + ".part"``, resumes an interrupted ``.part`` file
-  with an HTTP ``Range`` request, verifies SHA-256 (a full digest, or the prefix that
-  torchvision puts in its file names, ``resnet18-f37072fd.pth``) and only then renames the
-  file into place, so a half-written file never has the final name (not through
-  :mod:`zoo.fileio`, whose temporary names are random: resuming needs a fixed one). A
-  lock file keeps two processes off one ``.part`` file (:mod:`filelock`, a torch dependency).
-* :func:`fetch_pretrained` turns a model's published weights into a cached safetensors
-  file, converting ``.pth`` files once (read with ``torch.load(weights_only=True)`` only).
+  ``HF_HUB_OFFLINE=1``) forbids the network. Every failure is one line: a
+  :class:`WeightsUnavailable` when the weights cannot be had now (offline, host
+  unreachable, HTTP error, transfer cut, URL refused), the only failure on which
+  ``--weights auto`` starts from random init; a plain :class:`~zoo.errors.ZooError` for a
+  digest mismatch, a changed cache file, a lock or disk problem.
+* https only (:func:`check_url`), redirects included. Plain http is allowed from loopback
+  hosts only (``127.0.0.1``, ``localhost``, ``::1``): the tests' own server.
+* :func:`download` streams into ``dest + ".part"`` and resumes it with ``Range`` plus
+  ``If-Range`` (the ETag, else the Last-Modified date, of the response that started the
+  file, kept in ``dest + ".part.json"``): a file replaced upstream is answered with a 200
+  and restarts from byte 0 instead of being spliced onto the old bytes. The SHA-256 is
+  checked (a published digest, or the prefix torchvision puts in its file names,
+  ``resnet18-f37072fd.pth``; without one, the digest pinned at the URL's first download,
+  :mod:`zoo.pins`) before the file is renamed into place (not through :mod:`zoo.fileio`,
+  whose temporary names are random: resuming needs a fixed one). A lock
+  (:func:`zoo.pins.cache_lock`) keeps two processes off one file; the second waits.
+* :func:`fetch_pretrained` and :func:`pretrained_path` (defined in :mod:`zoo.pretrained`,
+  exported here): a model's published weights as a cached file pinned and checked on every
+  use: backbones as ``<model>/<tag>.safetensors``, GANs as the official file.
 
 Why our own downloader rather than a library's (measured with torch 2.14.1 and
 huggingface_hub 2.4.0 against a local HTTP server that cuts a 300 kB body after 100 kB):
@@ -32,8 +41,9 @@ huggingface_hub 2.4.0 against a local HTTP server that cuts a 300 kB body after 
   :func:`download` serves them as well.
 
 Sources: ``torch.hub.download_url_to_file`` (temp file beside the destination, hash while
-streaming, then move into place) and torchvision's convention that the 8 hex digits after
-the last ``-`` of a weight file name are the start of its SHA-256 (``torch.hub.HASH_REGEX``).
+streaming, then move into place); torchvision's convention that the 8 hex digits after
+the last ``-`` of a weight file name are the start of its SHA-256 (``torch.hub.HASH_REGEX``);
+RFC 9110 section 13.1.5 (``If-Range``: strong ETags only, else a date).
 
 No torch import at module level (:func:`fetch_pretrained` imports :mod:`zoo.state_dict`
 when it converts a file).
@@ -44,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import logging
 import os
 import re
@@ -51,21 +62,32 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from zoo import pins
 from zoo.errors import ZooError
+from zoo.fileio import atomic_write_text
 from zoo.progress import progress_bar
 
-__all__ = ["cache_dir", "download", "fetch_pretrained", "offline", "pretrained_path"]
+__all__ = ["WeightsUnavailable", "cache_dir", "check_url", "download", "offline"]
 
 log = logging.getLogger(__name__)
 
 _TRUE = ("1", "true", "yes", "on")
 _OFFLINE_VARS = ("ZOO_OFFLINE", "HF_HUB_OFFLINE")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _CHUNK = 1 << 20  # bytes read per network/disk read
 _USER_AGENT = "zoo/0.1 (+python-urllib)"
+
+
+class WeightsUnavailable(ZooError):
+    """The weights cannot be had now: offline, host unreachable, HTTP error, transfer cut, URL refused.
+
+    A :class:`~zoo.errors.ZooError` (one line, exit code 1). ``--weights auto`` falls back
+    to random init on this error only; digest mismatches, changed cache files, lock and
+    disk errors are plain :class:`~zoo.errors.ZooError`.
+    """
 
 
 # ---------------------------------------------------------------------------------
@@ -77,8 +99,9 @@ def cache_dir() -> Path:
     ``$ZOO_CACHE`` if set and non-empty, else ``$XDG_CACHE_HOME/zoo``, else
     ``~/.cache/zoo`` (the XDG base-directory convention, as ``torch.hub`` and
     ``huggingface_hub`` use). Layout: ``<cache>/<model>/<tag>.safetensors`` (converted
-    published weights) and ``<cache>/downloads/<file name>`` (original files being
-    downloaded). Raises nothing.
+    backbone weights), ``<cache>/<model>/<tag>.ckpt|.pth|...`` (GAN weights, as published),
+    ``<cache>/downloads/<file name>`` (original files being downloaded or converted),
+    ``<cache>/pins.json`` (:mod:`zoo.pins`). Raises nothing.
     """
     env = os.environ.get("ZOO_CACHE", "").strip()
     if env:
@@ -98,10 +121,43 @@ def _offline_var() -> str | None:
 
 def offline() -> bool:
     """True when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is ``1``/``true``/``yes``/``on``
-    (case-insensitive): no download is attempted, only the cache and local files are used.
-    ``HF_HUB_OFFLINE`` is huggingface_hub's own switch, honoured so one variable silences
-    both; it is read at every call (huggingface_hub reads it once, at import). Raises nothing."""
+    (case-insensitive): no download is attempted (loopback hosts included), only the cache
+    and local files are used. ``HF_HUB_OFFLINE`` is huggingface_hub's own switch, honoured
+    so one variable silences both; it is read at every call. Raises nothing."""
     return _offline_var() is not None
+
+
+def check_url(url: str) -> None:
+    """Refuse a weights URL that is not ``https://`` (plain ``http://`` only from a loopback host).
+
+    Loopback hosts (``127.0.0.1``, ``localhost``, ``::1``) may use http so tests can serve
+    files from a local server; nothing leaves the machine there.
+
+    Raises:
+        WeightsUnavailable: any other URL, one line naming it.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is not None and host and (parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK)):
+        return
+    raise WeightsUnavailable(
+        f"refusing to download weights from {url}: zoo fetches weights over https only (plain http only from localhost); "
+        "use the file's https:// address, or download it yourself and pass --weights FILE"
+    )
+
+
+class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL :func:`check_url` accepts (no https -> http downgrade)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpsRedirects)
 
 
 # ---------------------------------------------------------------------------------
@@ -133,51 +189,56 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def _sha256_file(path: Path, h: Any | None = None) -> Any:
-    # hashlib.file_digest needs Python 3.11; the package supports 3.10.
-    h = h or hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            h.update(block)
-    return h
+def _drop(part: Path) -> None:
+    """Delete a partial download and its ``.part.json`` record."""
+    part.unlink(missing_ok=True)
+    part.with_name(part.name + ".json").unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def _download_lock(dest: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``dest + ".lock"`` (filelock: ``flock`` on POSIX, released if
-    the process dies), so two processes never append to the same ``.part`` file."""
-    from filelock import FileLock, Timeout
+def _validator(headers: Any) -> str:
+    """The ``If-Range`` value of a response: its strong ETag, else its Last-Modified date, else ``""``."""
+    etag = (headers.get("ETag") or "").strip()
+    return etag if etag and not etag.startswith("W/") else (headers.get("Last-Modified") or "").strip()
 
-    lock_path = dest.with_name(dest.name + ".lock")
-    lock = FileLock(str(lock_path), timeout=0)
+
+def _resume_point(url: str, part: Path, expected: str) -> tuple[int, str]:
+    """``(byte to resume from, If-Range validator)`` for ``part``; 0 drops a partial file that cannot be trusted."""
+    if not part.is_file() or not part.stat().st_size:
+        _drop(part)
+        return 0, ""
     try:
-        lock.acquire()
-    except Timeout as exc:
-        raise ZooError(f"another process is downloading {dest} (it holds {lock_path}); wait for it to finish and run again") from exc
-    try:
-        yield
-    finally:
-        lock.release()
+        rec = json.loads(part.with_name(part.name + ".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = {}
+    rec = rec if isinstance(rec, dict) else {}
+    validator = str(rec.get("validator") or "")
+    if (rec and rec.get("url") != url) or (not validator and not expected):
+        log.info("cannot tell whether %s still holds the start of %s; restarting from byte 0", part, url)
+        _drop(part)  # another URL's bytes, or no way to detect a splice (no validator, no digest)
+        return 0, ""
+    return part.stat().st_size, validator
 
 
-def _open(url: str, part: Path, start: int, *, host: str, timeout: float, last: bool) -> Any:
+def _open(url: str, part: Path, start: int, validator: str, *, host: str, timeout: float, last: bool) -> Any:
     """The HTTP response for ``url`` from byte ``start``; ``None`` when a 416 says to restart from 0."""
     headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"}
     if start:
         headers["Range"] = f"bytes={start}-"
+        if validator:
+            headers["If-Range"] = validator
     try:
-        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        return _OPENER.open(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and start and not last:  # our partial file is useless: restart
             log.info("server refused the range of %s (416); restarting the download", part)
-            part.unlink(missing_ok=True)
+            _drop(part)
             return None
-        raise ZooError(
+        raise WeightsUnavailable(
             f"HTTP {exc.code} {exc.reason} from {host} for {url}; check the URL or your network, "
             "or download the file yourself and pass --weights FILE"
         ) from exc
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        raise ZooError(
+        raise WeightsUnavailable(
             f"cannot reach {host} to download {url} ({_reason(exc)}); check your network, "
             "or pass --weights FILE (ZOO_OFFLINE=1 never tries the network)"
         ) from exc
@@ -189,16 +250,20 @@ def _stream(resp: Any, url: str, part: Path, name: str, *, host: str, start: int
     remaining = int(length) if length and length.isdigit() else None
     done = start if resumed else 0
     total = (done + remaining) if remaining is not None else None
-    h = _sha256_file(part) if resumed else hashlib.sha256()
+    h = hashlib.sha256()
     got = 0
     try:
+        if resumed:
+            with open(part, "rb") as old:
+                for block in iter(lambda: old.read(_CHUNK), b""):
+                    h.update(block)
         with progress_bar(enabled=progress, kind="bytes") as bar, open(part, "ab" if resumed else "wb") as fh:
             task = bar.add_task(name, total=total, completed=done) if bar is not None else None
             while True:
                 try:
                     block = resp.read(_CHUNK)
                 except Exception as exc:  # time-out, reset, http.client.IncompleteRead
-                    raise ZooError(
+                    raise WeightsUnavailable(
                         f"download of {url} from {host} broke off after {done + got} bytes ({_reason(exc)}); "
                         "run the command again to resume, or pass --weights FILE"
                     ) from exc
@@ -214,73 +279,138 @@ def _stream(resp: Any, url: str, part: Path, name: str, *, host: str, start: int
     except OSError as exc:  # writing failed: disk full, permissions
         raise ZooError(f"cannot write {part} ({_reason(exc)}); free some space or set ZOO_CACHE elsewhere") from exc
     if remaining is not None and got < remaining:
-        raise ZooError(
+        raise WeightsUnavailable(
             f"download of {url} from {host} broke off after {done + got} of {total} bytes; "
             "run the command again to resume, or pass --weights FILE"
         )
     return h
 
 
-def _download_to_part(url: str, dest: Path, part: Path, *, host: str, expected: str, progress: bool, timeout: float) -> Path:
+def _mismatch(url: str, expected: str, digest: str, pinned: bool) -> ZooError:
+    if pinned:
+        where = pins.pins_file(cache_dir())
+        return ZooError(
+            f"sha256 mismatch for {url}: expected {expected} (pinned at its first download in {where}), got {digest}; "
+            f"the file changed upstream or in transit and was deleted; if the change is expected, delete its entry in {where}"
+        )
+    return ZooError(
+        f"sha256 mismatch for {url}: expected {expected}, got {digest}; the file was deleted, "
+        "try again or download it yourself and pass --weights FILE"
+    )
+
+
+def _fetch(url: str, dest: Path, *, expected: str, pinned: bool, progress: bool, timeout: float) -> str:
+    """Download ``url`` to ``dest`` through ``dest.part`` (lock held); returns the verified SHA-256."""
+    host = _host(url)
+    part = dest.with_name(dest.name + ".part")
     for attempt in range(3):
         last = attempt == 2
-        start = part.stat().st_size if part.is_file() else 0
-        resp = _open(url, part, start, host=host, timeout=timeout, last=last)
+        start, validator = _resume_point(url, part, expected)
+        resp = _open(url, part, start, validator, host=host, timeout=timeout, last=last)
         if resp is None:
             continue
         with resp:
             status = getattr(resp, "status", None) or resp.getcode()
-            resumed = False
-            if start and status == 206:
+            resumed = bool(start) and status == 206
+            if resumed:
                 crange = resp.headers.get("Content-Range", "")
                 m = re.match(r"bytes\s+(\d+)-", crange)
-                if not m or int(m.group(1)) != start:
-                    log.info("server answered range %r for %s from byte %d; restarting", crange, url, start)
-                    part.unlink(missing_ok=True)
+                now = _validator(resp.headers)
+                if not m or int(m.group(1)) != start or (validator and now and now != validator):
+                    log.info("%s answered range %r (validator %r, ours %r) from byte %d; restarting", host, crange, now, validator, start)
+                    _drop(part)
                     if not last:
                         continue
-                    raise ZooError(f"{host} answered a bad Content-Range ({crange!r}) for {url}; delete {part} and try again")
-                resumed = True
-            elif start:
-                log.info("%s ignored the Range request (HTTP %s); restarting from byte 0", host, status)
+                    raise WeightsUnavailable(f"{host} answered a bad Content-Range ({crange!r}) for {url}; try again later")
+            else:
+                if start:
+                    log.info("%s answered HTTP %s to a Range request; restarting from byte 0", host, status)
+                try:  # what If-Range will send when this file is resumed
+                    atomic_write_text(part.with_name(part.name + ".json"), json.dumps({"url": url, "validator": _validator(resp.headers)}))
+                except OSError as exc:
+                    raise ZooError(f"cannot write {part}.json ({_reason(exc)}); free some space or set ZOO_CACHE elsewhere") from exc
             h = _stream(resp, url, part, dest.name, host=host, start=start, resumed=resumed, progress=progress)
         digest = h.hexdigest()
         if expected and not digest.startswith(expected):
-            part.unlink(missing_ok=True)
-            raise ZooError(
-                f"sha256 mismatch for {url}: expected {expected}, got {digest}; the file was deleted, "
-                "try again or download it yourself and pass --weights FILE"
-            )
-        if not expected:
-            log.warning("downloaded %s without a published checksum; its sha256 is %s", url, digest)
+            _drop(part)
+            if resumed and not last:  # the old bytes may be to blame: once more from byte 0
+                log.info("sha256 of the resumed %s is wrong; downloading it again from byte 0", url)
+                continue
+            raise _mismatch(url, expected, digest, pinned)
         try:
             os.replace(part, dest)
         except OSError as exc:
             raise ZooError(f"cannot move {part} to {dest} ({_reason(exc)})") from exc
-        return dest
-    raise ZooError(f"could not download {url} from {host} after 3 attempts; delete {part} and try again")  # pragma: no cover
+        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        return digest
+    raise WeightsUnavailable(f"could not download {url} from {host} after 3 attempts; try again later")  # pragma: no cover
+
+
+def _get(url: str, dest: Path, *, published: str, progress: bool, timeout: float = 10.0, lock: bool = True) -> str:
+    """Make ``dest`` hold the verified bytes of ``url``; returns their SHA-256 (the caller pins the URL).
+
+    The digest checked is ``published``, refined by the URL's pin when that starts with it
+    (a pin that contradicts the published digest is stale: the registry wins). A file
+    already at ``dest`` is kept when it matches, or, with no digest known, when offline
+    (the user put it there, as the offline message says); else it is fetched again.
+    """
+    check_url(url)
+    pinned = pins.url_pin(cache_dir(), url)
+    expected = pinned if pinned.startswith(published) else published
+    var = _offline_var()
+    if var and not dest.is_file():
+        raise WeightsUnavailable(f"{var} is set: cannot download {url}; put the file at {dest} or pass --weights FILE")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"cannot create the directory {dest.parent} ({_reason(exc)}); set ZOO_CACHE to a writable directory") from exc
+    with pins.cache_lock(dest, f"downloading {dest.name}") if lock else contextlib.nullcontext():
+        if dest.is_file():
+            digest = pins.sha256_file(dest)
+            if digest.startswith(expected) and (expected or var):
+                return digest
+            dest.unlink(missing_ok=True)
+            if var:
+                raise ZooError(
+                    f"{dest} is not the file published at {url} (sha256 {digest}, expected {expected}); it was deleted, put the right file there"
+                )
+        if var:
+            raise WeightsUnavailable(f"{var} is set: cannot download {url}; put the file at {dest} or pass --weights FILE")
+        return _fetch(url, dest, expected=expected, pinned=bool(pinned) and expected == pinned, progress=progress, timeout=timeout)
+
+
+def _pin_url(url: str, digest: str, published: str) -> None:
+    if pins.url_pin(cache_dir(), url) != digest:
+        pins.record(cache_dir(), url=url, url_sha=digest)
+        if not published:
+            log.warning("downloaded %s without a published checksum; pinned its sha256 %s in %s", url, digest, pins.pins_file(cache_dir()))
 
 
 def download(url: str, dest: str | os.PathLike[str], *, sha256: str = "", progress: bool = True, timeout: float = 10.0) -> Path:
-    """Download ``url`` to ``dest`` atomically, resuming an earlier partial download.
+    """Download ``url`` to ``dest`` atomically and verified, resuming an earlier partial download.
 
     Bytes are streamed into ``dest + ".part"``. If that file already exists (an earlier
-    download was interrupted), the request carries ``Range: bytes=N-`` and the answer is
-    appended when the server replies ``206 Partial Content`` with that range; a ``200``
-    (server ignores ranges) restarts from byte 0, a ``416`` drops the partial file and
-    restarts. The SHA-256 of the whole file is checked, then the ``.part`` file is renamed
-    to ``dest`` with :func:`os.replace` (atomic on one file system), so ``dest`` is either
-    absent, the old file, or the complete verified file. A lock on ``dest + ".lock"``
-    keeps two processes from writing the same ``.part`` file. As
-    ``torch.hub.download_url_to_file`` (hash while streaming, move into place when
-    verified), but resumable, with time-outs (see the module docstring).
+    download was interrupted), the request carries ``Range: bytes=N-`` and ``If-Range``
+    with the ETag (else Last-Modified) that the first response gave (kept in
+    ``dest + ".part.json"``); the answer is appended when the server replies ``206`` for
+    that range and the same file. A ``200`` (file replaced upstream, or ranges ignored)
+    restarts from byte 0, a ``416`` drops the partial file and restarts; a partial file
+    with neither a validator nor a digest to check is not resumed. The SHA-256 of the whole
+    file is checked (a wrong resumed file is downloaded once more from byte 0), then the
+    ``.part`` file is renamed to ``dest`` with :func:`os.replace`, so ``dest`` is absent,
+    the old file, or the complete verified file. When ``dest`` already holds the expected
+    bytes, nothing is downloaded. As ``torch.hub.download_url_to_file`` (hash while
+    streaming, move into place when verified), but resumable, with time-outs and a lock.
 
     Args:
-        url: ``http(s)://`` address; redirects are followed.
-        dest: final path; its directory is created.
+        url: ``https://`` address (``http://`` only from a loopback host); redirects are
+            followed to https addresses only.
+        dest: final path; its directory is created. A lock on ``dest + ".lock"`` is waited
+            for while another process downloads it (a line on stderr every few seconds).
         sha256: expected SHA-256 as hex: the full 64-digit digest, or a prefix of it (as
             torchvision's file names carry the first 8 digits: ``resnet18-f37072fd.pth``).
-            ``""``: not checked; the computed digest is logged (warning) so it can be pinned.
+            ``""``: the digest pinned at the URL's first download in ``cache_dir()/pins.json``
+            (:mod:`zoo.pins`); at the first download it is recorded there (and logged).
         progress: show a progress bar (MB done/total, MB/s, time left) on stderr
             (:func:`zoo.progress.progress_bar`, ``kind="bytes"``).
         timeout: seconds to wait for the connection and for each read (float).
@@ -289,111 +419,26 @@ def download(url: str, dest: str | os.PathLike[str], *, sha256: str = "", progre
         ``Path(dest)``.
 
     Raises:
-        ZooError: ``sha256`` is not hex (exit code 2); offline mode (``ZOO_OFFLINE``/
-            ``HF_HUB_OFFLINE``), raised before any network access; the host cannot be
-            reached (DNS failure, connection refused, time-out), naming the host; an HTTP
-            error status; the connection dropped before the end (the ``.part`` file is
-            kept, so running again resumes); a SHA-256 mismatch (the downloaded file is
-            deleted; both digests are given); ``dest`` cannot be written; another process
-            is downloading ``dest``.
+        ZooError: ``sha256`` is not hex (exit code 2); a SHA-256 mismatch with the published
+            or pinned digest (the file is deleted; both digests are given); ``dest`` or the
+            cache cannot be written or locked.
+        WeightsUnavailable: a non-https URL; offline mode (``ZOO_OFFLINE``/``HF_HUB_OFFLINE``),
+            raised before any network access; the host cannot be reached (DNS failure,
+            connection refused, time-out), naming the host; an HTTP error status; the
+            connection dropped before the end (the ``.part`` file is kept, so running
+            again resumes).
     """
     dest = Path(dest)
-    expected = _check_sha(sha256)
-    var = _offline_var()
-    if var:
-        raise ZooError(f"{var} is set: cannot download {url}; put the file at {dest} or pass --weights FILE")
-    host = _host(url)
-    part = dest.with_name(dest.name + ".part")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ZooError(
-            f"cannot create the download directory {dest.parent} ({_reason(exc)}); set ZOO_CACHE to a writable directory"
-        ) from exc
-
-    with _download_lock(dest):
-        return _download_to_part(url, dest, part, host=host, expected=expected, progress=progress, timeout=timeout)
+    published = _check_sha(sha256)
+    digest = _get(url, dest, published=published, progress=progress, timeout=timeout)
+    _pin_url(url, digest, published)
+    return dest
 
 
-# ---------------------------------------------------------------------------------
-# published weights
-# ---------------------------------------------------------------------------------
-def _url_file_name(url: str) -> str:
-    name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name
-    return name or "weights.bin"
+def __getattr__(name: str) -> Any:
+    """``zoo.download.fetch_pretrained`` and ``pretrained_path`` live in :mod:`zoo.pretrained` (PEP 562)."""
+    if name in ("fetch_pretrained", "pretrained_path"):
+        from zoo import pretrained
 
-
-def pretrained_path(spec: Any, tag: str | None = None) -> Path:
-    """Where the converted published weights of ``spec`` live: ``cache_dir()/<name>/<tag>.safetensors``.
-
-    Args:
-        spec: a :class:`zoo.spec.ModelSpec`.
-        tag: weight tag (``"imagenet"``); ``None``/``"default"``: the first published one.
-
-    Raises:
-        ZooError: no published weights with that tag.
-    """
-    return cache_dir() / spec.name / f"{spec.weight_source(tag).tag}.safetensors"
-
-
-def fetch_pretrained(spec: Any, tag: str | None = None, *, progress: bool = True) -> Path:
-    """The published weights of ``spec`` as a local safetensors file, downloading once.
-
-    The file is ``cache_dir()/<spec.name>/<tag>.safetensors``; if it exists it is returned
-    with no network access at all. Otherwise the original file of
-    ``spec.weight_source(tag)`` is downloaded (:func:`download`, SHA-256 checked):
-    safetensors files straight to the cache path (after checking that they parse);
-    ``.pth`` files to ``cache_dir()/downloads/<file name>`` (a file already there, e.g. put
-    there by hand in offline mode, is used after its hash is checked), read with
-    ``torch.load(weights_only=True)`` only, unwrapped as in
-    :func:`zoo.state_dict.load_state_file`, and written as safetensors through
-    :mod:`zoo.fileio` (:func:`zoo.state_dict.save_state_file`) with metadata ``zoo_model``,
-    ``tag``, ``source_url`` and ``sha256``; the original is then deleted.
-
-    Args:
-        spec: a :class:`zoo.spec.ModelSpec`.
-        tag: weight tag (``"imagenet"``); ``None``/``"default"``: the first published one.
-        progress: show a progress bar while downloading.
-
-    Returns:
-        Path of the cached ``.safetensors`` file.
-
-    Raises:
-        ZooError: no such published weights; offline without a cached file; any download,
-            checksum or read error of :func:`download` / :func:`zoo.state_dict.load_state_file`.
-    """
-    from zoo.state_dict import load_state_file, save_state_file
-
-    src = spec.weight_source(tag)
-    final = pretrained_path(spec, src.tag)
-    if final.is_file():
-        return final
-    name = _url_file_name(src.url)
-    is_safetensors = src.format == "safetensors" or name.lower().endswith(".safetensors")
-    if is_safetensors:
-        download(src.url, final, sha256=src.sha256, progress=progress)
-        try:
-            load_state_file(final)
-        except ZooError as exc:
-            final.unlink(missing_ok=True)
-            raise ZooError(f"{exc} (downloaded from {src.url}; deleted)") from exc
-        return final
-    raw = cache_dir() / "downloads" / name
-    expected = _check_sha(src.sha256)
-    if raw.is_file():
-        digest = _sha256_file(raw).hexdigest()
-        if expected and not digest.startswith(expected):
-            raw.unlink(missing_ok=True)
-            if offline():
-                raise ZooError(
-                    f"sha256 mismatch for {raw}: expected {expected}, got {digest}; the file was deleted, "
-                    f"put the right file from {src.url} there or pass --weights FILE"
-                )
-    if not raw.is_file():
-        download(src.url, raw, sha256=src.sha256, progress=progress)
-        digest = _sha256_file(raw).hexdigest()
-    state = load_state_file(raw)
-    meta = {"zoo_model": spec.name, "tag": src.tag, "source_url": src.url, "sha256": digest}
-    save_state_file(state, final, meta)
-    raw.unlink(missing_ok=True)
-    return final
+        return getattr(pretrained, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,26 +9,60 @@ file behind. Files get the user's normal permissions (``0o666 & ~umask``, so ``0
 under the usual umask), not the ``0600`` that :func:`tempfile.mkstemp` gives, so a team can
 share ``ZOO_CACHE``.
 
+Beyond single files:
+
+* checkpoint directories are written whole into a temporary directory and swapped in
+  (:func:`make_temp_dir`, :func:`swap_in_dir`, :func:`read_swapped_dir`), so files that
+  belong together (weights, sidecar, training state) are always read from one save;
+* JSON is strict (:func:`dumps_strict`): no ``NaN``/``Infinity`` tokens;
+* :func:`claim_output` is the one ``--out`` policy of every command that writes: an
+  earlier run or file is never replaced without ``--overwrite``, and a default output is a
+  new numbered directory.
+
 No torch import.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_text", "fsync_path", "umask_mode"]
+__all__ = [
+    "RUN_MARKERS",
+    "atomic_path",
+    "atomic_write",
+    "atomic_write_text",
+    "claim_output",
+    "dumps_strict",
+    "fsync_path",
+    "json_safe",
+    "make_temp_dir",
+    "nearest_existing",
+    "numbered_dir",
+    "read_swapped_dir",
+    "remove_stale_temps",
+    "swap_in_dir",
+    "umask_mode",
+]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def umask_mode() -> int:
     """The permission bits a newly created regular file gets: ``0o666 & ~umask`` (``0o644`` usually)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~_umask()
 
 
 def nearest_existing(path: str | os.PathLike[str]) -> Path:
@@ -114,3 +148,244 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, mkdir: bool = 
     with atomic_write(path, "w", mkdir=mkdir) as fh:
         fh.write(text)
     return Path(path)
+
+
+# ---------------------------------------------------------------------------------
+# whole directories: a checkpoint directory is swapped in, never edited in place
+# ---------------------------------------------------------------------------------
+def make_temp_dir(final: str | os.PathLike[str]) -> Path:
+    """A fresh, empty directory beside ``final`` (``.NAME.tmp-XXXX``), with the user's normal
+    directory permissions (``0o777 & ~umask``, not ``mkdtemp``'s ``0o700``); fill it, then
+    :func:`swap_in_dir` it. Parents of ``final`` are created.
+
+    Raises:
+        OSError: the parent cannot be created or written.
+    """
+    target = Path(final)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def swap_in_dir(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Put the complete directory ``tmp`` in place of ``final``, so that a crash at any point
+    leaves a complete directory to read (:func:`read_swapped_dir`).
+
+    POSIX cannot rename a directory over a non-empty one, so it takes two renames: ``final``
+    to ``final.old``, then ``tmp`` to ``final``; ``final.old`` is removed afterwards. A crash
+    between the two renames leaves ``final.old`` (the previous complete version) and no
+    ``final``; a later call keeps ``final.old`` until ``final`` exists again. The files in
+    ``tmp`` and the parent directory are fsync-ed (best effort).
+
+    Raises:
+        OSError: a rename failed (``tmp`` is left for the caller to remove).
+    """
+    tmp, target = Path(tmp), Path(final)
+    old = target.with_name(target.name + ".old")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            fsync_path(f)
+    if target.exists():
+        if old.exists():  # a stale previous version: ``target`` is complete, so it can go
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(tmp, target)
+    fsync_path(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[str]:
+    """Remove what a killed writer left in ``directory``: temporary files of
+    :func:`atomic_path` (``.NAME.XXXX.tmp``) and directories of :func:`make_temp_dir`
+    (``.NAME.tmp-XXXX``). Call it only on a directory one writer owns (a run being resumed
+    or replaced), never while another process writes there. Returns the names removed."""
+    removed = []
+    d = Path(directory)
+    if not d.is_dir():
+        return removed
+    for p in d.iterdir():
+        if p.name.startswith(".") and (p.name.endswith(".tmp") or ".tmp-" in p.name):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
+
+
+def read_swapped_dir(final: str | os.PathLike[str]) -> Path | None:
+    """The complete version of a directory written with :func:`swap_in_dir`: ``final`` if it
+    exists, else ``final.old`` (a crash between the two renames), else ``None``."""
+    target = Path(final)
+    for candidate in (target, target.with_name(target.name + ".old")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------------------------
+# strict JSON: no NaN / Infinity tokens
+# ---------------------------------------------------------------------------------
+def json_safe(obj: Any, *, default: Callable[[Any], Any] | None = None) -> tuple[Any, list[str]]:
+    """``obj`` made strict-JSON-able, and the dotted paths of the values that were not finite.
+
+    Dicts (keys as ``str``), lists and tuples (as lists) are walked; a non-finite float
+    (``nan``, ``inf``) becomes ``None``; any other object that is not a JSON scalar is
+    passed to ``default`` (e.g. tensors to numbers) and the result walked in turn.
+
+    Returns:
+        ``(clean, paths)``, e.g. ``({"loss": None, "acc": 0.5}, ["loss"])``.
+
+    Raises:
+        TypeError: an object ``default`` does not convert (or no ``default``).
+    """
+    bad: list[str] = []
+
+    def walk(x: Any, path: str, depth: int = 0) -> Any:
+        if x is None or isinstance(x, (bool, int, str)):
+            return x
+        if isinstance(x, float):
+            if math.isfinite(x):
+                return x
+            bad.append(path or "value")
+            return None
+        if isinstance(x, dict):
+            return {str(k): walk(v, f"{path}.{k}" if path else str(k), depth) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v, f"{path}.{i}" if path else str(i), depth) for i, v in enumerate(x)]
+        if default is None or depth > 8:
+            raise TypeError(f"Object of type {type(x).__name__} is not JSON serializable")
+        return walk(default(x), path, depth + 1)
+
+    return walk(obj, ""), bad
+
+
+def dumps_strict(obj: Any, *, indent: int | None = None, default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps`` that never writes ``NaN`` or ``Infinity`` (``allow_nan=False``).
+
+    Non-finite floats are written as ``null`` (:func:`json_safe`); when ``obj`` is a dict,
+    the note ``"nonfinite": [dotted paths]`` is added so a reader knows the nulls stood for
+    NaN or infinity (``{"epoch": 3, "loss": null, "nonfinite": ["loss"]}``).
+
+    Raises:
+        TypeError: an object that is not JSON-able (see :func:`json_safe`).
+    """
+    clean, bad = json_safe(obj, default=default)
+    if bad and isinstance(clean, dict):
+        clean["nonfinite"] = bad
+    return json.dumps(clean, indent=indent, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------
+# --out: one policy for every command that writes
+# ---------------------------------------------------------------------------------
+#: What marks a directory as holding a ``zoo train`` / ``zoo adapt`` run.
+RUN_MARKERS = ("model.safetensors", "model.json", "last", "last.old", "best")
+
+
+def _stamp(path: Path) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+
+
+def numbered_dir(default: str | os.PathLike[str]) -> Path:
+    """``default`` if it does not exist, else the first of ``default-2``, ``default-3``...
+    that does not (timm's ``train.py`` ``get_outdir(inc=True)``, ultralytics'
+    ``increment_path``). Nothing is created: two runs started in the same instant may pick
+    the same name."""
+    base = Path(default)
+    candidate, n = base, 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def claim_output(
+    path: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool = False,
+    kind: str = "directory",
+    default: str | os.PathLike[str] | None = None,
+    resumable: bool = False,
+    markers: tuple[str, ...] = RUN_MARKERS,
+    param: str = "out",
+) -> Path:
+    """Where a command may write its output: the one ``--out`` policy of zoo.
+
+    * ``path`` given (``--out``): refused when it names an earlier output, a directory
+      holding one of ``markers`` (a run: ``model.safetensors``, ``model.json``, ``last/``...)
+      or, for ``kind="file"``, an existing file, unless ``overwrite``. With ``overwrite``
+      the old files stay until the new ones are complete (every file is renamed into place
+      whole, :func:`atomic_path`; checkpoint directories are swapped in, :func:`swap_in_dir`).
+    * ``path`` is ``None``: a new numbered directory (or file) from ``default``
+      (:func:`numbered_dir`: ``runs/train/NAME``, ``NAME-2``, ``NAME-3``...), so a default
+      never replaces anything.
+
+    Nothing is created here, so a command that fails on a later check leaves nothing behind;
+    the checks only make a bad ``--out`` fail before any work.
+
+    Args:
+        path: the ``--out`` value, or ``None``.
+        overwrite: ``--overwrite`` was given.
+        kind: ``"directory"`` (a run directory) or ``"file"`` (a PNG grid, a JSON summary).
+        default: the default output when ``path`` is ``None`` (required then).
+        resumable: the command takes ``--resume DIR`` (the refusal suggests it).
+        markers: entries that mark a directory as an earlier output.
+        param: the parameter named in errors (``{param}`` template; ``--out`` in the CLI).
+
+    Returns:
+        The path to write to.
+
+    Raises:
+        ZooError: (exit code 2) the output holds an earlier run/file and no ``overwrite``;
+            a file where a directory is wanted or the reverse; the nearest existing parent is
+            not a writable directory.
+        ValueError: unknown ``kind``, or neither ``path`` nor ``default``.
+    """
+    from zoo.errors import ZooError
+
+    if kind not in ("directory", "file"):
+        raise ValueError(f"kind must be 'directory' or 'file', got {kind!r}")
+    if path is None:
+        if default is None:
+            raise ValueError("claim_output needs a path or a default")
+        target = numbered_dir(default) if kind == "directory" else _numbered_file(Path(default))
+    else:
+        target = Path(path)
+        if kind == "directory":
+            if target.exists() and not target.is_dir():
+                raise ZooError(f"{{param}} {target} is a file, not a directory; choose another {{param}}", param=param, exit_code=2)
+            found = next((target / m for m in markers if (target / m).exists()), None) if target.is_dir() else None
+            if found is not None and not overwrite:
+                resume = f", --resume {target} to continue it," if resumable else ""
+                raise ZooError(
+                    f"{{param}} {target} already holds a run ({found.name}, {_stamp(found)}); pass --overwrite to replace it"
+                    f"{resume} or choose another {{param}}",
+                    param=param,
+                    exit_code=2,
+                )
+        else:
+            if target.is_dir():
+                raise ZooError(
+                    f"{{param}} {target} is a directory; give a file name such as {target / 'grid.png'}", param=param, exit_code=2
+                )
+            if target.exists() and not overwrite:
+                raise ZooError(
+                    f"{{param}} {target} already exists ({_stamp(target)}); pass --overwrite to replace it or choose another {{param}}",
+                    param=param,
+                    exit_code=2,
+                )
+    parent = nearest_existing(target if kind == "directory" else target.parent)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ZooError(f"cannot write {target}: {parent} is not a writable directory; choose another {{param}}", param=param, exit_code=2)
+    return target
+
+
+def _numbered_file(base: Path) -> Path:
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.stem}-{n}{base.suffix}")
+    return candidate

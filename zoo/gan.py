@@ -376,6 +376,42 @@ class GANAdapter:
         """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
         raise NotImplementedError
 
+    # -- image-to-image families (condition kind "image": SRGAN, CycleGAN, StarGAN) --
+    def preprocess(self, image: Any) -> torch.Tensor:
+        """One input image for :meth:`translate`, with the family's official test preprocessing.
+
+        Args:
+            image: a PIL image (any mode; converted as the family needs).
+
+        Returns:
+            ``(channels, H, W)`` float32 in ``[-1, 1]`` (families whose official input range
+            is ``[0, 1]``, such as SRGAN's, say so and return that range).
+
+        The default is :meth:`transforms` (resize, centre crop, ``[-1, 1]``); StarGAN
+        overrides it with its centre crop 178 / resize 128, CycleGAN with its test resize.
+        """
+        return self.transforms()(image)
+
+    def translate(self, images: torch.Tensor, condition: Any = None, *, source: Any = None) -> torch.Tensor:
+        """Translate a batch of preprocessed images (image-to-image families override this).
+
+        Args:
+            images: ``(N, channels, H, W)`` float32 from :meth:`preprocess`, on any device.
+            condition: the target: ``None`` or an attribute text / parsed vector (StarGAN:
+                ``"blond"``, ``"Blond_Hair,-Male"``); ignored by families without one.
+            source: the input images' own attributes (StarGAN's ``--from``), text or
+                parsed; ``None`` uses the family's default.
+
+        Returns:
+            ``(N, channels, H', W')`` float32 CPU tensor in ``[0, 1]`` (``H' = 4H`` for SRGAN).
+
+        Raises:
+            ZooError: the family generates from noise (this default), or a bad condition.
+        """
+        raise ZooError(
+            f"{self.spec.name} generates images from noise, it does not translate them; sample it without --image", exit_code=2
+        )
+
     def check_images(self, batch: Any) -> torch.Tensor:
         """The images of ``batch`` (``(images, labels)`` or ``images``) if they are a non-empty
         float ``(N, channels, image_size, image_size)`` tensor, as this model was built for.

@@ -10,6 +10,15 @@ A third-party ``pyproject.toml``::
     [project.entry-points.zoo]
     myzoo = "myzoo.plugin"
 
+zoo calls each implementation on its own (``ZooPluginManager.call_each`` in
+:mod:`zoo.manager`), so that a third-party plugin is isolated: if it fails to import, or
+its ``zoo_model_specs``, ``zoo_datasets`` or ``zoo_cli_commands`` raises, it is disabled
+with one warning line on stderr naming it and its distribution (``Warning: plugin 'myzoo'
+(myzoo 0.1) failed to load: ImportError: ...; it is disabled``), ``zoo plugins`` shows it
+as failed with the reason, and everything else works. ``ZOO_STRICT_PLUGINS=1`` makes that
+an error (exit 1), for plugin authors' CI. Hook wrappers (``hookwrapper=True`` /
+``wrapper=True``) are not called.
+
 Source: the pluggy host/plugin pattern (pluggy's ``eggsample`` example, datasette).
 """
 
@@ -38,7 +47,8 @@ def zoo_model_specs() -> list[ModelSpec]:
 
     Returns:
         A list of :class:`zoo.spec.ModelSpec`. Names must be unique across all plugins;
-        a duplicate name is an error that names both plugins.
+        a duplicate name is an error that names both plugins. A third-party plugin whose
+        hook raises, or returns anything but specs, is disabled with one warning line.
     """
 
 
@@ -60,6 +70,11 @@ def zoo_build_model(spec: ModelSpec, options: dict[str, Any]) -> Any:
         A :class:`zoo.adapters.BackboneAdapter` (``kind == "backbone"``) or a
         :class:`zoo.gan.GANAdapter` (``kind == "gan"``), with random init
         (weights are loaded afterwards by :mod:`zoo.weights`); or ``None``.
+
+    Raising :class:`zoo.errors.ZooError` gives the user its message. Any other exception
+    raised for the plugin's own model fails that command with one line naming the plugin
+    and the model (``plugin 'myzoo' (myzoo 0.1) failed to build 'mynet': ...``); one raised
+    for another plugin's model disables the plugin with a warning, and the build goes on.
     """
 
 
@@ -74,6 +89,9 @@ def zoo_datasets() -> dict[str, Any]:
         ``(images, labels, class_names)``: a numpy uint8 array ``(N, C, H, W)``, a numpy
         int64 array ``(N,)`` of class indices, and the list of class names. zoo applies the
         ``NAME:CLASSES`` filter, the seeded stratified split and the transforms itself.
+        Names must be unique across all plugins: a duplicate is an error that names both
+        plugins. A loader that raises fails that command with one line naming the plugin
+        and the data set; a hook that raises disables the plugin with a warning.
     """
 
 
@@ -81,7 +99,8 @@ def zoo_datasets() -> dict[str, Any]:
 def zoo_cli_commands(app: Any) -> None:
     """Add sub-commands to the ``zoo`` Typer app.
 
-    Called once when the CLI starts, after the built-in commands are added.
+    Called once when the CLI starts, after the built-in commands are added. A hook that
+    raises disables its plugin with one warning line; the other commands work.
 
     Args:
         app: the root :class:`typer.Typer`; call ``app.command()(fn)`` or ``app.add_typer(...)``.

@@ -71,6 +71,7 @@ def progress_bar(
         yield bar
     except BaseException:
         bar.live.transient = True  # on an error, leave only the error's line on stderr
+        # Progress.stop() prints an empty line on a non-terminal console; Live.stop() does not
+        bar.live.stop()
         raise
-    finally:
-        bar.stop()
+    bar.stop()

@@ -5,6 +5,12 @@ Built-in models are declared in ``registry.toml`` (shipped inside the package, r
 ``zoo_model_specs`` hook, exactly as a third-party plugin would with its own TOML
 (:func:`zoo.catalog.specs_from_toml`) or with specs made in Python. Listing never imports torch.
 
+Built-in data sets (``--data NAME``) are collected here too, from the ``zoo_datasets``
+hook, with the same rule: a name contributed by two plugins is an error naming both. A
+third-party plugin whose hook raises is disabled with one warning line
+(:meth:`zoo.manager.ZooPluginManager.disable`); one that fails while building a model or
+loading a data set is that command's one-line error, naming the plugin.
+
 Imports run one way: ``zoo.registry`` -> ``zoo.manager`` -> ``zoo.hookspecs``, and
 ``zoo.registry`` -> ``zoo.catalog`` -> ``zoo.spec``; plugins import ``zoo.catalog`` and
 ``zoo.pluginkit``, never the registry.
@@ -14,13 +20,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from zoo.catalog import builtin_specs, specs_from_toml
 from zoo.errors import ZooError, did_you_mean
-from zoo.manager import get_plugin_manager
+from zoo.manager import call_impl, error_line, get_plugin_manager, plugin_short_name
 from zoo.spec import ModelSpec
 
 __all__ = [
@@ -29,42 +35,136 @@ __all__ = [
     "expand_names",
     "get_spec",
     "list_models",
+    "load_dataset",
+    "load_datasets",
     "load_registry",
+    "model_owners",
     "reset_registry",
     "specs_from_toml",
 ]
+
+
+_MODEL_OWNERS: dict[str, str] = {}  # model name -> plugin name, filled by load_registry()
 
 
 @lru_cache(maxsize=1)
 def load_registry() -> dict[str, ModelSpec]:
     """Collect every plugin's specs into ``{name: spec}``, in registration order.
 
+    A third-party plugin whose ``zoo_model_specs`` raises, or returns something other than
+    specs, is disabled with one warning line and its models are left out.
+
     Raises:
-        ZooError: two plugins contribute the same model name.
+        ZooError: two plugins contribute the same model name; a built-in plugin returns
+            something other than specs; a third-party plugin failed and ``ZOO_STRICT_PLUGINS=1``.
     """
     pm = get_plugin_manager()
     out: dict[str, ModelSpec] = {}
     owners: dict[str, str] = {}
-    # pluggy calls implementations last-registered first; reverse for registration order.
-    impls = list(reversed(pm.hook.zoo_model_specs.get_hookimpls()))
-    for impl in impls:
-        for spec in impl.function() or []:
-            if not isinstance(spec, ModelSpec):
-                raise ZooError(f"plugin {impl.plugin_name} returned {type(spec).__name__} from zoo_model_specs; expected ModelSpec")
+    for plugin, specs in pm.call_each("zoo_model_specs"):
+        specs = list(specs or [])
+        bad = next((s for s in specs if not isinstance(s, ModelSpec)), None)
+        if bad is not None:
+            if pm.is_builtin(plugin):
+                raise ZooError(f"plugin {plugin} returned {type(bad).__name__} from zoo_model_specs; expected ModelSpec")
+            pm.disable(plugin, "zoo_model_specs", TypeError(f"returned {type(bad).__name__}, expected ModelSpec"))
+            continue
+        for spec in specs:
             if spec.name in out:
                 raise ZooError(
-                    f"model {spec.name!r} is contributed by both {owners[spec.name]} and {impl.plugin_name}; "
+                    f"model {spec.name!r} is contributed by both {owners[spec.name]} and {plugin}; "
                     "rename one or limit plugins with ZOO_PLUGINS"
                 )
             out[spec.name] = spec
-            owners[spec.name] = impl.plugin_name
+            owners[spec.name] = plugin
+    _MODEL_OWNERS.clear()
+    _MODEL_OWNERS.update(owners)
     return out
 
 
+def model_owners() -> dict[str, str]:
+    """``{model name: plugin name}`` of the registry (the plugin whose ``zoo_model_specs`` gave it)."""
+    load_registry()
+    return dict(_MODEL_OWNERS)
+
+
+@lru_cache(maxsize=1)
+def load_datasets() -> dict[str, tuple[str, Callable[[], Any]]]:
+    """Collect every plugin's built-in data sets (hook ``zoo_datasets``), in registration order.
+
+    A third-party plugin whose hook raises, or returns something other than
+    ``{name: loader}``, is disabled with one warning line and its data sets are left out.
+
+    Returns:
+        ``{name: (plugin name, loader)}``; ``loader()`` returns ``(images, labels, class_names)``
+        (see :func:`zoo.hookspecs.zoo_datasets`).
+
+    Raises:
+        ZooError: two plugins contribute the same data-set name (both are named); a built-in
+            plugin returns something other than a mapping; a third-party plugin failed and
+            ``ZOO_STRICT_PLUGINS=1``.
+    """
+    pm = get_plugin_manager()
+    out: dict[str, tuple[str, Callable[[], Any]]] = {}
+    for plugin, contrib in pm.call_each("zoo_datasets"):
+        contrib = {} if contrib is None else contrib
+        if not isinstance(contrib, Mapping) or not all(isinstance(k, str) and callable(v) for k, v in contrib.items()):
+            what = f"returned {type(contrib).__name__}, expected {{name: loader}} with callable loaders"
+            if pm.is_builtin(plugin):
+                raise ZooError(f"plugin {plugin} {what} from zoo_datasets")
+            pm.disable(plugin, "zoo_datasets", TypeError(what))
+            continue
+        for name, loader in contrib.items():
+            if name in out:
+                raise ZooError(
+                    f"data set {name!r} is contributed by both {out[name][0]} and {plugin}; rename one or limit plugins with ZOO_PLUGINS"
+                )
+            out[name] = (plugin, loader)
+    return out
+
+
+def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
+    """Call the loader of built-in data set ``name`` (see :func:`load_datasets`).
+
+    Returns:
+        ``(images, labels, class_names)`` as the loader returns them: numpy uint8
+        ``(N, C, H, W)``, numpy int64 ``(N,)``, list of N-class names.
+
+    Raises:
+        ZooError: no plugin contributes ``name``; a third-party loader raised or returned
+            something other than a 3-tuple (the message names the plugin and the data set;
+            the plugin's exception is the cause, shown with ``ZOO_DEBUG=1``).
+    """
+    sets = load_datasets()
+    if name not in sets:
+        hint = did_you_mean(name, sets) or f"; built-in: {', '.join(sorted(sets)) or 'none'}"
+        raise ZooError(f"unknown data set {name!r}{hint}", exit_code=2)
+    plugin, loader = sets[name]
+    pm = get_plugin_manager()
+    try:
+        result = loader()
+        if not (isinstance(result, (tuple, list)) and len(result) == 3):
+            raise TypeError(f"returned {type(result).__name__}, expected (images, labels, class_names)")
+    except ZooError:
+        raise
+    except Exception as exc:
+        if pm.is_builtin(plugin):
+            raise
+        raise ZooError(
+            f"{pm.describe(plugin)} failed to load data set {name!r}: {error_line(exc)}; "
+            "report it to the plugin's authors, or leave the plugin out with ZOO_PLUGINS"
+        ) from exc
+    images, labels, classes = result
+    return images, labels, list(classes)
+
+
 def reset_registry() -> None:
-    """Forget the cached plugin manager and registry (tests, and after installing a plugin)."""
+    """Forget the cached plugin manager, registry and data sets (tests, and after
+    installing a plugin); the next use loads the plugins again and reports their failures again."""
     get_plugin_manager.cache_clear()
     load_registry.cache_clear()
+    load_datasets.cache_clear()
+    _MODEL_OWNERS.clear()
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -196,12 +296,40 @@ def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:
         A :class:`zoo.adapters.BackboneAdapter` or :class:`zoo.gan.GANAdapter`.
 
     Raises:
-        ZooError: unknown model, or no plugin could build it.
+        ZooError: unknown model; no plugin could build it (or the one that owns it is
+            disabled); the owning third-party plugin's ``zoo_build_model`` raised (the
+            message names the plugin and the model; the plugin's exception is the cause).
+            A third-party implementation that raises for another plugin's model is
+            disabled with one warning line, and the build goes on.
     """
     spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
-    adapter = get_plugin_manager().hook.zoo_build_model(spec=spec, options=dict(options))
-    if adapter is None:
+    pm = get_plugin_manager()
+    owner = _MODEL_OWNERS.get(spec.name) if spec.name in load_registry() else None
+    kwargs = {"spec": spec, "options": dict(options)}
+    for impl in pm.hook_impls("zoo_build_model"):  # firstresult: the first non-None answer wins
+        plugin = impl.plugin_name
+        if pm.is_blocked(plugin):
+            continue
+        try:
+            adapter = call_impl(impl, kwargs)
+        except ZooError:
+            raise
+        except Exception as exc:
+            if pm.is_builtin(plugin):
+                raise
+            if plugin == owner or plugin_short_name(plugin) == spec.plugin:
+                raise ZooError(
+                    f"{pm.describe(plugin)} failed to build {spec.name!r}: {error_line(exc)}; "
+                    "report it to the plugin's authors, or pick another model"
+                ) from exc
+            pm.disable(plugin, "zoo_build_model", exc)
+            continue
+        if adapter is not None:
+            return adapter
+    failure = pm.failures.get(owner or spec.plugin)
+    if failure is not None:
         raise ZooError(
-            f"no loaded plugin builds {spec.name!r} (plugin {spec.plugin}); is that plugin installed and allowed by ZOO_PLUGINS?"
+            f"{pm.describe(failure.name)}, which provides {spec.name!r}, is disabled: it failed "
+            f"{'to load' if failure.stage == 'load' else 'in ' + failure.stage}: {failure.error}; 'zoo plugins' lists plugin failures"
         )
-    return adapter
+    raise ZooError(f"no loaded plugin builds {spec.name!r} (plugin {spec.plugin}); is that plugin installed and allowed by ZOO_PLUGINS?")

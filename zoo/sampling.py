@@ -15,7 +15,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.fileio import nearest_existing
 
-__all__ = ["EpochSamples", "load_gan", "sample", "save_grid"]
+__all__ = ["EpochSamples", "load_gan", "sample", "save_grid", "translates"]
 
 
 def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
@@ -23,7 +23,7 @@ def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
 
     spec = get_spec(name)
     published = [w.url for w in spec.weights]
-    where = f"official weights are published at {published[0]}; " if published else ""
+    where = f"official weights are published at {published[0]} (pass the file with --weights FILE); " if published else ""
     return ZooError(
         f"zoo sample {name} needs trained weights: {where}train them with 'zoo train {name} --data digits --out DIR' "
         f"and pass --checkpoint DIR" + (f" ({checkpoint} does not exist)" if checkpoint else ""),
@@ -31,12 +31,61 @@ def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
     )
 
 
-def load_gan(name: str, checkpoint: str | Path | None) -> Any:
-    """Rebuild a GAN from a ``zoo train`` checkpoint (sidecar ``config``) and load its weights.
+def _official_adapter(spec: Any, weights: str | Path | None) -> Any:
+    """Build ``spec``'s GAN around official weights: a file (``--weights 200000-G.ckpt``), a
+    published tag (``--weights horse2zebra``), or (``None``) the first published weights,
+    from the cache or downloaded (:func:`zoo.download.fetch_pretrained`).
+
+    Raises:
+        ZooError: no such file or tag (the tags are listed); offline or a failed download
+            (the message says where the file is published and to pass ``--weights FILE``).
+    """
+    from zoo.download import fetch_pretrained
+    from zoo.registry import build
+
+    tags = [w.tag for w in spec.weights]
+    if weights is not None and Path(weights).exists():
+        path = Path(weights)
+        if path.is_dir():
+            raise ZooError(
+                f"{{param}} {path} is a directory; give the official weights file, or pass a 'zoo train' run directory with --checkpoint",
+                param="weights",
+                exit_code=2,
+            )
+        return build(spec.name, official_weights=str(path))
+    if weights is not None and str(weights) not in tags:
+        valid = f"published tags: {', '.join(tags)}" if tags else f"{spec.name} has no published weights"
+        raise ZooError(f"{{param}} {weights} is neither a file nor a published tag; {valid}", param="weights", exit_code=2)
+    src = spec.weight_source(None if weights is None else str(weights))
+    try:
+        path = fetch_pretrained(spec, src.tag)
+    except ZooError as exc:
+        inside = f" ({src.member} inside the published archive)" if src.member else ""
+        raise ZooError(
+            f"zoo sample {spec.name} needs the official weights '{src.tag}'{inside}: {exc}; "
+            f"or train your own with 'zoo train {spec.name} --data DIR' and pass --checkpoint DIR",
+            exit_code=exc.exit_code,
+        ) from exc
+    return build(spec.name, official_weights=str(path))
+
+
+def translates(adapter: Any) -> bool:
+    """Whether ``adapter`` is an image-to-image family (it overrides :meth:`zoo.gan.GANAdapter.translate`)."""
+    from zoo.gan import GANAdapter
+
+    return type(adapter).translate is not GANAdapter.translate
+
+
+def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | None = None) -> Any:
+    """Rebuild a GAN from a ``zoo train`` checkpoint (sidecar ``config``) and load its weights,
+    or build it around official weights.
 
     Args:
         name: registry name of a GAN.
         checkpoint: the run directory (or its ``.safetensors`` file).
+        weights: official weights (a file such as ``200000-G.ckpt`` or a published tag);
+            used when ``checkpoint`` is ``None``. Without both, families with published
+            weights use the first published ones (cache, else download).
 
     Returns:
         The :class:`zoo.gan.GANAdapter`, in eval mode, on the CPU.
@@ -53,6 +102,10 @@ def load_gan(name: str, checkpoint: str | Path | None) -> Any:
     spec = get_spec(name)
     if spec.kind != "gan":
         raise ZooError(f"zoo sample needs a GAN; {name} is a {spec.kind} (see 'zoo list --kind gan')", exit_code=2)
+    if checkpoint is not None and weights is not None:
+        raise ZooError("give either --checkpoint (a 'zoo train' run) or --weights (official weights), not both", exit_code=2)
+    if checkpoint is None and (weights is not None or spec.weights):
+        return _official_adapter(spec, weights).eval()
     if checkpoint is None or not Path(checkpoint).exists():
         raise _no_checkpoint(name, checkpoint)
     state, meta = read_checkpoint(checkpoint)
@@ -75,55 +128,91 @@ def load_gan(name: str, checkpoint: str | Path | None) -> Any:
 def sample(
     name: str,
     *,
-    checkpoint: str | Path | None,
+    checkpoint: str | Path | None = None,
+    weights: str | Path | None = None,
     n: int = 64,
     seed: int = 0,
-    out: str | Path = "grid.png",
+    out: str | Path | None = None,
     condition: Any = None,
     levels: bool = False,
+    images: list[str | Path] | None = None,
+    source: Any = None,
+    side_by_side: bool | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Generate ``n`` images with a trained GAN checkpoint and write them as one PNG grid.
+    """Generate images with a trained or official GAN and write them as one PNG.
+
+    Noise-to-image families (vanilla GAN, cGAN, DCGAN, LAPGAN) draw ``n`` samples into a
+    grid. Image-to-image families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default:
+    the built-in portrait, :func:`zoo.translate.portrait`) with
+    :func:`zoo.translate.translate_images`.
 
     Args:
         name: registry name of a GAN.
         checkpoint: directory written by ``zoo train NAME``.
-        n: number of images (>= 1).
+        weights: official weights, a file or a published tag (see :func:`load_gan`).
+        n: number of images (>= 1; noise-to-image families).
         seed: seed of the latent noise (the same seed gives the same images).
-        out: the PNG file.
-        condition: the condition as the CLI gives it (``--label 7``: ``"7"``; ``--attr``;
-            ``--image``), parsed with the checkpoint's names; or an already parsed value;
-            ``None`` for unconditional models (conditional ones then draw every class).
+        out: the PNG file; an existing file is refused unless ``overwrite`` (the one
+            ``--out`` policy, :func:`zoo.fileio.claim_output`); ``None``: ``grid.png``, or
+            ``grid-2.png``, ``grid-3.png``... when taken.
+        condition: the condition as the CLI gives it (``--label 7``: ``"7"``; ``--attr
+            blond``), parsed with the model's names; or an already parsed value; ``None``
+            for unconditional models (class-conditional ones then draw every class).
         levels: also write each pyramid level's grid beside ``out``
             (``grid_4px.png``, ``grid_8px.png``..., coarse to fine), for families with ``sample_levels`` (LAPGAN).
+        images: input images of image-to-image families (``--image``).
+        source: the inputs' own attributes (StarGAN ``--from``).
+        side_by_side: input beside translation (default: on for attribute models).
+        overwrite: replace an existing ``out`` (and level files).
 
     Returns:
         ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
-        level files) when asked.
+        level files) when asked; for image-to-image families ``{"model", "inputs",
+        "out", "shape"}``.
 
     Raises:
-        ZooError: ``n < 1``, an unwritable ``out``, a bad condition (the valid values are
-            listed), ``levels`` for a family without a pyramid, or as :func:`load_gan`.
+        ZooError: ``n < 1``, an unwritable or existing ``out`` (without ``overwrite``), a bad condition (the valid values are
+            listed), ``levels`` for a family without a pyramid, ``--image`` for a family
+            that generates from noise, an unreadable image, or as :func:`load_gan`.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
-    _check_grid_path(out)
-    adapter = load_gan(name, checkpoint)
+    from zoo.fileio import claim_output
+
+    _check_grid_path(out if out is not None else "grid.png")
+    out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png")
+    level_files = {}
+    adapter = load_gan(name, checkpoint, weights=weights)
+    if translates(adapter):
+        if levels:
+            raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
+        from zoo.translate import translate_images
+
+        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side)
+        return {"model": name, **result}
+    if images:
+        raise ZooError(f"{name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
+    if source is not None:
+        raise ZooError(f"--from gives the input image's attributes (stargan); {name} takes no input image", exit_code=2)
     if condition is not None and adapter.condition.kind == "none":
         raise ZooError(f"{name} is unconditional; sample it without --label/--attr/--image", exit_code=2)
     if isinstance(condition, str):
         condition = adapter.condition.parse(condition)
     if levels and not hasattr(adapter, "sample_levels"):
         raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
-    images = adapter.sample(n, seed=seed, condition=condition)
-    save_grid(images, out)
-    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images.shape)}
+    if levels:  # claim every level file before writing anything
+        for img in adapter.sample_levels(1, seed=seed):
+            f = out.with_name(f"{out.stem}_{img.shape[-1]}px{out.suffix or '.png'}")
+            level_files[img.shape[-1]] = claim_output(f, overwrite=overwrite, kind="file")
+    images_out = adapter.sample(n, seed=seed, condition=condition)
+    save_grid(images_out, out)
+    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images_out.shape)}
     if levels:
-        path = Path(out)
         files = []
         for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
-            f = path.with_name(f"{path.stem}_{img.shape[-1]}px{path.suffix or '.png'}")
-            save_grid(img, f)
-            files.append(str(f))
+            save_grid(img, level_files[img.shape[-1]])
+            files.append(str(level_files[img.shape[-1]]))
         result["levels"] = files
     return result
 

@@ -35,17 +35,24 @@ class WeightSource:
         top1, top5: published ImageNet-1k validation accuracy in percent, or ``None``.
         metrics_source: where ``top1``/``top5`` were published.
         num_classes: classes of the head the weights were trained with.
+        member: for ``format = "zip"``: the path of the weights file inside the archive
+            (StarGAN publishes ``stargan_celeba_128/models/200000-G.ckpt`` in a zip).
+        dataset: what the weights were trained on (``"CelebA, 5 attributes, 128x128"``).
+        notes: what the file is when no digest is published (saving code, keys, quirks).
     """
 
     tag: str
     url: str
     sha256: str = ""
-    format: Literal["pth", "safetensors"] = "pth"
+    format: Literal["pth", "safetensors", "zip"] = "pth"
     license: str = ""
     top1: float | None = None
     top5: float | None = None
     metrics_source: str = ""
     num_classes: int = 1000
+    member: str = ""
+    dataset: str = ""
+    notes: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 * ``.safetensors`` files are read with safetensors (no code can run). Pickled PyTorch files
   (``.pth``, ``.pt``, ``.ckpt``, ``.bin``) are read with ``torch.load(weights_only=True)``
-  only, which refuses every pickled object that is not a tensor or a plain container.
+  only, which refuses every pickled object that is not a tensor or a plain container, and
+  only on torch >= 2.6 (:func:`require_safe_torch_load`, CVE-2025-32434).
 * Training scripts wrap state dicts (``{"state_dict": ...}``, ``module.`` from
   DataParallel, ``_orig_mod.`` from ``torch.compile``); :func:`load_state_file` unwraps them.
 * :func:`save_state_file` writes a bare state dict (a converted download) as safetensors,
@@ -32,7 +33,7 @@ from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
 
-__all__ = ["PICKLE_SUFFIXES", "load_into", "load_state_and_metadata", "load_state_file", "save_state_file"]
+__all__ = ["PICKLE_SUFFIXES", "load_into", "load_state_and_metadata", "load_state_file", "require_safe_torch_load", "save_state_file"]
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 # Containers in which training scripts wrap a state dict, most specific first.
@@ -125,7 +126,28 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     return tensors, meta
 
 
+def require_safe_torch_load() -> None:
+    """Refuse to unpickle anything on torch < 2.6, where ``torch.load(weights_only=True)`` can still run code.
+
+    CVE-2025-32434 (GHSA-53q9-r3pm-6pq6): a crafted file runs code through
+    ``weights_only=True`` on torch <= 2.5.1; fixed in 2.6.0. The package requires
+    ``torch>=2.6``; this is the defence for an environment that forces an older torch.
+    Call it right before every ``torch.load``. A version string that does not start
+    with ``MAJOR.MINOR`` is not refused.
+
+    Raises:
+        ZooError: torch is older than 2.6 (one line, exit code 1).
+    """
+    m = re.match(r"(\d+)\.(\d+)", str(torch.__version__))
+    if m and (int(m.group(1)), int(m.group(2))) < (2, 6):
+        raise ZooError(
+            f"torch {torch.__version__} cannot read pickled weights safely: before 2.6, torch.load(weights_only=True) "
+            "can run code (CVE-2025-32434); upgrade torch (pip install 'torch>=2.6') or use a .safetensors file"
+        )
+
+
 def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
+    require_safe_torch_load()
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError (refused global), RuntimeError/EOFError (truncated), ...
@@ -186,7 +208,8 @@ def load_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
     Raises:
         ZooError: the file is missing or unreadable, truncated or corrupt, holds pickled
-            objects other than tensors, or holds no state dict.
+            objects other than tensors, or holds no state dict; a pickled file on torch < 2.6
+            (:func:`require_safe_torch_load`).
     """
     return load_state_and_metadata(path)[0]
 

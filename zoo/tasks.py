@@ -5,41 +5,28 @@ Sampling itself (:func:`sample`, :func:`load_gan`, :func:`save_grid`) is in
 
 The CLI commands ``zoo train``, ``zoo adapt`` and ``zoo sample`` are thin shells over
 these functions; ``zoo demo`` chains them.
+
+Output policy (:func:`zoo.fileio.claim_output`): an ``out`` that holds an earlier run is
+refused unless ``overwrite``; the earlier run's files are removed only once the new run
+has its first complete epoch (or its final model). Training saves ``out/last`` (and
+``out/best`` for backbones) after every epoch; ``resume=out`` continues from ``out/last``
+exactly (:mod:`zoo.resume`). When resuming, arguments left at ``None`` take the run's
+values, and given ones must match them (``epochs`` may grow for GANs, ``amp`` may change).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.fileio import nearest_existing
 
 __all__ = ["adapt", "load_gan", "sample", "save_grid", "train"]
 
 # Sampling lives in zoo.sampling; these names stay here because train/adapt/sample are
 # the library's main jobs and `from zoo import tasks` is the documented entry point.
 from zoo.sampling import load_gan, sample, save_grid
-
-
-def _prepare_out(out: str | Path | None) -> Path | None:
-    """Check before any work that ``--out`` can be created (it is created only when saving,
-    so a failed run leaves nothing behind), so a bad ``--out`` fails in milliseconds."""
-    if out is None:
-        return None
-    out = Path(out)
-    parent = nearest_existing(out)
-    if parent == out and not out.is_dir():
-        raise ZooError(f"{{param}} {out} is a file, not a directory; choose another {{param}}", param="out", exit_code=2)
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ZooError(
-            f"cannot create the output directory {out}: {parent} is not a writable directory; choose another {{param}}",
-            param="out",
-            exit_code=2,
-        )
-    return out
 
 
 def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
@@ -82,6 +69,8 @@ def _fit(
     max_minutes: float | None,
     progress: bool,
     callbacks: tuple[Any, ...] = (),
+    checkpoint: Any = None,
+    resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from zoo.data import make_loaders
     from zoo.trainer import Trainer
@@ -96,12 +85,19 @@ def _fit(
         seed=seed,
         drop_last=adapter.kind == "gan",
     )
-    # No log file while training: _save writes metrics.jsonl from the history, beside the
-    # checkpoint, so a failed run leaves nothing in --out.
+    # metrics.jsonl is written with each checkpoint (and with the final model), beside them.
     trainer = Trainer(
-        epochs=epochs, lr=lr, device=device, amp=amp, seed=seed, progress=progress, max_minutes=max_minutes, callbacks=callbacks
+        epochs=epochs,
+        lr=lr,
+        device=device,
+        amp=amp,
+        seed=seed,
+        progress=progress,
+        max_minutes=max_minutes,
+        callbacks=callbacks,
+        checkpoint=checkpoint,
     )
-    result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None)
+    result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
     return result
@@ -120,84 +116,125 @@ def _preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
     }
 
 
+_TRAIN_DEFAULTS = {"data": None, "epochs": 5, "img_size": None, "batch_size": 64, "lr": None, "amp": None, "seed": 0, "build_options": {}}
+
+
 def train(
     name: str,
-    data: str,
+    data: str | None = None,
     *,
-    epochs: int = 5,
+    epochs: int | None = None,
     out: str | Path | None = None,
     img_size: int | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     lr: float | None = None,
     device: str = "cpu",
     amp: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     max_minutes: float | None = None,
     progress: bool = True,
     build_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    resume: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train a model from random init on ``data`` and (with ``out``) save it.
 
     Backbones get a head with one output per class of ``data`` and are trained with
     cross-entropy; GANs are trained with their own adversarial ``training_step``.
+    With ``out``, every complete epoch is saved to ``out/last`` (and ``out/best``, the best
+    ``val_accuracy``, for backbones); the final model goes to ``out/model.safetensors``.
 
     Args:
         name: registry name.
         data: ``--data`` value (ImageFolder path or built-in data set such as ``digits:0-4``).
-        epochs: passes over the training split.
-        out: directory for ``model.safetensors``, ``model.json`` and ``metrics.jsonl``.
+        epochs: passes over the training split (default 5).
+        out: directory for ``model.safetensors``, ``model.json``, ``metrics.jsonl``, ``last/``, ``best/``.
         img_size: input side in pixels (default 32 for built-in data, the model's own size otherwise).
-        batch_size, lr, device, amp, seed, max_minutes, progress: see :class:`zoo.trainer.Trainer`.
-        build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...).
+        batch_size, lr, device, amp, seed, max_minutes, progress: see :class:`zoo.trainer.Trainer`
+            (defaults: 64 images, the adapter's rate, fp32, seed 0).
+        build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...);
+            ``attrs`` (a list of names) selects the attributes of ``celeba:DIR`` data (StarGAN).
+        overwrite: replace the earlier run in ``out`` (else that is an error).
+        resume: a run directory to continue from its ``last`` checkpoint (``out`` defaults to it);
+            ``None`` arguments take the run's values.
 
     Returns:
         A summary dict: ``model``, ``data``, ``classes``, ``val_accuracy`` (backbones, 0..1),
         the final training logs, ``seconds`` (wall time of the fit), ``out``.
 
     Raises:
-        ZooError: unknown model or data, bad sizes, device not available.
+        ZooError: unknown model or data, bad sizes, device not available, ``out`` holds a run
+            (without ``overwrite``), ``resume`` is not a run of ``name`` or its options differ.
+        TrainingInterrupted: Ctrl-C (exit code 130; the message says how to resume).
+        TrainingDiverged: a loss became NaN or infinite (the last finite checkpoint is kept).
     """
     from zoo.data import resolve_data
     from zoo.registry import get_spec
+    from zoo.runs import Run, resolve_options
     from zoo.trainer import check_training_args, seed_everything
 
     spec = get_spec(name)
-    check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, batch_size=batch_size, max_minutes=max_minutes)
-    source = resolve_data(data, seed=seed)
-    size = _default_img_size(spec, source, img_size)
-    out = _prepare_out(out)
-    seed_everything(seed)
-    options = dict(build_options or {})
+    run = Run("train", name, out, overwrite, resume)
+    given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
+    opts = resolve_options({**given, "build_options": build_options}, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    if opts["data"] is None:
+        raise ZooError("{param} is required: an ImageFolder directory or a built-in data set such as digits", param="data", exit_code=2)
+    check_training_args(
+        device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], max_minutes=max_minutes
+    )
+    source = resolve_data(opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"))
+    size = opts["img_size"] = _default_img_size(spec, source, opts["img_size"])
+    seed_everything(opts["seed"])
+    options = dict(opts["build_options"])
+    options.update(getattr(source, "build_options", {}))  # celeba:DIR: StarGAN's attribute mode and names
     if spec.kind == "backbone":
         options["num_classes"] = len(source.classes)
     else:  # class-conditional families take the data's class names; the others ignore them
         options.update(image_size=size, channels=source.channels, class_names=list(source.classes))
     adapter = _build(name, **options)
     callbacks: tuple[Any, ...] = ()
-    if out is not None and adapter.kind == "gan":  # fixed-seed grids after every epoch, to watch training
+    if run.out is not None and adapter.kind == "gan":  # fixed-seed grids after every epoch, to watch training
         from zoo.sampling import EpochSamples
 
-        callbacks = (EpochSamples(Path(out) / "samples", seed=seed),)
+        callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
+    state = run.restore(adapter)
+
+    def meta(history: list[dict[str, Any]]) -> dict[str, Any]:
+        return _meta(adapter, source, size, opts, {"model": name, "data": source.name, "weights": "random", "history": history})
+
+    command = f"zoo train {name} --data {shlex.quote(str(opts['data']))}"
+    checkpoints = run.checkpoints({"command": "train", "model": name, **opts}, meta, state, command)
+    fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed")}
     result = _fit(
         adapter,
         source,
         img_size=size,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
         device=device,
-        amp=amp,
-        seed=seed,
         shots=None,
         max_minutes=max_minutes,
         progress=progress,
         callbacks=callbacks,
+        checkpoint=checkpoints,
+        resume=state,
+        **fit_args,
     )
     summary = _summary(adapter, source, result, weights_init="random", img_size=size)
-    if out is not None:
-        _save(adapter, Path(out), summary, source, size, epochs, seed)
-        summary["out"] = str(out)
+    run.finish(adapter, summary, _meta(adapter, source, size, opts, summary), checkpoints)
     return summary
+
+
+_ADAPT_DEFAULTS = {
+    "freeze_until": None,
+    "weights": "auto",
+    "data": None,
+    "shots": None,
+    "epochs": 10,
+    "img_size": None,
+    "batch_size": 32,
+    "lr": None,
+    "amp": None,
+    "seed": 0,
+}
 
 
 def adapt(
@@ -205,27 +242,31 @@ def adapt(
     *,
     num_classes: int,
     freeze_until: str | None = None,
-    weights: str | None = "auto",
+    weights: str | None = None,
     data: str | None = None,
     shots: int | None = None,
-    epochs: int = 10,
+    epochs: int | None = None,
     out: str | Path | None = None,
     img_size: int | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     lr: float | None = None,
     device: str = "cpu",
     amp: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    resume: str | Path | None = None,
 ) -> dict[str, Any]:
     """Transfer learning: load weights, replace the head, freeze early stages, fine-tune.
 
     Steps: build ``name``; load ``weights`` (a ``zoo train``/``zoo adapt`` checkpoint, a
-    published tag such as ``imagenet``, ``auto`` = the published weights when they can be
-    had, else random init with a warning, or ``none``); replace the head with ``num_classes``
-    classes; freeze every stage up to and including ``freeze_until`` (frozen BatchNorm
-    layers stay in eval mode); fine-tune on ``data`` when given (``shots`` images per class
-    from its training split); save to ``out``.
+    published tag such as ``imagenet``, ``auto`` (the default) = the published weights when
+    they can be had, else random init with a warning, or ``none``); replace the head with
+    ``num_classes`` classes; freeze every stage up to and including ``freeze_until`` (frozen
+    BatchNorm layers stay in eval mode); fine-tune on ``data`` when given (``shots`` images
+    per class from its training split; defaults: 10 epochs, batch 32, seed 0), saving
+    ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite`` and ``resume``
+    as :func:`train` (a resumed run loads its own weights, not ``weights``).
 
     Returns:
         ``model``, ``weights`` (what was loaded), ``trainable_params``, ``frozen_params``,
@@ -234,9 +275,11 @@ def adapt(
 
     Raises:
         ZooError: unknown model/stage, ``num_classes < 1``, bad weights file, bad data, no network
-            for ``--weights imagenet``.
+            for ``--weights imagenet``, ``out`` holds a run, a ``resume`` that does not fit.
+        TrainingInterrupted, TrainingDiverged: as :func:`train`.
     """
     from zoo.registry import get_spec
+    from zoo.runs import Run, resolve_options
     from zoo.spec import check_num_classes
     from zoo.trainer import check_training_args, seed_everything
     from zoo.weights import load_weights
@@ -245,56 +288,67 @@ def adapt(
     if spec.kind != "backbone":
         raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
     check_num_classes(num_classes)  # everything is checked before anything is built or written
-    spec.check_stage(freeze_until)
-    if data is None and shots is not None:
+    run = Run("adapt", name, out, overwrite, resume)
+    given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
+    given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes)
+    opts = resolve_options(given, {**_ADAPT_DEFAULTS, "num_classes": None}, run.saved, run=resume, free=("amp",))
+    spec.check_stage(opts["freeze_until"])
+    if opts["data"] is None and opts["shots"] is not None:
         raise ZooError("{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param="shots", exit_code=2)
-    check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, batch_size=batch_size)
+    check_training_args(device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"])
     source = None
-    if data is not None:
+    if opts["data"] is not None:
         from zoo.data import resolve_data
 
-        source = resolve_data(data, seed=seed)
+        source = resolve_data(opts["data"], seed=opts["seed"])
         if len(source.classes) != num_classes:
             raise ZooError(
-                f"{{param}} {num_classes} but the data {data} has {len(source.classes)} classes; pass {{param}} {len(source.classes)}",
+                f"{{param}} {num_classes} but the data {opts['data']} has {len(source.classes)} classes; "
+                f"pass {{param}} {len(source.classes)}",
                 param="num_classes",
                 exit_code=2,
             )
-    size = _default_img_size(spec, source, img_size)
-    out = _prepare_out(out)
-    seed_everything(seed)
+    size = opts["img_size"] = _default_img_size(spec, source, opts["img_size"])
+    seed_everything(opts["seed"])
     adapter = _build(name)
-    loaded = load_weights(adapter, weights)
+    # a resumed run loads its own weights below; what it started from is in its options
+    loaded = run.saved.get("weights_loaded", opts["weights"]) if run.saved else load_weights(adapter, opts["weights"])
     adapter.reset_head(num_classes)
-    trainable, frozen = adapter.freeze_until(freeze_until)
+    trainable, frozen = adapter.freeze_until(opts["freeze_until"])
     summary: dict[str, Any] = {
         "model": name,
         "weights": loaded,
         "head": num_classes,
-        "frozen_until": freeze_until,
+        "frozen_until": opts["freeze_until"],
         "trainable_params": trainable,
         "frozen_params": frozen,
     }
+    checkpoints = None
     if source is not None:
+        state = run.restore(adapter)
+
+        def meta(history: list[dict[str, Any]]) -> dict[str, Any]:
+            return _meta(adapter, source, size, opts, {**summary, "data": source.name, "history": history})
+
+        command = f"zoo adapt {name} --head {num_classes} --data {shlex.quote(str(opts['data']))}"
+        checkpoints = run.checkpoints({"command": "adapt", "model": name, **opts, "weights_loaded": loaded}, meta, state, command)
+        fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
         result = _fit(
             adapter,
             source,
             img_size=size,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
             device=device,
-            amp=amp,
-            seed=seed,
-            shots=shots,
             max_minutes=None,
             progress=progress,
+            checkpoint=checkpoints,
+            resume=state,
+            **fit_args,
         )
         summary.update(_summary(adapter, source, result, weights_init=loaded, img_size=size))
-        summary["shots"] = shots
-    if out is not None:
-        _save(adapter, Path(out), summary, source, size, epochs if source else 0, seed)
-        summary["out"] = str(out)
+        summary["shots"] = opts["shots"]
+    elif run.resume_dir is not None:
+        raise ZooError(f"{{param}} {resume}: the run has no data to train on; nothing to resume", param="resume", exit_code=2)
+    run.finish(adapter, summary, _meta(adapter, source, size, {**opts, "epochs": opts["epochs"] if source else 0}, summary), checkpoints)
     return summary
 
 
@@ -312,20 +366,17 @@ def _summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init:
     return out
 
 
-def _save(adapter: Any, out: Path, summary: dict[str, Any], source: Any, img_size: int, epochs: int, seed: int) -> None:
-    from zoo.checkpoint import save_checkpoint
-
+def _meta(adapter: Any, source: Any, img_size: int, opts: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar's metadata (``model.json``) for ``summary``: class names, preprocessing,
+    training set-up, metrics (the last epoch's, with the history)."""
+    history = summary.get("history") or []
+    metrics = {**(history[-1] if history else {}), **{k: v for k, v in summary.items() if k not in ("classes", "out")}}
     meta = {
         "class_names": source.classes if source else None,
         "preprocessing": _preprocessing(adapter, img_size, source),
-        "training": {"data": source.name if source else None, "epochs": epochs, "seed": seed},
-        "metrics": {k: v for k, v in summary.items() if k not in ("classes", "out")},
+        "training": {"data": source.name if source else None, "epochs": opts["epochs"], "seed": opts["seed"]},
+        "metrics": metrics,
     }
     if adapter.kind == "gan":
         meta["condition"] = adapter.condition.to_json()
-    save_checkpoint(out, adapter, meta)
-    history = summary.get("history") or []
-    if history:  # the per-epoch log (one JSON object per epoch) joins the checkpoint it belongs to
-        from zoo.fileio import atomic_write_text
-
-        atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in history))
+    return meta

@@ -8,14 +8,32 @@ discriminator step then a generator step, LAPGAN one pair per level), and
 (optimizers and schedulers built from the adapter's :class:`zoo.optim.OptimizerConfig`,
 the grad scaler, ``n_critic``), so no adapter rebuilds it. Mixed precision is chosen once (``autocast`` or a no-op context, a grad scaler
 only for fp16). Callbacks are plain objects whose ``on_*`` methods are called if present.
-Metrics go to a JSON-lines log (:mod:`zoo.fileio`), progress to the rich bar of
+Metrics go to a strict JSON-lines log (:mod:`zoo.fileio`), progress to the rich bar of
 :func:`zoo.progress.progress_bar` on stderr.
+
+Nothing is lost (issue 10):
+
+* **Checkpoints and resume.** With a ``checkpoint`` (:class:`zoo.resume.RunCheckpoints`)
+  the trainer saves after every complete epoch; :meth:`Trainer.state_dict` is everything
+  needed to continue exactly: optimizers, schedulers, grad scaler, counters, history, and
+  the RNG states (Python, NumPy, torch CPU, CUDA when initialised, the data loader's
+  generator, so the shuffled order continues). ``fit(..., resume=state)`` restores them:
+  on the CPU, 4 epochs equal 2 epochs plus 2 resumed ones, bit for bit.
+* **Ctrl-C** raises :class:`TrainingInterrupted` (a :class:`ZooError` with exit code 130,
+  and a ``KeyboardInterrupt``) saying where the last complete epoch is and how to resume;
+  an epoch that had ended but whose save was cut short is saved first.
+* **Divergence.** Every step's loss is checked on the device without a sync: the first
+  non-finite step's index is folded into a device tensor (``torch.minimum``), read with
+  the logs once per epoch and at most every 2 s (:data:`CHECK_EVERY_S`). A NaN at step k
+  therefore stops training up to 2 s later, or at the end of a short epoch, and that epoch
+  is not saved: :class:`TrainingDiverged` names the epoch, step and optimizer, and the
+  last finite checkpoint is kept. A sync per step would cost GPU throughput; checking only
+  at epoch ends would waste long epochs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Iterable
@@ -26,10 +44,14 @@ import torch
 
 from zoo.devices import amp_dtype, resolve_device
 from zoo.errors import ZooError
-from zoo.fileio import atomic_write_text
+from zoo.fileio import atomic_write_text, dumps_strict
 from zoo.progress import progress_bar
+from zoo.resume import NO_BAD_STEP, TrainingDiverged, TrainingInterrupted, check_finite, interrupted, restore_training, rng_state
 
-__all__ = ["Trainer", "check_training_args", "seed_everything"]
+__all__ = ["CHECK_EVERY_S", "Trainer", "TrainingDiverged", "TrainingInterrupted", "check_training_args", "seed_everything"]
+
+#: Seconds between reads of the non-finite-loss flag within an epoch (one device sync each).
+CHECK_EVERY_S = 2.0
 
 
 def seed_everything(seed: int) -> None:
@@ -104,25 +126,30 @@ class Trainer:
     """Fit an adapter (backbone or GAN) with its own ``training_step``.
 
     Args:
-        epochs: maximum number of passes over the training loader.
+        epochs: the run's total number of passes over the training loader.
         max_minutes: stop after this wall time (minutes), checked after each batch; ``None`` = no limit.
         lr: learning rate passed to ``adapter.configure_optimizers`` (``None`` = the adapter's default).
         device: ``cpu``, ``cuda[:N]`` or ``mps``.
         amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
-        log_path: JSON-lines file, one object per epoch (``epoch``, the mean training logs,
-            validation metrics, ``seconds``), rewritten whole after each epoch
+        log_path: JSON-lines file, one strict-JSON object per epoch (``epoch``, the mean
+            training logs, validation metrics, ``seconds``), rewritten whole after each epoch
             (:func:`zoo.fileio.atomic_write_text`); ``None`` = no log.
         callbacks: objects with optional ``on_fit_start(trainer, adapter)``,
             ``on_optimizer_step(trainer, adapter, optimizer_name)``,
             ``on_epoch_end(trainer, adapter, epoch, metrics)``, ``on_fit_end(trainer, adapter, metrics)``.
         progress: show a rich progress bar on stderr.
         seed: seeds every generator before training.
+        checkpoint: saves each complete epoch: an object with ``save(trainer, adapter, epoch,
+            metrics)``, ``last_dir``, ``saved_epoch`` and ``resume_command``
+            (:class:`zoo.resume.RunCheckpoints`), called after the callbacks'
+            ``on_epoch_end``; ``None`` = no checkpoints. An epoch cut short by
+            ``max_minutes`` is not saved (``last`` holds complete epochs only).
 
     Attributes set by :meth:`fit`: ``optimizers`` (``{name: torch.optim.Optimizer}`` built
     from ``adapter.configure_optimizers``), ``schedulers`` (``{name: LR scheduler}`` for the
-    optimizers whose schedule is not constant), ``history`` (one metrics dict per epoch),
-    ``global_step`` (iterations done), ``stopped_early`` (the ``max_minutes`` budget ended
-    training).
+    optimizers whose schedule is not constant), ``scaler`` (fp16), ``history`` (one metrics
+    dict per epoch), ``epoch`` (the last complete epoch), ``global_step`` (iterations done),
+    ``stopped_early`` (the ``max_minutes`` budget ended training).
 
     Raises:
         ZooError: the device is not available, or an unknown ``amp``.
@@ -140,6 +167,7 @@ class Trainer:
         callbacks: Iterable[Any] = (),
         progress: bool = True,
         seed: int = 0,
+        checkpoint: Any = None,
     ) -> None:
         self.device = check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes)
         self.epochs = epochs
@@ -152,11 +180,19 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.seed = seed
+        self.checkpoint = checkpoint
         self.history: list[dict[str, Any]] = []
+        self.epoch = 0
         self.global_step = 0
         self.stopped_early = False
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.scaler: torch.amp.GradScaler | None = None
+        self._loader: Any = None
+        self._position = (1, 0)
+        self._seconds = 0.0  # training seconds of earlier invocations (resume)
+        self._start = time.perf_counter()
+        self._lr_used: float | None = None
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -164,7 +200,30 @@ class Trainer:
             if fn is not None:
                 fn(self, *args)
 
-    def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None) -> dict[str, Any]:
+    # -- state ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The training state after the last complete epoch, for :meth:`fit`'s ``resume``.
+
+        Returns:
+            ``{"epoch", "epochs", "global_step", "seconds", "history", "amp", "optimizers":
+            {name: state_dict}, "schedulers": {name: state_dict}, "scaler": state_dict | None,
+            "rng": rng_state(loader)}``; tensors are the live ones (copy before training on).
+        """
+        return {
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "global_step": self.global_step,
+            "seconds": round(self._seconds + time.perf_counter() - self._start, 3),
+            "history": self.history,
+            "amp": self.amp,
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng_state(self._loader),
+        }
+
+    # -- training ------------------------------------------------------------------
+    def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None, *, resume: dict[str, Any] | None = None) -> dict[str, Any]:
         """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds`` and ``steps``.
 
         The trainer owns the optimisation state: it builds ``adapter.configure_optimizers(lr)``
@@ -183,44 +242,77 @@ class Trainer:
         3. the scaler is updated once, and every scheduler steps once.
 
         Logged values are summed as tensors on the device and read once per epoch (no device
-        sync per step); the progress bar's loss text is refreshed at most every 2 s. After
-        each epoch, with a ``val_loader``, ``validation_step`` runs in eval mode under
-        ``torch.inference_mode``.
+        sync per step); the progress bar's loss text and the non-finite-loss flag are read at
+        most every 2 s. After each epoch, with a ``val_loader``, ``validation_step`` runs in
+        eval mode under ``torch.inference_mode``; then the callbacks, then the checkpoint.
+
+        Args:
+            adapter, train_loader, val_loader: what to train, on what, validated on what.
+            resume: a :meth:`state_dict` of this run (with the model's weights already
+                loaded into ``adapter``): training continues after its epoch, exactly.
 
         Raises:
-            ZooError: a step names an optimizer the adapter did not configure, or every
-                parameter is frozen.
+            ZooError: a step names an optimizer the adapter did not configure, every
+                parameter is frozen, or ``resume`` does not fit (:func:`zoo.resume.restore_training`).
+            TrainingDiverged: a loss became NaN or infinite.
+            TrainingInterrupted: Ctrl-C.
         """
-        from zoo.gan import StepContext
-        from zoo.optim import build_optimizer, build_scheduler, step_scheduler
+        from zoo.optim import build_optimizer, build_scheduler
 
         seed_everything(self.seed)
         (adapter.to if hasattr(adapter, "to") else adapter.model.to)(self.device)
         configs = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
         iters = max(1, len(train_loader))
-        optimizers = {name: build_optimizer(name, cfg) for name, cfg in configs.items()}
-        schedulers = {}
+        self.optimizers = {name: build_optimizer(name, cfg) for name, cfg in configs.items()}
+        self.schedulers = {}
         for name, cfg in configs.items():
-            sched = build_scheduler(optimizers[name], cfg.schedule, iters_per_epoch=iters, epochs=self.epochs)
+            sched = build_scheduler(self.optimizers[name], cfg.schedule, iters_per_epoch=iters, epochs=self.epochs)
             if sched is not None:
-                schedulers[name] = sched
-        self.optimizers, self.schedulers = optimizers, schedulers
-        n_critic = max(1, int(getattr(adapter, "n_critic", 1)))
-        scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
-        after_step = getattr(adapter, "on_optimizer_step", None)
+                self.schedulers[name] = sched
+        self._lr_used = next(iter(configs.values())).lr if configs else self.lr
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
+        self._loader = train_loader
+        first = restore_training(self, resume) if resume is not None else 1
         self._call("on_fit_start", adapter)
-        start = time.perf_counter()
+        self._start = time.perf_counter()
+        metrics: dict[str, Any] = {}
+        try:
+            metrics = self._epochs(adapter, train_loader, val_loader, first, iters)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, TrainingInterrupted):
+                raise
+            raise interrupted(self, adapter) from None
+        adapter.eval()
+        result = dict(metrics)
+        result["history"] = self.history
+        result["seconds"] = round(self._seconds + time.perf_counter() - self._start, 3)
+        result["steps"] = self.global_step
+        self._call("on_fit_end", adapter, result)
+        return result
+
+    def _epochs(self, adapter: Any, train_loader: Any, val_loader: Any, first: int, iters: int) -> dict[str, Any]:
+        from zoo.gan import StepContext
+        from zoo.optim import step_scheduler
+
+        optimizers, schedulers, scaler = self.optimizers, self.schedulers, self.scaler
+        names = list(optimizers)
+        n_critic = max(1, int(getattr(adapter, "n_critic", 1)))
+        after_step = getattr(adapter, "on_optimizer_step", None)
+        start = self._start
         metrics: dict[str, Any] = {}
         # With a wall-time budget the bar tracks seconds (the epochs may not all run).
-        bar_total = math.ceil(self.max_seconds) if self.max_seconds else self.epochs * iters
+        bar_total = math.ceil(self.max_seconds) if self.max_seconds else (self.epochs - first + 1) * iters
         with progress_bar(enabled=self.progress, kind="steps", fields=True) as bar:
             task = bar.add_task("train", total=bar_total, logs="") if bar is not None else None
-            shown = time.perf_counter()
-            for epoch in range(1, self.epochs + 1):
+            shown = checked = time.perf_counter()
+            for epoch in range(first, self.epochs + 1):
+                self._position = (epoch, 0)
                 adapter.train()
                 sums: dict[str, torch.Tensor] = {}
                 counts: dict[str, int] = {}
-                for batch in train_loader:
+                bad = torch.full((), NO_BAD_STEP, dtype=torch.int64, device=self.device)
+                for i, batch in enumerate(train_loader):
+                    self._position = (epoch, i + 1)
                     batch = _to(batch, self.device)
                     ctx = StepContext(
                         iteration=self.global_step, epoch=epoch, update_generator=(self.global_step + 1) % n_critic == 0, scaler=scaler
@@ -237,6 +329,10 @@ class Trainer:
                                 f"{adapter.spec.name}: training_step used optimizer {step.optimizer!r}, "
                                 f"but configure_optimizers() gives {', '.join(optimizers)}"
                             )
+                        # first non-finite step, on the device: 2 * (i * K + k) + is_inf
+                        loss = step.loss.detach()
+                        code = 2 * (i * len(names) + names.index(step.optimizer)) + torch.isinf(loss).any().long()
+                        bad = torch.minimum(bad, torch.where(torch.isfinite(loss).all(), NO_BAD_STEP, code))
                         opt.zero_grad(set_to_none=True)
                         if scaler is not None:
                             scaler.scale(step.loss).backward()
@@ -256,37 +352,39 @@ class Trainer:
                     for sched in schedulers.values():
                         step_scheduler(sched)  # once per iteration, whichever optimizers stepped
                     self.global_step += 1
+                    now = time.perf_counter()
+                    if now - checked >= CHECK_EVERY_S:  # one device sync every 2 s at most
+                        checked = now
+                        check_finite(self, int(bad), epoch, names)
                     if bar is not None:
-                        now = time.perf_counter()
                         fields = {}
-                        if now - shown >= 2.0:  # one device sync every 2 s at most
+                        if now - shown >= 2.0:
                             shown = now
                             fields["logs"] = _logs_text(sums, counts)
                         if self.max_seconds:
                             bar.update(task, completed=min(bar_total, int(now - start)), description=f"epoch {epoch}", **fields)
                         else:
                             bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", **fields)
-                    if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                    if self.max_seconds is not None and now - start > self.max_seconds:
                         self.stopped_early = True
                         break
                 metrics = {"epoch": epoch, **_means(sums, counts)}
+                check_finite(self, int(bad), epoch, names)
                 if val_loader is not None:
                     metrics.update(self.evaluate(adapter, val_loader))
-                metrics["seconds"] = round(time.perf_counter() - start, 3)
+                metrics["seconds"] = round(self._seconds + time.perf_counter() - start, 3)
                 self.history.append(metrics)
                 self._log(metrics)
                 self._call("on_epoch_end", adapter, epoch, metrics)
+                if not self.stopped_early:
+                    self.epoch = epoch
+                    if self.checkpoint is not None:
+                        self.checkpoint.save(self, adapter, epoch, metrics)
                 if bar is not None:
                     bar.update(task, logs=_logs_text(sums, counts))
                 if self.stopped_early:
                     break
-        adapter.eval()
-        result = dict(metrics)
-        result["history"] = self.history
-        result["seconds"] = round(time.perf_counter() - start, 3)
-        result["steps"] = self.global_step
-        self._call("on_fit_end", adapter, result)
-        return result
+        return metrics
 
     def evaluate(self, adapter: Any, loader: Any) -> dict[str, float]:
         """Summed ``validation_step`` metrics turned into ``adapter.summarize`` values
@@ -300,6 +398,7 @@ class Trainer:
         return adapter.summarize(totals)
 
     def _log(self, metrics: dict[str, Any]) -> None:
-        # The whole log is rewritten each epoch so the file is always whole (zoo.fileio).
+        # The whole log is rewritten each epoch so the file is always whole (zoo.fileio);
+        # strict JSON: a non-finite value is null, with a "nonfinite" note.
         if self.log_path is not None:
-            atomic_write_text(self.log_path, "".join(json.dumps(m) + "\n" for m in self.history))
+            atomic_write_text(self.log_path, "".join(dumps_strict(m) + "\n" for m in self.history))

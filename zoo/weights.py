@@ -3,7 +3,7 @@
 :func:`load_weights` is the one entry point of the CLI and of :mod:`zoo.tasks`. The work
 itself is done by three modules, which never import this one:
 
-* :mod:`zoo.download`: the cache, offline mode, downloads, published weights;
+* :mod:`zoo.download` and :mod:`zoo.pretrained`: the cache, offline mode, downloads, published weights;
 * :mod:`zoo.state_dict`: reading weight files safely, loading a state dict into a model;
 * :mod:`zoo.checkpoint`: the ``model.safetensors`` + ``model.json`` checkpoints of ``zoo train``/``adapt``.
 
@@ -19,8 +19,9 @@ from typing import Any
 import torch
 
 from zoo.checkpoint import read_checkpoint
-from zoo.download import fetch_pretrained, offline, pretrained_path
+from zoo.download import WeightsUnavailable, offline
 from zoo.errors import ZooError, warn
+from zoo.pretrained import fetch_pretrained
 from zoo.state_dict import load_into, load_state_file
 
 __all__ = ["load_weights"]
@@ -42,20 +43,25 @@ def _ckpt_classes(adapter: Any, state: Mapping[str, torch.Tensor], meta: Mapping
 
 
 def _load_auto(adapter: Any, *, progress: bool) -> str:
-    """``--weights auto``: the first published weights when they can be had, else random init with a warning."""
+    """``--weights auto``: the first published weights when they can be had, else random init with a warning.
+
+    Only :class:`zoo.download.WeightsUnavailable` (none published, offline and not cached,
+    network unreachable, HTTP error, a refused URL) falls back; a digest mismatch, a changed
+    cache file, a lock or disk problem is raised.
+    """
     spec = adapter.spec
     if not spec.weights:
         warn(f"{spec.name} has no published weights; starting from random init (pass --weights FILE to load a checkpoint)")
         return "random"
-    if offline() and not pretrained_path(spec).exists():
-        warn(
-            f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}"
-        )
-        return "random"
     try:
         return load_weights(adapter, spec.weights[0].tag, progress=progress)
-    except ZooError as exc:
-        warn(f"could not get {spec.name}'s published weights ({exc}); starting from random init")
+    except WeightsUnavailable as exc:
+        if offline():
+            warn(
+                f"offline: {spec.name}'s published weights are not cached, starting from random init; pass --weights FILE, or go online and use --weights {spec.weights[0].tag}"
+            )
+        else:
+            warn(f"could not get {spec.name}'s published weights ({exc}); starting from random init")
         return "random"
 
 
@@ -64,9 +70,10 @@ def load_weights(adapter: Any, weights: str | None, *, progress: bool = True) ->
 
     * ``None``, ``"none"``, ``"random"``: keep the random initialisation; returns ``"random"``.
     * ``"auto"``: the first published weights of ``adapter.spec`` when they are cached or
-      can be downloaded, else (no published weights; offline and not cached; any download
-      or read error) one ``Warning:`` line on stderr and random init; returns the tag or
-      ``"random"``.
+      can be downloaded, else (no published weights; offline and not cached; network
+      unreachable or an HTTP error: :class:`zoo.download.WeightsUnavailable`) one
+      ``Warning:`` line on stderr and random init; returns the tag or ``"random"``. A
+      digest mismatch, a changed cache file or a lock problem is an error, never random init.
     * a published tag of ``adapter.spec`` (``"imagenet"``; ``"default"`` = the first): the
       cached safetensors of :func:`zoo.download.fetch_pretrained`, loaded with the head
       ignored when the adapter has another number of classes than the weights (the new
@@ -84,7 +91,8 @@ def load_weights(adapter: Any, weights: str | None, *, progress: bool = True) ->
     Raises:
         ZooError: neither a word, a tag nor an existing path (exit code 2; valid values
             listed); a checkpoint of another model; a mismatching state dict (see
-            :func:`zoo.state_dict.load_into`); errors of :func:`zoo.download.fetch_pretrained`.
+            :func:`zoo.state_dict.load_into`); errors of :func:`zoo.download.fetch_pretrained`
+            (for ``auto`` too, except :class:`zoo.download.WeightsUnavailable`).
     """
     spec = adapter.spec
     if weights is None or weights.strip().lower() in _RANDOM_WORDS:
