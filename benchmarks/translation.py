@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=HERE / "translation_cyclegan.md")
     parser.add_argument("--png", type=Path, default=HERE / "translation_cyclegan.png")
+    parser.add_argument("--note", default="", help="a paragraph added under the results (where and why the run was made)")
     args = parser.parse_args(argv)
 
     import torch
@@ -241,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (("cyc_a", f"{src}->{dst}->{src}"), ("cyc_b", f"{dst}->{src}->{dst}")):
         checks.append(f"{label}: cycle L1 {statistics.mean(vals('cyclegan', key)):.3f}, {compare(key, 'untrained', False)} untrained")
     total = time.perf_counter() - started
-    given = sys.argv[1:] if argv is None else argv
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "--note" in given:  # the note is printed below the results, not in the command
+        i = given.index("--note")
+        del given[i : i + 2]
     command = "python benchmarks/translation.py" + "".join(" " + a for a in given)
     machine = (
         f"{platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__}, {args.threads} threads, device {args.device}"
@@ -291,7 +295,7 @@ Computed comparisons (trained against each baseline; "not distinguishable" = wit
 
 Rows of `translation_cyclegan.png`: held-out {src}s, their translations, their reconstructions;
 held-out {dst}s, their translations, their reconstructions (seed 0, first 8 test images).
-"""
+{chr(10) + args.note + chr(10) if args.note else ""}"""
     atomic_write_text(args.out, text)
     log(f"wrote {args.out} and {args.png}")
     print(text)

@@ -169,11 +169,15 @@ class SRResNet(nn.Module):
             "upscale": self.upscale,
         }
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Upscale ``x``: ``(N, in_channels, H, W)`` float32 in [0, 1] -> ``(N, out_channels, upscale * H, upscale * W)`` in [0, 1]."""
+    def forward(self, x: torch.Tensor, *, clamp: bool = True) -> torch.Tensor:
+        """Upscale ``x``: ``(N, in_channels, H, W)`` float32 in [0, 1] -> ``(N, out_channels, upscale * H, upscale * W)``
+        in [0, 1]; ``clamp=False`` returns the last convolution's output before Lornatang's clamp
+        (the paper's generator, Figure 4, has no output clamp; zoo's training losses use it, see
+        :class:`SRGANAdapter`)."""
         first = self.conv1(x)
         x = self.conv2(self.trunk(first)) + first
-        return self.conv3(self.upsampling(x)).clamp(0.0, 1.0)
+        out = self.conv3(self.upsampling(x))
+        return out.clamp(0.0, 1.0) if clamp else out
 
 
 class DiscriminatorForVGG(nn.Module):
@@ -858,7 +862,11 @@ class SRGANAdapter(GANAdapter):
         """
         hr = self.check_images(batch).float()
         content_net = self._content_network()  # fails before any step when weights are missing
-        sr = self.generator(self.downscale(hr))
+        lr = self.downscale(hr)
+        # the loss sees SRResNet's output before Lornatang's clamp: the clamp zeroes the gradient of
+        # every pixel out of [0, 1] (about 3/4 of them at the official initialisation), and the
+        # paper's generator has none (inference still clamps)
+        sr = self.generator(lr, clamp=False) if isinstance(self.generator, SRResNet) else self.generator(lr)
         mse = F.mse_loss(sr.float(), hr)
         if self.mode == "mse":
             yield Step("generator", mse, {"mse": mse.detach(), "psnr": -10.0 * torch.log10(mse.detach().clamp_min(1e-10))})

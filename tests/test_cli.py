@@ -7,24 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
-
-from zoo.cli.app import app
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(res, *needles):
-    """Non-zero exit, exactly one line on stderr starting with 'Error:', no traceback."""
-    assert res.exit_code != 0, res.output
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
-    assert "Traceback" not in res.output
-    for n in needles:
-        assert n in lines[0], lines[0]
-    assert not isinstance(res.exception, Exception) or isinstance(res.exception, SystemExit)
+from cli_helpers import assert_user_error, run
 
 
 @pytest.fixture

@@ -7,23 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
-from zoo.cli.app import app
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_user_error(res, *needles):
-    """Non-zero exit, exactly one 'Error:' line on stderr holding every needle, no traceback."""
-    assert res.exit_code != 0, res.output
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
-    assert "Traceback" not in res.output
-    for n in needles:
-        assert n in lines[0], lines[0]
+from cli_helpers import assert_user_error, run
 
 
 def _save_classifier(name: str, out, img_size: int = 32):

@@ -204,7 +204,7 @@ def test_lornatang_discriminator_dict_loads():
     d = DiscriminatorForVGG(channels=8)
     checkpoint = {"epoch": 18, "psnr": 27.3, "ssim": 0.81, "state_dict": d.state_dict(), "optimizer": {"state": {}, "param_groups": []}}
     loaded = load_official_srgan(checkpoint, part="D")
-    assert loaded.config() == {"in_channels": 3, "out_channels": 1, "channels": 8}
+    assert loaded.config() == {"in_channels": 3, "out_channels": 1, "channels": 8, "image_size": 96}
     assert all(torch.equal(v, d.state_dict()[k]) for k, v in loaded.state_dict().items())
 
 

@@ -239,7 +239,7 @@ MIN_SIZE = {"xception": 71, "inception_v3": 75, "inception_resnet_v2": 75, "nasn
 
 CADENE = {
     "nasnetamobile": dict(
-        url="http://data.lip6.fr/cadene/pretrainedmodels/nasnetamobile-7e03cead.pth",
+        url="https://data.lip6.fr/cadene/pretrainedmodels/nasnetamobile-7e03cead.pth",
         sha256="7e03cead",
         format="pth",
         license="BSD-3-Clause (Cadene/pretrained-models.pytorch)",

@@ -408,9 +408,7 @@ class GANAdapter:
         Raises:
             ZooError: the family generates from noise (this default), or a bad condition.
         """
-        raise ZooError(
-            f"{self.spec.name} generates images from noise, it does not translate them; sample it without --image", exit_code=2
-        )
+        raise ZooError(f"{self.spec.name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
 
     def check_images(self, batch: Any) -> torch.Tensor:
         """The images of ``batch`` (``(images, labels)`` or ``images``) if they are a non-empty

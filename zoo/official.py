@@ -198,6 +198,9 @@ def _read_file(path: Path) -> Any:
             raise ZooError(
                 f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)}); download or convert it again"
             ) from exc
+    from zoo.state_dict import require_safe_torch_load
+
+    require_safe_torch_load()  # torch < 2.6: weights_only=True can still run code (CVE-2025-32434)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refused a global, or a corrupt pickle

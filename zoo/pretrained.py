@@ -84,7 +84,11 @@ def pretrained_path(spec: Any, tag: str | None = None) -> Path:
 
 
 def _extract(archive: Path, src: Any, out: Path) -> str:
-    """Write the member ``src.member`` of the zip ``archive`` to ``out`` (atomically); returns its SHA-256."""
+    """Write the member ``src.member`` of the zip ``archive`` to ``out`` (atomically); returns its SHA-256.
+
+    ``member`` is the path inside the archive, or its unique tail (``200000-G.ckpt`` finds
+    ``stargan_celeba_128/models/200000-G.ckpt``): the StarGAN zips' inner folders were not
+    verifiable offline."""
     m = src.member.strip()
     parts = PurePosixPath(m.replace("\\", "/")).parts
     if not m or m.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", m) or ".." in parts:
@@ -92,6 +96,9 @@ def _extract(archive: Path, src: Any, out: Path) -> str:
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
+            if m not in names:  # the registry may name the file without the archive's folders
+                ends = [n for n in names if n == m or n.endswith("/" + m)]
+                m = ends[0] if len(ends) == 1 else m
             if m not in names:
                 shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
                 raise ZooError(
