@@ -1,6 +1,7 @@
 """CycleGAN on an unpaired task from real data: two digit classes as two domains (CPU).
 
     python benchmarks/translation.py                         # 3 seeds x 1,020 steps, 2 threads
+    python benchmarks/translation.py --threads 1             # what was recorded: 21 min on a busy 2-core machine
     python benchmarks/translation.py --steps 120 --seeds 1   # a quick check
 
 What it does, in one run, on scikit-learn's 1,797 real 8x8 handwritten digits, resized to
