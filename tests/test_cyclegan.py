@@ -301,11 +301,11 @@ def test_preprocess_is_the_official_test_pipeline():
     adapter = small(image_size=32, channels=3)
     x = adapter.preprocess(photo)
     # Resize([256, 256], BICUBIC) on the PIL image (here 32), ToTensor, Normalize(0.5, 0.5)
-    want = torch.from_numpy(np.asarray(photo.resize((32, 32), Image.Resampling.BICUBIC))).permute(2, 0, 1).float() / 255 * 2 - 1
+    want = torch.from_numpy(np.array(photo.resize((32, 32), Image.Resampling.BICUBIC))).permute(2, 0, 1).float() / 255 * 2 - 1
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32
     torch.testing.assert_close(x, want)
     grey = small(image_size=32).preprocess(photo.convert("P"))  # any PIL mode: convert('RGB'), then Grayscale(1)
-    want = torch.from_numpy(np.asarray(photo.convert("P").convert("RGB").convert("L").resize((32, 32), Image.Resampling.BICUBIC)))
+    want = torch.from_numpy(np.array(photo.convert("P").convert("RGB").convert("L").resize((32, 32), Image.Resampling.BICUBIC)))
     torch.testing.assert_close(grey, want[None].float() / 255 * 2 - 1)
 
 
