@@ -551,10 +551,10 @@ def load_content_network(layer: str, weights: str, *, model: str = "srgan") -> V
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     if missing:
-        have = ", ".join(list(state)[:3])
+        have = ", ".join(list(state)[:3]) + (", ..." if len(state) > 3 else "")
         raise ZooError(
             f"{{param}} {path} lacks {len(missing)} VGG19 tensors of the {layer} feature network ({', '.join(missing[:2])}, ...); "
-            f"it holds {have}, ...: give torchvision's vgg19 weights (features.N.weight / features.N.bias)",
+            f"it holds {have}: give torchvision's vgg19 weights (features.N.weight / features.N.bias)",
             param="content_weights",
             exit_code=2,
         )
@@ -767,6 +767,10 @@ class SRGANAdapter(GANAdapter):
         self.content_loss, self.adversarial_weight, self.pixel_weight = content_loss, float(adversarial_weight), float(pixel_weight)
         networks: dict[str, nn.Module] = {"generator": generator}
         frozen: dict[str, nn.Module] = {}
+        if self.mode == "gan" and content_loss == "pixel" and content_weights is not None:
+            raise ZooError(
+                "{param} are unused by content_loss='pixel'; leave them out or pick vgg22 / vgg54", param="content_weights", exit_code=2
+            )
         if self.mode == "gan":
             networks["discriminator"] = DiscriminatorForVGG(found["channels"], 1, ndf, image_size=image_size)
             if content_loss != "pixel" and content_weights is not None:
@@ -866,7 +870,8 @@ class SRGANAdapter(GANAdapter):
         # the loss sees SRResNet's output before Lornatang's clamp: the clamp zeroes the gradient of
         # every pixel out of [0, 1] (about 3/4 of them at the official initialisation), and the
         # paper's generator has none (inference still clamps)
-        sr = self.generator(lr, clamp=False) if isinstance(self.generator, SRResNet) else self.generator(lr)
+        bare = getattr(self.generator, "module", self.generator)  # DistributedDataParallel under torchrun
+        sr = self.generator(lr, clamp=False) if isinstance(bare, SRResNet) else self.generator(lr)
         mse = F.mse_loss(sr.float(), hr)
         if self.mode == "mse":
             yield Step("generator", mse, {"mse": mse.detach(), "psnr": -10.0 * torch.log10(mse.detach().clamp_min(1e-10))})

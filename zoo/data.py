@@ -311,15 +311,26 @@ def make_loaders(
 
     Batches are ``(images (B, C, S, S) float32, labels (B,) int64)``.
 
+    Under torchrun (:mod:`zoo.distributed`) ``batch_size`` is the global batch: each of the
+    N processes loads ``batch_size / N`` images of its ``DistributedSampler`` shard (seeded
+    with ``seed``) and 1/N of the held-out split, so N processes see the batches one process
+    launched by torchrun sees.
+
     Raises:
-        ZooError: a class has fewer training images than ``shots``.
+        ZooError: a class has fewer training images than ``shots``; under torchrun,
+            ``batch_size`` is not a multiple of the number of processes.
     """
     from torch.utils.data import Subset
+
+    from zoo.distributed import context, shard_loaders
 
     train = source.train
     if shots is not None:
         keep = few_shot(list(range(len(train))), source.targets_train, shots, seed, classes=source.classes)
         train = Subset(train, keep)
+    if context().launched:
+        opts = {"batch_size": batch_size, "seed": seed, "num_workers": num_workers, "drop_last": drop_last}
+        return shard_loaders(Transformed(train, train_transform), Transformed(source.val, val_transform), **opts)
     g = torch.Generator().manual_seed(seed)
     bs = max(1, min(batch_size, len(train)))
     train_loader = DataLoader(

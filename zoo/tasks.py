@@ -169,12 +169,13 @@ def train(
         TrainingDiverged: a loss became NaN or infinite (the last finite checkpoint is kept).
     """
     from zoo.data import resolve_data
+    from zoo.distributed import rank_zero_run
     from zoo.registry import get_spec
     from zoo.runs import Run, resolve_options
     from zoo.trainer import check_training_args, seed_everything
 
     spec = get_spec(name)
-    run = Run("train", name, out, overwrite, resume)
+    run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
     opts = resolve_options({**given, "build_options": build_options}, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
     if opts["data"] is None:
@@ -278,6 +279,7 @@ def adapt(
             for ``--weights imagenet``, ``out`` holds a run, a ``resume`` that does not fit.
         TrainingInterrupted, TrainingDiverged: as :func:`train`.
     """
+    from zoo.distributed import rank_zero_run
     from zoo.registry import get_spec
     from zoo.runs import Run, resolve_options
     from zoo.spec import check_num_classes
@@ -288,7 +290,7 @@ def adapt(
     if spec.kind != "backbone":
         raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
     check_num_classes(num_classes)  # everything is checked before anything is built or written
-    run = Run("adapt", name, out, overwrite, resume)
+    run = rank_zero_run(Run("adapt", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
     given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes)
     opts = resolve_options(given, {**_ADAPT_DEFAULTS, "num_classes": None}, run.saved, run=resume, free=("amp",))

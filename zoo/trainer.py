@@ -29,6 +29,9 @@ Nothing is lost (issue 10):
   is not saved: :class:`TrainingDiverged` names the epoch, step and optimizer, and the
   last finite checkpoint is kept. A sync per step would cost GPU throughput; checking only
   at epoch ends would waste long epochs.
+
+Several processes (``torchrun``): DDP wrappers while ``training_step`` runs, gathered logs,
+agreed stops, rank 0 saves, logs and shows the bar (:class:`zoo.distributed.Replicas`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 import torch
 
 from zoo.devices import amp_dtype, resolve_device
+from zoo.distributed import Replicas, check_batch_size, context, local_device
 from zoo.errors import ZooError
 from zoo.fileio import atomic_write_text, dumps_strict
 from zoo.progress import progress_bar
@@ -71,18 +75,19 @@ def check_training_args(
     amp: str | None = None,
     epochs: int = 1,
     lr: float | None = None,
-    batch_size: int = 1,
+    batch_size: int | None = None,
     max_minutes: float | None = None,
 ) -> torch.device:
     """Validate training options before any data is loaded or model built; returns the device.
 
     Errors about an argument name it as a ``{param}`` template (``epochs``, ``lr``,
     ``batch_size``, ``max_minutes``): the Python name in ``str(err)``, the flag in the CLI.
+    Under torchrun ``batch_size`` is the global batch, split evenly over the processes.
 
     Raises:
         ZooError: device not available here, unknown ``amp`` (both from
-            :mod:`zoo.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or
-            ``max_minutes <= 0`` (exit code 2 for usage errors).
+            :mod:`zoo.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or not a
+            multiple of the number of processes, ``max_minutes <= 0`` (exit code 2 for usage errors).
     """
     dev = resolve_device(device)
     amp_dtype(amp)
@@ -92,24 +97,25 @@ def check_training_args(
         raise ZooError(
             f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
         )
-    if batch_size < 1:
-        raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
+        check_batch_size(batch_size, context().world_size)
     if max_minutes is not None and not max_minutes > 0:
         raise ZooError(f"{{param}} must be positive, got {max_minutes}", param="max_minutes", exit_code=2)
     return dev
 
 
-def _means(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> dict[str, float]:
-    """Mean of each logged value: one device-to-host copy for all of them."""
+def _host(sums: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The logged sums as floats: one device-to-host copy for all of them."""
     if not sums:
         return {}
     keys = list(sums)
-    values = torch.stack([sums[k].to("cpu", torch.float32).reshape(()) for k in keys]).tolist()
-    return {k: v / counts[k] for k, v in zip(keys, values, strict=True)}
+    return dict(zip(keys, torch.stack([sums[k].to("cpu", torch.float32).reshape(()) for k in keys]).tolist(), strict=True))
 
 
 def _logs_text(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> str:
-    return " ".join(f"{k}={v:.3f}" for k, v in list(_means(sums, counts).items())[:4])
+    return " ".join(f"{k}={v / counts[k]:.3f}" for k, v in list(_host(sums).items())[:4])
 
 
 def _to(batch: Any, device: torch.device) -> Any:
@@ -129,7 +135,7 @@ class Trainer:
         epochs: the run's total number of passes over the training loader.
         max_minutes: stop after this wall time (minutes), checked after each batch; ``None`` = no limit.
         lr: learning rate passed to ``adapter.configure_optimizers`` (``None`` = the adapter's default).
-        device: ``cpu``, ``cuda[:N]`` or ``mps``.
+        device: ``cpu``, ``cuda[:N]`` or ``mps`` (under torchrun ``cuda`` is ``cuda:LOCAL_RANK``).
         amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
         log_path: JSON-lines file, one strict-JSON object per epoch (``epoch``, the mean
             training logs, validation metrics, ``seconds``), rewritten whole after each epoch
@@ -169,7 +175,7 @@ class Trainer:
         seed: int = 0,
         checkpoint: Any = None,
     ) -> None:
-        self.device = check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes)
+        self.device = local_device(check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes))
         self.epochs = epochs
         self.max_seconds = None if max_minutes is None else max_minutes * 60.0
         self.lr = lr
@@ -193,6 +199,7 @@ class Trainer:
         self._seconds = 0.0  # training seconds of earlier invocations (resume)
         self._start = time.perf_counter()
         self._lr_used: float | None = None
+        self.replicas: Replicas | None = None  # during fit (zoo.distributed)
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -253,7 +260,8 @@ class Trainer:
 
         Raises:
             ZooError: a step names an optimizer the adapter did not configure, every
-                parameter is frozen, or ``resume`` does not fit (:func:`zoo.resume.restore_training`).
+                parameter is frozen, ``resume`` does not fit (:func:`zoo.resume.restore_training`),
+                or another process of a torchrun job failed.
             TrainingDiverged: a loss became NaN or infinite.
             TrainingInterrupted: Ctrl-C.
         """
@@ -273,15 +281,20 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == "fp16" else None
         self._loader = train_loader
         first = restore_training(self, resume) if resume is not None else 1
+        self.replicas = Replicas(self.device, check_every_s=CHECK_EVERY_S)
+        self.checkpoint = self.replicas.checkpoint(self.checkpoint)  # rank 0 saves
         self._call("on_fit_start", adapter)
         self._start = time.perf_counter()
         metrics: dict[str, Any] = {}
         try:
-            metrics = self._epochs(adapter, train_loader, val_loader, first, iters)
+            with self.replicas.running(adapter):  # another process's failure: one line here too
+                metrics = self._epochs(adapter, train_loader, val_loader, first, iters)
         except KeyboardInterrupt as exc:
             if isinstance(exc, TrainingInterrupted):
                 raise
             raise interrupted(self, adapter) from None
+        finally:
+            self.replicas = None
         adapter.eval()
         result = dict(metrics)
         result["history"] = self.history
@@ -300,13 +313,15 @@ class Trainer:
         after_step = getattr(adapter, "on_optimizer_step", None)
         start = self._start
         metrics: dict[str, Any] = {}
+        replicas = self.replicas
         # With a wall-time budget the bar tracks seconds (the epochs may not all run).
         bar_total = math.ceil(self.max_seconds) if self.max_seconds else (self.epochs - first + 1) * iters
-        with progress_bar(enabled=self.progress, kind="steps", fields=True) as bar:
+        with progress_bar(enabled=self.progress and replicas.is_main, kind="steps", fields=True) as bar:
             task = bar.add_task("train", total=bar_total, logs="") if bar is not None else None
             shown = checked = time.perf_counter()
             for epoch in range(first, self.epochs + 1):
                 self._position = (epoch, 0)
+                replicas.start_epoch(adapter, train_loader, epoch, self.seed)
                 adapter.train()
                 sums: dict[str, torch.Tensor] = {}
                 counts: dict[str, int] = {}
@@ -319,7 +334,7 @@ class Trainer:
                     )
                     steps = adapter.training_step(batch, ctx)
                     while True:
-                        with self.autocast():  # forward passes only; backward runs outside autocast
+                        with self.autocast(), replicas.forward(adapter):  # forward passes (DDP wrappers in); backward outside autocast
                             step = next(steps, None)
                         if step is None:
                             break
@@ -353,7 +368,12 @@ class Trainer:
                         step_scheduler(sched)  # once per iteration, whichever optimizers stepped
                     self.global_step += 1
                     now = time.perf_counter()
-                    if now - checked >= CHECK_EVERY_S:  # one device sync every 2 s at most
+                    over = self.max_seconds is not None and now - start > self.max_seconds
+                    if replicas.active:  # every process checks, and stops, at the same iterations
+                        flag, over = replicas.poll(bad, over, now - start)
+                        if flag is not None:
+                            check_finite(self, flag, epoch, names)
+                    elif now - checked >= CHECK_EVERY_S:  # one device sync every 2 s at most
                         checked = now
                         check_finite(self, int(bad), epoch, names)
                     if bar is not None:
@@ -365,11 +385,12 @@ class Trainer:
                             bar.update(task, completed=min(bar_total, int(now - start)), description=f"epoch {epoch}", **fields)
                         else:
                             bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", **fields)
-                    if self.max_seconds is not None and now - start > self.max_seconds:
+                    if over:
                         self.stopped_early = True
                         break
-                metrics = {"epoch": epoch, **_means(sums, counts)}
-                check_finite(self, int(bad), epoch, names)
+                logged, n, flag = replicas.gather_logs(_host(sums), counts, int(bad))
+                metrics = {"epoch": epoch, **{k: v / n[k] for k, v in logged.items()}}
+                check_finite(self, flag, epoch, names)
                 if val_loader is not None:
                     metrics.update(self.evaluate(adapter, val_loader))
                 metrics["seconds"] = round(self._seconds + time.perf_counter() - start, 3)
@@ -387,18 +408,18 @@ class Trainer:
         return metrics
 
     def evaluate(self, adapter: Any, loader: Any) -> dict[str, float]:
-        """Summed ``validation_step`` metrics turned into ``adapter.summarize`` values
-        (``val_loss``, ``val_accuracy`` in 0..1 for classifiers)."""
+        """Summed ``validation_step`` metrics (during a torchrun fit, over every process's shard)
+        turned into ``adapter.summarize`` values (``val_loss``, ``val_accuracy`` in 0..1 for classifiers)."""
         adapter.eval()
         totals: dict[str, float] = {}
         with torch.inference_mode(), self.autocast():
             for batch in loader:
                 for k, v in adapter.validation_step(_to(batch, self.device)).items():
                     totals[k] = totals.get(k, 0.0) + float(v)
-        return adapter.summarize(totals)
+        return adapter.summarize(self.replicas.gather_totals(totals) if self.replicas else totals)
 
     def _log(self, metrics: dict[str, Any]) -> None:
         # The whole log is rewritten each epoch so the file is always whole (zoo.fileio);
         # strict JSON: a non-finite value is null, with a "nonfinite" note.
-        if self.log_path is not None:
+        if self.log_path is not None and (self.replicas is None or self.replicas.is_main):
             atomic_write_text(self.log_path, "".join(dumps_strict(m) + "\n" for m in self.history))
