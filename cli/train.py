@@ -100,13 +100,28 @@ def train_cmd(
 def adapt_cmd(
     name: str = typer.Argument(..., help="Backbone name (see 'zoo list --kind backbone')."),
     head: int = typer.Option(..., "--head", help="Number of classes of the new head."),
+    strategy: Optional[str] = typer.Option(
+        None,
+        "--strategy",
+        help="full (default), linear-probe (head only), freeze-until (with --freeze-until), "
+        "gradual (head first, then one more stage per epoch from the top).",
+    ),
     freeze_until: Optional[str] = typer.Option(
         None, "--freeze-until", help="Freeze every stage up to and including this one (see 'zoo info NAME')."
+    ),
+    lr_decay: Optional[float] = typer.Option(
+        None, "--lr-decay", help="Discriminative learning rates: each earlier stage gets lr times this (0 < d <= 1, e.g. 0.5)."
+    ),
+    bn: Optional[str] = typer.Option(
+        None, "--bn", help="BatchNorm of frozen stages: frozen (default, FrozenBatchNorm2d) or train (statistics adapt)."
+    ),
+    augment: Optional[str] = typer.Option(
+        None, "--augment", help="Training augmentation: none, basic (default), heavy, trivialaugment, randaugment."
     ),
     weights: Optional[str] = typer.Option(
         None,
         "--weights",
-        help="Checkpoint dir/.safetensors from zoo train/adapt, a published tag (imagenet), 'none', or 'auto' "
+        help="Checkpoint dir/.safetensors from zoo train/adapt/pretrain, a published tag (imagenet), 'none', or 'auto' "
         "(the default: published weights if available, else random init).",
     ),
     data: Optional[str] = typer.Option(None, "--data", help=_DATA_HELP + " Without it, only build, freeze and save."),
@@ -127,7 +142,7 @@ def adapt_cmd(
     resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (trainable_params, frozen_params, val_accuracy...)."),
 ) -> None:
-    """Transfer learning: load weights, replace the head with HEAD classes, freeze early stages, fine-tune on DATA.
+    """Transfer learning: load weights, replace the head with HEAD classes, freeze by --strategy, fine-tune on DATA.
 
     Writes OUT as 'zoo train' does (with OUT/last and OUT/best when it fine-tunes).
     """
@@ -140,6 +155,10 @@ def adapt_cmd(
         name,
         num_classes=head,
         freeze_until=freeze_until,
+        strategy=strategy,
+        lr_decay=lr_decay,
+        bn=bn,
+        augment=augment,
         weights=weights,
         data=data,
         shots=shots,

@@ -120,16 +120,30 @@ def test_backbone_builds_runs_and_counts(name):
             owners[pname] = stage.name
     assert set(owners) == {n for n, _ in model.named_parameters()}
 
-    for stage in spec.stages:  # every stage can be frozen up to, and train() keeps frozen norms in eval mode
+    # exact trainable counts of every strategy at every stage (issue 9)
+    from zoo.transfer import check_strategy, gradual_frozen_until
+
+    names = list(spec.stages)
+    per_stage = adapter.stage_param_counts()
+    for i, stage in enumerate(names):  # freeze-until STAGE
         trainable, frozen = adapter.freeze_until(stage)
         adapter.train()
-        assert trainable + frozen == spec.num_params and frozen > 0
-    assert adapter.freeze_until(spec.stages[-1])[0] == 0
+        assert (trainable, frozen) == (sum(per_stage[s] for s in names[i + 1 :]), sum(per_stage[s] for s in names[: i + 1]))
+    _, probe = check_strategy("linear-probe", None, names, name)
+    assert adapter.freeze_until(probe)[0] == per_stage[names[-1]]  # linear probe: the head alone
+    for epoch in range(1, len(names) + 1):  # gradual: the head, then one more stage per epoch
+        assert adapter.freeze_until(gradual_frozen_until(names, epoch))[0] == sum(per_stage[s] for s in names[-epoch:])
+    assert adapter.freeze_until(None) == (spec.num_params, 0)  # full
     adapter.reset_head(7)
     adapter.freeze_until(spec.stages[1])
-    adapter.train()
+    frozen_roots = [m for s in adapter.stages()[:2] for m in s.modules]
+    frozen_bn = [m for r in frozen_roots for m in model.get_submodule(r).modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert frozen_bn == []  # structurally frozen: FrozenBatchNorm2d, not BatchNorm2d
+    model.train()  # even nn.Module.train(), not the adapter's
+    buffers = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(tuple(r + "." for r in frozen_roots))}
     x = _small_input(spec)
     logits = model(x)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in buffers.items())
     assert logits.shape == (2, 7) and logits.dtype == torch.float32
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 3]))
     loss.backward()

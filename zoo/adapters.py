@@ -128,6 +128,13 @@ class BackboneAdapter:
         self.head = head
         self.frozen_until: str | None = None
         self.num_classes = _out_features(self._head_module())
+        #: transfer-learning settings (:mod:`zoo.transfer`), set by ``zoo adapt``
+        self.strategy = "full"
+        self.bn = "frozen"
+        self.lr_decay: float | None = None
+        self.augment = "basic"
+        self._norm_stash: dict[str, nn.Module] = {}  # BatchNorm2d layers swapped out by freeze_norms
+        self._order = {n: i for i, (n, _) in enumerate(model.named_parameters())}
 
     # -- structure -----------------------------------------------------------------
     def _head_module(self) -> nn.Linear | nn.Conv2d:
@@ -147,10 +154,21 @@ class BackboneAdapter:
         """Names of :meth:`stages`, usable with :meth:`freeze_until`."""
         return [s.name for s in self._stages]
 
+    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Every ``(name, parameter)`` of the model, including the affine parameters of
+        BatchNorm layers frozen structurally (:func:`zoo.transfer.freeze_norms`), in the
+        model's own ``named_parameters()`` order whatever is frozen."""
+        named = dict(self.model.named_parameters())
+        for path, bn in self._norm_stash.items():
+            named.update({f"{path}.{k}": p for k, p in bn.named_parameters()})
+        last = len(self._order)
+        return sorted(named.items(), key=lambda item: self._order.get(item[0], last))
+
     def stage_parameters(self, stage: Stage) -> list[tuple[str, nn.Parameter]]:
-        """``(name, parameter)`` pairs of one stage (parameter names as in ``model.named_parameters()``)."""
+        """``(name, parameter)`` pairs of one stage (parameter names as in ``model.named_parameters()``,
+        frozen BatchNorm layers' affine parameters included)."""
         prefixes = tuple(m + "." for m in stage.modules)
-        return [(n, p) for n, p in self.model.named_parameters() if n.startswith(prefixes)]
+        return [(n, p) for n, p in self.named_parameters() if n.startswith(prefixes)]
 
     def stage_param_counts(self) -> dict[str, int]:
         """``{stage: number of parameters}``."""
@@ -183,32 +201,61 @@ class BackboneAdapter:
             self.model.num_classes = num_classes
         self.num_classes = num_classes
 
-    def freeze_until(self, stage: str | None) -> tuple[int, int]:
-        """Freeze every stage from the stem up to and including ``stage``.
+    def freeze_until(self, stage: str | None, *, bn: str | None = None) -> tuple[int, int]:
+        """Freeze every stage from the stem up to and including ``stage``; ``None`` unfreezes everything.
 
-        Frozen parameters get ``requires_grad=False``; normalisation layers inside frozen
-        stages stay in eval mode (running statistics are not updated) even during
-        training, as fastai's ``freeze`` and timm's ``freeze_batch_norm_2d`` do.
-        ``None`` unfreezes everything.
+        Frozen parameters get ``requires_grad=False``. With ``bn="frozen"`` (the default)
+        every ``BatchNorm2d`` of a frozen stage becomes a ``torchvision.ops.FrozenBatchNorm2d``
+        (:func:`zoo.transfer.freeze_norms`, as timm's ``freeze_batch_norm_2d``): no later
+        ``model.train()`` can update its statistics; other normalisation layers of frozen
+        stages are kept in eval mode by :meth:`train`. With ``bn="train"`` they stay
+        ``BatchNorm2d`` in training mode, so their running statistics adapt to the new data
+        (their affine parameters stay frozen). Stages unfrozen again get their original
+        ``BatchNorm2d`` (the same parameters) back. Calling it again re-applies from scratch.
+
+        Args:
+            stage: the last frozen stage (one of :meth:`stage_names`) or ``None``.
+            bn: ``"frozen"`` or ``"train"``; ``None`` keeps :attr:`bn`.
 
         Returns:
-            ``(trainable_params, frozen_params)``.
+            ``(trainable_params, frozen_params)``, counts of parameter elements (frozen
+            BatchNorm affine parameters counted as frozen).
 
         Raises:
-            ZooError: unknown stage; the message lists the valid ones.
+            ZooError: unknown stage or ``bn`` mode; the message lists the valid ones.
         """
+        from zoo.official import check_choice
+        from zoo.transfer import BN_MODES, freeze_norms, thaw_norms
+
         check_stage(self.spec.name, stage, self.stage_names())
+        if bn is not None:
+            self.bn = check_choice(bn, BN_MODES, "bn")
+        thaw_norms(self.model, [m for s in self._stages for m in s.modules], self._norm_stash)
         for p in self.model.parameters():
             p.requires_grad_(True)
         self.frozen_until = stage
+        roots: list[str] = []
         if stage is not None:
             for s in self._stages:
                 for _, p in self.stage_parameters(s):
                     p.requires_grad_(False)
+                roots.extend(s.modules)
                 if s.name == stage:
                     break
+        if self.bn == "frozen":
+            freeze_norms(self.model, roots, self._norm_stash)
         self.train(self.model.training)
         return self.param_counts()
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """The trainer's hook before each epoch (1-based): ``gradual`` unfreezes one more stage
+        (:func:`zoo.transfer.gradual_frozen_until`); other strategies keep their freezing."""
+        if self.strategy == "gradual":
+            from zoo.transfer import gradual_frozen_until
+
+            stage = gradual_frozen_until(self.stage_names(), epoch)
+            if stage != self.frozen_until:
+                self.freeze_until(stage)
 
     def frozen_modules(self) -> list[nn.Module]:
         """Modules of the frozen stages."""
@@ -223,14 +270,14 @@ class BackboneAdapter:
 
     def param_counts(self) -> tuple[int, int]:
         """``(trainable, frozen)`` parameter counts."""
-        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        frozen = sum(p.numel() for p in self.model.parameters() if not p.requires_grad)
-        return trainable, frozen
+        params = [p for _, p in self.named_parameters()]
+        trainable = sum(p.numel() for p in params if p.requires_grad)
+        return trainable, sum(p.numel() for p in params) - trainable
 
     def train(self, mode: bool = True) -> BackboneAdapter:
-        """Set train/eval mode; normalisation layers of frozen stages stay in eval mode."""
+        """Set train/eval mode; normalisation layers of frozen stages stay in eval mode (unless ``bn`` is ``"train"``)."""
         self.model.train(mode)
-        if mode:
+        if mode and self.bn == "frozen":
             for m in self.frozen_modules():
                 for sub in m.modules():
                     if isinstance(sub, NORM_TYPES):
@@ -238,8 +285,10 @@ class BackboneAdapter:
         return self
 
     def to(self, device: Any) -> BackboneAdapter:
-        """Move the model to ``device``."""
+        """Move the model (and the BatchNorm layers frozen structurally) to ``device``."""
         self.model.to(device)
+        for bn in self._norm_stash.values():
+            bn.to(device)
         return self
 
     def eval(self) -> BackboneAdapter:
@@ -252,12 +301,18 @@ class BackboneAdapter:
 
         Input: a PIL image or a ``(C, H, W)`` uint8 tensor. Output: ``(3, S, S)`` float32,
         normalised with ``spec.mean``/``spec.std``. Evaluation resizes to ``S / crop_pct``
-        and centre-crops ``S`` (timm's convention); training uses ``RandomResizedCrop(S,
-        scale=(0.5, 1))`` and horizontal flips. ``resize_only`` (small built-in images such
-        as 8x8 digits) resizes straight to ``S`` and, for training, adds a mild
+        and centre-crops ``S`` (timm's convention); training applies the augmentation preset
+        :attr:`augment` (:func:`zoo.transfer.augment_ops`; ``basic``: ``RandomResizedCrop(S,
+        scale=(0.5, 1))`` and horizontal flips). ``resize_only`` (small built-in images such
+        as 8x8 digits) resizes straight to ``S`` and, for training, uses a mild
         ``RandomAffine`` instead of crops and flips.
+
+        Raises:
+            ZooError: an unknown :attr:`augment` preset.
         """
         from torchvision.transforms import InterpolationMode, v2
+
+        from zoo.transfer import augment_float_ops, augment_ops
 
         size = img_size or self.spec.input_size[-1]
         interp = (
@@ -266,37 +321,51 @@ class BackboneAdapter:
             else InterpolationMode.BILINEAR
         )
         ops: list[Any] = [v2.ToImage(), v2.RGB()]
-        if resize_only:
+        if train:
+            ops += augment_ops(self.augment, size, resize_only=resize_only, interpolation=interp)
+        elif resize_only:
             ops.append(v2.Resize((size, size), interpolation=interp, antialias=True))
-            if train:
-                ops.append(v2.RandomAffine(degrees=10, translate=(0.08, 0.08), scale=(0.9, 1.1)))
-        elif train:
-            ops += [v2.RandomResizedCrop(size, scale=(0.5, 1.0), interpolation=interp, antialias=True), v2.RandomHorizontalFlip()]
         else:
             ops += [v2.Resize(round(size / self.spec.crop_pct), interpolation=interp, antialias=True), v2.CenterCrop(size)]
-        ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(self.spec.mean), list(self.spec.std))]
+        ops.append(v2.ToDtype(torch.float32, scale=True))
+        if train:
+            ops += augment_float_ops(self.augment)
+        ops.append(v2.Normalize(list(self.spec.mean), list(self.spec.std)))
         return v2.Compose(ops)
 
     # -- training ------------------------------------------------------------------
     def configure_optimizers(self, lr: float | None = None, weight_decay: float = 0.05) -> dict[str, OptimizerConfig]:
-        """``{"model": AdamW}`` over the trainable parameters, norms and biases without weight
-        decay (timm's ``param_groups_weight_decay``), cosine decay over all iterations.
+        """``{"model": AdamW}`` with parameter groups per stage, cosine decay over all iterations.
+
+        Each stage ``i`` of ``n`` (stem ``0``, head ``n - 1``) gets up to two groups, both with
+        ``"stage": name`` and ``"lr": lr * lr_decay ** (n - 1 - i)`` (:attr:`lr_decay`
+        ``None`` = 1: one rate; see :mod:`zoo.transfer`): its weight matrices and kernels
+        with ``weight_decay``, its norms and biases without (timm's
+        ``param_groups_weight_decay``). Frozen parameters are left out, except under the
+        ``gradual`` strategy, where every parameter is in its stage's group from the start
+        (AdamW skips a parameter without a gradient) so stages can be unfrozen mid-run.
 
         Args:
-            lr: learning rate (default 1e-3).
+            lr: learning rate of the head (default 1e-3).
             weight_decay: decay of the weight matrices and kernels.
 
         Raises:
             ZooError: nothing is trainable (every stage frozen).
         """
-        decay, no_decay = [], []
-        for p in self.model.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim <= 1 else decay).append(p)
-        if not decay and not no_decay:
+        base = 1e-3 if lr is None else lr
+        keep_frozen = self.strategy == "gradual"
+        decay_rate = 1.0 if self.lr_decay is None else self.lr_decay
+        n = len(self._stages)
+        groups: list[dict[str, Any]] = []
+        for i, stage in enumerate(self._stages):
+            params = [p for _, p in self.stage_parameters(stage) if keep_frozen or p.requires_grad]
+            rate = base * decay_rate ** (n - 1 - i)
+            for chosen, wd in (([p for p in params if p.ndim > 1], weight_decay), ([p for p in params if p.ndim <= 1], 0.0)):
+                if chosen:
+                    groups.append({"params": chosen, "weight_decay": wd, "lr": rate, "stage": stage.name})
+        if not any(p.requires_grad for g in groups for p in g["params"]):
             raise ZooError(f"every stage of {self.spec.name} is frozen, nothing to train; freeze fewer stages (--freeze-until)")
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        return {"model": OptimizerConfig(groups, 1e-3 if lr is None else lr, algorithm="adamw", schedule=Schedule("cosine"))}
+        return {"model": OptimizerConfig(groups, base, algorithm="adamw", schedule=Schedule("cosine"), keep_frozen=keep_frozen)}
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], ctx: Any = None) -> Iterator[Step]:
         """Cross-entropy on ``(images (N,3,H,W) float32, labels (N,) int64)``; one step on

@@ -74,6 +74,9 @@ class OptimizerConfig:
         betas: Adam/AdamW betas (GANs: ``(0.5, 0.999)`` after Radford et al. 2016).
         weight_decay: default weight decay of the groups.
         schedule: the learning-rate schedule.
+        keep_frozen: keep parameters with ``requires_grad=False`` in their groups (a
+            schedule that unfreezes them later, such as ``zoo adapt --strategy gradual``;
+            Adam, AdamW and SGD skip a parameter whose gradient is ``None``).
     """
 
     param_groups: list[dict[str, Any]]
@@ -82,6 +85,7 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     schedule: Schedule = field(default_factory=Schedule)
+    keep_frozen: bool = False
 
     @classmethod
     def for_params(cls, params: Iterable[torch.nn.Parameter], lr: float, **kwargs: Any) -> OptimizerConfig:
@@ -99,10 +103,10 @@ def build_optimizer(name: str, cfg: OptimizerConfig) -> torch.optim.Optimizer:
         raise ZooError(f"optimizer {name!r}: unknown algorithm {cfg.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
     groups = []
     for g in cfg.param_groups:
-        params = [p for p in g["params"] if p.requires_grad]
+        params = [p for p in g["params"] if p.requires_grad or cfg.keep_frozen]
         if params:
             groups.append({**g, "params": params})
-    if not groups:
+    if not any(p.requires_grad for g in groups for p in g["params"]):
         raise ZooError(f"optimizer {name!r} has no trainable parameter (everything is frozen); freeze fewer stages")
     if cfg.algorithm == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)

@@ -225,7 +225,11 @@ def train(
 
 
 _ADAPT_DEFAULTS = {
+    "strategy": None,
     "freeze_until": None,
+    "bn": "frozen",
+    "lr_decay": None,
+    "augment": "basic",
     "weights": "auto",
     "data": None,
     "shots": None,
@@ -243,6 +247,10 @@ def adapt(
     *,
     num_classes: int,
     freeze_until: str | None = None,
+    strategy: str | None = None,
+    bn: str | None = None,
+    lr_decay: float | None = None,
+    augment: str | None = None,
     weights: str | None = None,
     data: str | None = None,
     shots: int | None = None,
@@ -258,13 +266,17 @@ def adapt(
     overwrite: bool = False,
     resume: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Transfer learning: load weights, replace the head, freeze early stages, fine-tune.
+    """Transfer learning: load weights, replace the head, freeze stages by a strategy, fine-tune.
 
-    Steps: build ``name``; load ``weights`` (a ``zoo train``/``zoo adapt`` checkpoint, a
-    published tag such as ``imagenet``, ``auto`` (the default) = the published weights when
-    they can be had, else random init with a warning, or ``none``); replace the head with
-    ``num_classes`` classes; freeze every stage up to and including ``freeze_until`` (frozen
-    BatchNorm layers stay in eval mode); fine-tune on ``data`` when given (``shots`` images
+    Steps: build ``name``; load ``weights`` (a ``zoo train``/``zoo adapt``/``zoo pretrain``
+    checkpoint, a published tag such as ``imagenet``, ``auto`` (the default) = the published
+    weights when they can be had, else random init with a warning, or ``none``); replace the
+    head with ``num_classes`` classes; freeze by ``strategy`` (``full``, ``linear-probe``,
+    ``freeze-until`` with ``freeze_until``, ``gradual``; ``None``: ``freeze-until`` when
+    ``freeze_until`` is given, else ``full``), frozen BatchNorm by ``bn`` (``frozen``: the
+    structural ``FrozenBatchNorm2d``; ``train``), per-stage learning rates by ``lr_decay``
+    and training augmentation by ``augment`` (all in :mod:`zoo.transfer`); fine-tune on
+    ``data`` when given (``shots`` images
     per class from its training split; defaults: 10 epochs, batch 32, seed 0), saving
     ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite`` and ``resume``
     as :func:`train` (a resumed run loads its own weights, not ``weights``).
@@ -275,15 +287,18 @@ def adapt(
         ``train_images``, ``seconds``.
 
     Raises:
-        ZooError: unknown model/stage, ``num_classes < 1``, bad weights file, bad data, no network
+        ZooError: unknown model/stage/strategy/bn mode/augmentation, ``lr_decay`` outside
+            (0, 1], ``num_classes < 1``, bad weights file, bad data, no network
             for ``--weights imagenet``, ``out`` holds a run, a ``resume`` that does not fit.
         TrainingInterrupted, TrainingDiverged: as :func:`train`.
     """
     from zoo.distributed import rank_zero_run
+    from zoo.official import check_choice
     from zoo.registry import get_spec
     from zoo.runs import Run, resolve_options
     from zoo.spec import check_num_classes
     from zoo.trainer import check_training_args, seed_everything
+    from zoo.transfer import AUGMENTS, BN_MODES, check_lr_decay, check_strategy
     from zoo.weights import load_weights
 
     spec = get_spec(name)
@@ -292,9 +307,13 @@ def adapt(
     check_num_classes(num_classes)  # everything is checked before anything is built or written
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
+    given.update(strategy=strategy, bn=bn, lr_decay=lr_decay, augment=augment)
     given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes)
     opts = resolve_options(given, {**_ADAPT_DEFAULTS, "num_classes": None}, run.saved, run=resume, free=("amp",))
-    spec.check_stage(opts["freeze_until"])
+    strategy_, first_frozen = check_strategy(opts["strategy"], opts["freeze_until"], list(spec.stages), name)
+    check_lr_decay(opts["lr_decay"])
+    check_choice(opts["bn"], BN_MODES, "bn")
+    check_choice(opts["augment"], AUGMENTS, "augment")
     if opts["data"] is None and opts["shots"] is not None:
         raise ZooError("{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param="shots", exit_code=2)
     check_training_args(device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"])
@@ -316,12 +335,14 @@ def adapt(
     # a resumed run loads its own weights below; what it started from is in its options
     loaded = run.saved.get("weights_loaded", opts["weights"]) if run.saved else load_weights(adapter, opts["weights"])
     adapter.reset_head(num_classes)
-    trainable, frozen = adapter.freeze_until(opts["freeze_until"])
+    adapter.strategy, adapter.lr_decay, adapter.augment = strategy_, opts["lr_decay"], opts["augment"]
+    trainable, frozen = adapter.freeze_until(first_frozen, bn=opts["bn"])
     summary: dict[str, Any] = {
         "model": name,
         "weights": loaded,
         "head": num_classes,
-        "frozen_until": opts["freeze_until"],
+        "strategy": strategy_,
+        "frozen_until": first_frozen,
         "trainable_params": trainable,
         "frozen_params": frozen,
     }

@@ -248,6 +248,10 @@ class Trainer:
            ``on_optimizer_step(trainer, adapter, name)`` run (EMA, weight clipping...);
         3. the scaler is updated once, and every scheduler steps once.
 
+        Before each epoch, ``adapter.on_epoch_start(epoch)`` runs when the adapter has one
+        (``zoo adapt --strategy gradual`` unfreezes a stage there); the optimizers were built
+        once, so such an adapter keeps the parameters it unfreezes in them from the start.
+
         Logged values are summed as tensors on the device and read once per epoch (no device
         sync per step); the progress bar's loss text and the non-finite-loss flag are read at
         most every 2 s. After each epoch, with a ``val_loader``, ``validation_step`` runs in
@@ -321,6 +325,8 @@ class Trainer:
             shown = checked = time.perf_counter()
             for epoch in range(first, self.epochs + 1):
                 self._position = (epoch, 0)
+                if hasattr(adapter, "on_epoch_start"):  # e.g. gradual unfreezing, before DDP re-wraps
+                    adapter.on_epoch_start(epoch)
                 replicas.start_epoch(adapter, train_loader, epoch, self.seed)
                 adapter.train()
                 sums: dict[str, torch.Tensor] = {}
