@@ -30,7 +30,8 @@ from zoo.sampling import load_gan, sample, save_grid
 
 
 def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
-    """``img_size`` when given, else 32 px for built-in data (at least ``spec.min_size``), else the model's own size.
+    """``img_size`` when given, else 32 px for built-in data (at least ``spec.min_size``, at most the model's
+    declared input size), else the model's own size.
 
     Raises:
         ZooError: ``img_size`` is below ``spec.min_size`` (exit code 2).
@@ -44,7 +45,7 @@ def _default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
             )
         return img_size
     if source is not None and source.builtin:
-        return max(32, spec.min_size)
+        return min(max(32, spec.min_size), spec.input_size[-1])
     return spec.input_size[-1]
 
 
@@ -71,6 +72,7 @@ def _fit(
     callbacks: tuple[Any, ...] = (),
     checkpoint: Any = None,
     resume: dict[str, Any] | None = None,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     from zoo.data import make_loaders
     from zoo.trainer import Trainer
@@ -96,6 +98,7 @@ def _fit(
         max_minutes=max_minutes,
         callbacks=callbacks,
         checkpoint=checkpoint,
+        channels_last=channels_last,
     )
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
     result["train_images"] = len(train_loader.dataset)
@@ -130,6 +133,7 @@ def train(
     lr: float | None = None,
     device: str = "cpu",
     amp: str | None = None,
+    channels_last: bool = False,
     seed: int | None = None,
     max_minutes: float | None = None,
     progress: bool = True,
@@ -150,7 +154,7 @@ def train(
         epochs: passes over the training split (default 5).
         out: directory for ``model.safetensors``, ``model.json``, ``metrics.jsonl``, ``last/``, ``best/``.
         img_size: input side in pixels (default 32 for built-in data, the model's own size otherwise).
-        batch_size, lr, device, amp, seed, max_minutes, progress: see :class:`zoo.trainer.Trainer`
+        batch_size, lr, device, amp, channels_last, seed, max_minutes, progress: see :class:`zoo.trainer.Trainer`
             (defaults: 64 images, the adapter's rate, fp32, seed 0).
         build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...);
             ``attrs`` (a list of names) selects the attributes of ``celeba:DIR`` data (StarGAN).
@@ -217,6 +221,7 @@ def train(
         callbacks=callbacks,
         checkpoint=checkpoints,
         resume=state,
+        channels_last=channels_last,
         **fit_args,
     )
     summary = _summary(adapter, source, result, weights_init="random", img_size=size)
@@ -261,6 +266,7 @@ def adapt(
     lr: float | None = None,
     device: str = "cpu",
     amp: str | None = None,
+    channels_last: bool = False,
     seed: int | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -278,8 +284,8 @@ def adapt(
     and training augmentation by ``augment`` (all in :mod:`zoo.transfer`); fine-tune on
     ``data`` when given (``shots`` images
     per class from its training split; defaults: 10 epochs, batch 32, seed 0), saving
-    ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite`` and ``resume``
-    as :func:`train` (a resumed run loads its own weights, not ``weights``).
+    ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite``, ``resume``, ``device``,
+    ``amp`` and ``channels_last`` as :func:`train` (a resumed run loads its own weights, not ``weights``).
 
     Returns:
         ``model``, ``weights`` (what was loaded), ``trainable_params``, ``frozen_params``,
@@ -365,6 +371,7 @@ def adapt(
             progress=progress,
             checkpoint=checkpoints,
             resume=state,
+            channels_last=channels_last,
             **fit_args,
         )
         summary.update(_summary(adapter, source, result, weights_init=loaded, img_size=size))

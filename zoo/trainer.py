@@ -118,13 +118,16 @@ def _logs_text(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> str:
     return " ".join(f"{k}={v / counts[k]:.3f}" for k, v in list(_host(sums).items())[:4])
 
 
-def _to(batch: Any, device: torch.device) -> Any:
+def _to(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.ndim == 4 and batch.is_floating_point():
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to(b, device) for b in batch)
+        return type(batch)(_to(b, device, channels_last) for b in batch)
     if isinstance(batch, dict):
-        return {k: _to(v, device) for k, v in batch.items()}
+        return {k: _to(v, device, channels_last) for k, v in batch.items()}
     return batch
 
 
@@ -137,6 +140,9 @@ class Trainer:
         lr: learning rate passed to ``adapter.configure_optimizers`` (``None`` = the adapter's default).
         device: ``cpu``, ``cuda[:N]`` or ``mps`` (under torchrun ``cuda`` is ``cuda:LOCAL_RANK``).
         amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
+        channels_last: train in the NHWC memory format (``torch.channels_last``): the
+            networks and every 4-D float batch are converted (PyTorch's channels-last
+            tutorial); the weights saved are the same numbers.
         log_path: JSON-lines file, one strict-JSON object per epoch (``epoch``, the mean
             training logs, validation metrics, ``seconds``), rewritten whole after each epoch
             (:func:`zoo.fileio.atomic_write_text`); ``None`` = no log.
@@ -174,6 +180,7 @@ class Trainer:
         progress: bool = True,
         seed: int = 0,
         checkpoint: Any = None,
+        channels_last: bool = False,
     ) -> None:
         self.device = local_device(check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes))
         self.epochs = epochs
@@ -187,6 +194,7 @@ class Trainer:
         self.progress = progress
         self.seed = seed
         self.checkpoint = checkpoint
+        self.channels_last = bool(channels_last)
         self.history: list[dict[str, Any]] = []
         self.epoch = 0
         self.global_step = 0
@@ -273,6 +281,8 @@ class Trainer:
 
         seed_everything(self.seed)
         (adapter.to if hasattr(adapter, "to") else adapter.model.to)(self.device)
+        if self.channels_last:
+            adapter.model.to(memory_format=torch.channels_last)
         configs = adapter.configure_optimizers(self.lr) if self.lr is not None else adapter.configure_optimizers()
         iters = max(1, len(train_loader))
         self.optimizers = {name: build_optimizer(name, cfg) for name, cfg in configs.items()}
@@ -334,7 +344,7 @@ class Trainer:
                 bad = torch.full((), NO_BAD_STEP, dtype=torch.int64, device=self.device)
                 for i, batch in enumerate(train_loader):
                     self._position = (epoch, i + 1)
-                    batch = _to(batch, self.device)
+                    batch = _to(batch, self.device, self.channels_last)
                     ctx = StepContext(
                         iteration=self.global_step, epoch=epoch, update_generator=(self.global_step + 1) % n_critic == 0, scaler=scaler
                     )
@@ -420,7 +430,7 @@ class Trainer:
         totals: dict[str, float] = {}
         with torch.inference_mode(), self.autocast():
             for batch in loader:
-                for k, v in adapter.validation_step(_to(batch, self.device)).items():
+                for k, v in adapter.validation_step(_to(batch, self.device, self.channels_last)).items():
                     totals[k] = totals.get(k, 0.0) + float(v)
         return adapter.summarize(self.replicas.gather_totals(totals) if self.replicas else totals)
 
