@@ -8,6 +8,9 @@ Variants (the cGAN of ``zoo.plugins.cgan_model`` with one change each):
 * ``gdrop``: dropout 0.5 in the generator's joint layers (the paper mentions it).
 * ``concat``: label one-hot concatenated to the input of vanilla-GAN-shaped networks.
 * ``msW``: the mode-seeking regulariser of Mao et al. 2019 with weight ``W`` (``ms0.3``, ``ms1``).
+* ``projW``: the paper's discriminator plus the projection term of Miyato & Koyama 2018
+  (``logit += <embed(y), h(x)>``, ``h`` = the image branch's 240 maxout units), with the
+  mode-seeking weight ``W`` (``proj0``, ``proj0.3``).
 
 Each trains ``zoo train cgan --data digits --img-size 16`` for EPOCHS epochs (22 steps each,
 batch 64), then prints the label accuracy (1,000 samples, 100 per digit, judged by a
@@ -79,6 +82,22 @@ class DiscriminatorConcat(nn.Module):
         return self.main(torch.cat([x.flatten(1), y], 1)).squeeze(1)
 
 
+class DiscriminatorProjection(cm.Discriminator):
+    """The paper's discriminator plus a projection of the image features on a class embedding
+    (Miyato & Koyama 2018, "cGANs with Projection Discriminator", eq. 3)."""
+
+    def __init__(self, num_classes=10, channels=1, image_size=28) -> None:
+        super().__init__(num_classes, channels, image_size)
+        self.embed = nn.Embedding(num_classes, 240)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x, y):
+        y1 = cm.one_hot(y, self.num_classes).to(x.dtype)
+        h = self.x_branch(x)
+        out = self.main(torch.cat([h, self.y_branch(y1)], dim=1)).squeeze(1)
+        return out + (y1 @ self.embed.weight * h).sum(1)
+
+
 def main(argv: list[str]) -> int:
     variant, epochs, seed = argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else 0
     options = {"mode_seeking": 0.0}
@@ -86,10 +105,13 @@ def main(argv: list[str]) -> int:
         cm.Generator = GeneratorDropout
     elif variant == "concat":
         cm.Generator, cm.Discriminator = GeneratorConcat, DiscriminatorConcat
+    elif variant.startswith("proj"):
+        cm.Discriminator = DiscriminatorProjection
+        options["mode_seeking"] = float(variant[4:] or 0)
     elif variant.startswith("ms"):
         options["mode_seeking"] = float(variant[2:] or 1)
     elif variant != "base":
-        raise SystemExit(f"unknown variant {variant!r}; valid: base, gdrop, concat, msW")
+        raise SystemExit(f"unknown variant {variant!r}; valid: base, gdrop, concat, msW, projW")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         tasks.train("resnet18", "digits", epochs=8, img_size=32, out=tmp_path / "classifier", seed=0, progress=False)

@@ -23,6 +23,8 @@ Build options (``zoo.registry.build("cgan", **options)``):
   for its ``names`` when ``class_names`` is absent.
 * ``mode_seeking``: weight (>= 0, default 0.3) of the mode-seeking regulariser of Mao et
   al. 2019 in the generator loss; 0 is the paper's plain cGAN (see ``CGANAdapter``).
+* ``projection``: ``true`` (default) adds the projection term of Miyato & Koyama 2018 to
+  the discriminator; ``false`` is the paper's discriminator.
 """
 
 from __future__ import annotations
@@ -63,11 +65,12 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         spec: a spec of this plugin with ``arch == "cgan"``.
         options: ``image_size``, ``channels``, ``latent_dim``, ``num_classes`` (ints),
             ``class_names`` (a list of str) or ``condition`` (a ``ConditionSpec.to_json()``
-            dict), ``mode_seeking`` (float >= 0); missing or ``None`` takes the default,
+            dict), ``mode_seeking`` (float >= 0), ``projection`` (bool); missing or ``None`` takes the default,
             other keys are ignored.
 
     Returns:
-        ``{"image_size", "channels", "latent_dim", "num_classes", "class_names"}`` (plus ``"mode_seeking"`` when given): the
+        ``{"image_size", "channels", "latent_dim", "num_classes", "class_names"}`` (plus ``"mode_seeking"`` and
+        ``"projection"`` when given): the
         keyword arguments of ``CGANAdapter(spec, ...)``; ``class_names`` is a tuple of
         ``num_classes`` strings.
 
@@ -99,6 +102,15 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
                 f"{spec.name} {{param}} must be a number >= 0 (0: the paper's plain cGAN), got {ms!r}", param="mode_seeking", exit_code=2
             )
         out["mode_seeking"] = float(ms)
+    projection = options.get("projection")
+    if projection is not None:
+        if not isinstance(projection, bool):
+            raise ZooError(
+                f"{spec.name} {{param}} must be true or false (false: the paper's discriminator), got {projection!r}",
+                param="projection",
+                exit_code=2,
+            )
+        out["projection"] = projection
     return out
 
 

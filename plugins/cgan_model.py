@@ -121,10 +121,16 @@ class Discriminator(nn.Module):
     Dropout(0.5), Linear(240, 1))`` on their concatenation (Mirza & Osindero 2014, section
     4.1; the sigmoid is in the loss). 1,224,351 parameters at 28x28x1, 10 classes.
 
+    With ``projection`` the logit also gets the projection term of Miyato & Koyama 2018
+    ("cGANs with Projection Discriminator", eq. 3): ``<embed(y), h(x)>``, ``h`` the image
+    branch's 240 maxout units and ``embed = nn.Embedding(num_classes, 240)`` initialised
+    N(0, 0.02) (2,400 more parameters at 10 classes).
+
     Args:
         num_classes: number of classes.
         channels: image channels.
         image_size: input height and width in pixels.
+        projection: add the projection term.
 
     Forward:
         ``x``: ``(N, channels, image_size, image_size)`` float in ``[-1, 1]``; ``y``: ``(N,
@@ -132,17 +138,25 @@ class Discriminator(nn.Module):
         logits, ``x``'s dtype.
     """
 
-    def __init__(self, num_classes: int = 10, channels: int = 1, image_size: int = 28) -> None:
+    def __init__(self, num_classes: int = 10, channels: int = 1, image_size: int = 28, projection: bool = False) -> None:
         super().__init__()
         self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
         self.x_branch = nn.Sequential(nn.Flatten(), Maxout(channels * image_size * image_size, 240, 5))
         self.y_branch = Maxout(num_classes, 50, 5)
         self.main = nn.Sequential(nn.Dropout(0.5), Maxout(290, 240, 4), nn.Dropout(0.5), nn.Linear(240, 1))
+        self.embed: nn.Embedding | None = None
+        if projection:
+            self.embed = nn.Embedding(num_classes, 240)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``(N, C, S, S)`` images and ``(N, K)`` one-hot labels -> ``(N,)`` logits."""
         y = one_hot(y, self.num_classes).to(x.dtype)
-        return self.main(torch.cat([self.x_branch(x), self.y_branch(y)], dim=1)).squeeze(1)
+        h = self.x_branch(x)
+        logit = self.main(torch.cat([h, self.y_branch(y)], dim=1)).squeeze(1)
+        if self.embed is not None:
+            logit = logit + ((y @ self.embed.weight.to(h.dtype)) * h).sum(1)
+        return logit
 
 
 class CGANAdapter(GANAdapter):
@@ -163,6 +177,12 @@ class CGANAdapter(GANAdapter):
             The default 0.3 was measured on the digits (16 px, 2,860 steps, seed 0): label
             accuracy 0.80 -> 0.835, FID 392 -> 117, within-class pixel spread 0.005 -> 0.090
             against 0 (weight 1: accuracy 0.686, FID 110; see ``benchmarks/gans.md``).
+        projection: add the projection term of Miyato & Koyama 2018 to the discriminator
+            (:class:`Discriminator`); ``False`` is the paper's discriminator. Default on:
+            measured like ``mode_seeking`` (``benchmarks/cgan_variants.py``, seed 0), the
+            projection with mode seeking 0.3 drew the requested digit on 99.2 % of samples
+            (FID 81), against 83.5 % (FID 117) without it and 90.0 % (FID 239) for the
+            projection without mode seeking.
 
     Raises:
         ZooError: ``len(class_names) != num_classes``.
@@ -178,6 +198,7 @@ class CGANAdapter(GANAdapter):
         num_classes: int = 10,
         class_names: Sequence[str] | None = None,
         mode_seeking: float = 0.3,
+        projection: bool = True,
     ) -> None:
         names = tuple(class_names) if class_names is not None else tuple(str(i) for i in range(num_classes))
         if len(names) != num_classes:
@@ -186,7 +207,7 @@ class CGANAdapter(GANAdapter):
             spec,
             {
                 "generator": Generator(latent_dim, num_classes, channels, image_size),
-                "discriminator": Discriminator(num_classes, channels, image_size),
+                "discriminator": Discriminator(num_classes, channels, image_size, projection=bool(projection)),
             },
             image_size=image_size,
             channels=channels,
@@ -195,6 +216,7 @@ class CGANAdapter(GANAdapter):
         )
         self.num_classes = num_classes
         self.mode_seeking = float(mode_seeking)
+        self.projection = bool(projection)
 
     def labels(self, n: int, condition: Any = None) -> torch.Tensor:
         """The ``(n,)`` int64 CPU class indices that ``condition`` asks for.
@@ -327,10 +349,11 @@ class CGANAdapter(GANAdapter):
 
     def config(self) -> dict[str, Any]:
         """Build options that rebuild this model (``latent_dim``, ``image_size``, ``channels``,
-        ``num_classes``, ``class_names``, ``mode_seeking``), for the checkpoint's sidecar."""
+        ``num_classes``, ``class_names``, ``mode_seeking``, ``projection``), for the checkpoint's sidecar."""
         return {
             **super().config(),
             "num_classes": self.num_classes,
             "class_names": list(self.condition.names),
             "mode_seeking": self.mode_seeking,
+            "projection": self.projection,
         }

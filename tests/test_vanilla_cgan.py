@@ -27,8 +27,8 @@ NETWORK_PARAMS = {
     # G: 100*1200+1200 + 1200*1200+1200 + 1200*784+784; D: 784*1200+1200 + 240*1200+1200 + 240+1
     "vanilla_gan": {"generator": 2_503_984, "discriminator": 1_231_441},
     # G: 100*200+200 + 10*1000+1000 + 1200*1200+1200 + 1200*784+784
-    # D: 784*1200+1200 + 10*250+250 + 290*960+960 + 240+1
-    "cgan": {"generator": 2_413_984, "discriminator": 1_224_351},
+    # D: 784*1200+1200 + 10*250+250 + 290*960+960 + 240+1, + the projection embedding 10*240
+    "cgan": {"generator": 2_413_984, "discriminator": 1_226_751},
 }
 
 
@@ -356,3 +356,19 @@ def test_cgan_mode_seeking_term_is_the_msgan_ratio_and_can_be_turned_off():
     assert "ms_loss" not in logs
     with pytest.raises(ZooError, match=r"cgan mode_seeking must be a number >= 0 \(0: the paper's plain cGAN\), got -1"):
         build("cgan", mode_seeking=-1)
+
+
+def test_cgan_projection_discriminator_adds_the_class_embedding_term():
+    """Miyato & Koyama 2018 eq. 3: logit = paper's logit + <embed(y), h(x)>; projection=False is the paper's."""
+    torch.manual_seed(0)
+    adapter = build("cgan", image_size=8, num_classes=3)
+    d = adapter.discriminator.eval()
+    x, y = torch.rand(4, 1, 8, 8) * 2 - 1, torch.tensor([0, 1, 2, 1])
+    h = d.x_branch(x)
+    plain = d.main(torch.cat([h, d.y_branch(torch.nn.functional.one_hot(y, 3).float())], 1)).squeeze(1)
+    assert torch.allclose(d(x, y), plain + (d.embed.weight[y] * h).sum(1), atol=1e-6)
+    assert adapter.config()["projection"] is True and "embed.weight" in dict(d.named_parameters())
+    paper = build("cgan", image_size=8, num_classes=3, projection=False)
+    assert paper.discriminator.embed is None and paper.config()["projection"] is False
+    with pytest.raises(ZooError, match=r"^cgan projection must be true or false \(false: the paper's discriminator\), got 'yes'$"):
+        build("cgan", projection="yes")
