@@ -22,6 +22,7 @@ CLI_FLAGS: dict[str, str] = {
     "budget_s": "--budget",
     "image_size": "--img-size",
     "n": "--n",
+    "official_weights": "--weights",
 }
 
 
