@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--routes", default="all", help="only rows of these routes (comma-separated: scratch, supervised, autoencoder, greedy)")
     ap.add_argument("--report-only", action="store_true", help="write the report from --runs without training")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's); 1 when running two invocations side by side"
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.shots, args.source_epochs, args.pretrain_epochs, args.target_epochs = 1, "1,5", 1, 1, 3
@@ -266,6 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     store["setup"], done = setup, store.setdefault("runs", {})
     t0 = time.perf_counter()
     ram = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def save() -> None:
+        """Merge what other invocations wrote meanwhile (``--routes`` in parallel), then write."""
+        if runs_path.exists():
+            fresh = json.loads(runs_path.read_text())
+            for k, v in fresh.get("runs", {}).items():
+                done.setdefault(k, v)
+            if "speed" in fresh:
+                store.setdefault("speed", fresh["speed"])
+        atomic_write_text(runs_path, json.dumps(store, indent=1) + "\n")
 
     def row(tmp: Path, table: str, label: str, route: str | None, k: Any, seed: int, data: str, classes: int, extra: dict) -> None:
         key = f"{table}|{label}|{k}|{seed}"
@@ -274,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         weights = pretrain_route(route, seed, tmp, args) if route else None
         shots = None if k == "all" else k
         done[key] = adapt_row(weights, data, classes, shots, seed, tmp, args.target_epochs, **extra)
-        atomic_write_text(runs_path, json.dumps(store, indent=1) + "\n")
+        save()
         print(f"seed {seed} {table} K={k} {label:<36} {done[key]:.3f}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(dir=ram) as tmp_name:
@@ -291,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     accuracy_seconds = time.perf_counter() - t0
     if "speed" not in store and wanted is None and not args.report_only:
         store["speed"] = speed(args.speed_seconds, args.speed_rounds)
-        atomic_write_text(runs_path, json.dumps(store, indent=1) + "\n")
+        save()
+    save()  # with what parallel invocations added
     rates = store.get("speed")
     seconds = time.perf_counter() - t0
 
