@@ -101,7 +101,10 @@ def train_cmd(
 
 def adapt_cmd(
     name: str = typer.Argument(..., help="Backbone name (see 'zoo list --kind backbone')."),
-    head: int = typer.Option(..., "--head", help="Number of classes of the new head."),
+    head: Optional[int] = typer.Option(None, "--head", help="Number of classes of the new head (backbones)."),
+    freeze_d: Optional[int] = typer.Option(
+        None, "--freeze-d", help="GANs: fine-tune from --weights SRC with the discriminator's lower N layers frozen (FreezeD)."
+    ),
     strategy: Optional[str] = typer.Option(
         None,
         "--strategy",
@@ -147,6 +150,8 @@ def adapt_cmd(
 ) -> None:
     """Transfer learning: load weights, replace the head with HEAD classes, freeze by --strategy, fine-tune on DATA.
 
+    For a GAN: fine-tune the 'zoo train' run --weights SRC on DATA with --freeze-d N (FreezeD).
+
     Writes OUT as 'zoo train' does (with OUT/last and OUT/best when it fine-tunes).
     """
     from zoo import tasks
@@ -157,6 +162,7 @@ def adapt_cmd(
     summary = tasks.adapt(
         name,
         num_classes=head,
+        freeze_d=freeze_d,
         freeze_until=freeze_until,
         strategy=strategy,
         lr_decay=lr_decay,

@@ -179,11 +179,19 @@ def test_gan_builds_trains_one_step_and_samples(name):
     size = adapter.image_size
     x = torch.rand(8, adapter.channels, size, size) * 2 - 1
     y = torch.arange(8) % 2
+    if name != "srresnet":  # FreezeD (issue 9): the lowest discriminator layer of every discriminator frozen
+        from zoo.gan_transfer import discriminator_layers, freeze_discriminator
+
+        lowest = tuple(p + "." for layers in discriminator_layers(adapter).values() for p in layers[0])
+        freeze_discriminator(adapter, 1)
     before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
     Trainer(epochs=1, progress=False).fit(adapter, [(x, y)] * adapter.n_critic)
     for net_name, net in adapter.model.items():
         changed = [k for k, v in net.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[f"{net_name}.{k}"])]
         assert changed, f"{name}: {net_name} did not change in one training iteration"
+    if name != "srresnet":
+        kept = [k for k in before if k.startswith(lowest)]
+        assert kept and all(torch.equal(before[k], adapter.model.state_dict()[k]) for k in kept), name
     adapter.eval()
     if translates(adapter):
         lo, hi = getattr(adapter, "input_range", (-1.0, 1.0))

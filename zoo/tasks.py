@@ -250,7 +250,8 @@ _ADAPT_DEFAULTS = {
 def adapt(
     name: str,
     *,
-    num_classes: int,
+    num_classes: int | None = None,
+    freeze_d: int | None = None,
     freeze_until: str | None = None,
     strategy: str | None = None,
     bn: str | None = None,
@@ -287,6 +288,10 @@ def adapt(
     ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite``, ``resume``, ``device``,
     ``amp`` and ``channels_last`` as :func:`train` (a resumed run loads its own weights, not ``weights``).
 
+    A GAN (``freeze_d`` given, ``num_classes`` not) is fine-tuned from the ``zoo train`` run
+    ``weights`` with its discriminator's lower ``freeze_d`` layers frozen (FreezeD,
+    :func:`zoo.gan_transfer.adapt_gan`).
+
     Returns:
         ``model``, ``weights`` (what was loaded), ``trainable_params``, ``frozen_params``,
         ``frozen_until``, and when it trained ``val_accuracy`` (0..1 on the held-out split),
@@ -308,8 +313,27 @@ def adapt(
     from zoo.weights import load_weights
 
     spec = get_spec(name)
-    if spec.kind != "backbone":
-        raise ZooError(f"zoo adapt works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
+    if spec.kind == "gan":
+        if num_classes is not None:
+            raise ZooError(
+                f"{{param}} is for backbones; {name} is a GAN: fine-tune it with --weights SRC --freeze-d N",
+                param="num_classes",
+                exit_code=2,
+            )
+        from zoo.gan_transfer import adapt_gan
+
+        return adapt_gan(
+            name, weights=weights, freeze_d=freeze_d, data=data, shots=shots, epochs=epochs, out=out, img_size=img_size,
+            batch_size=batch_size, lr=lr, device=device, amp=amp, seed=seed, progress=progress, overwrite=overwrite, resume=resume,
+        )  # fmt: skip
+    if freeze_d is not None:
+        raise ZooError(
+            f"{{param}} is for GANs (FreezeD); {name} is a backbone: use --strategy / --freeze-until", param="freeze_d", exit_code=2
+        )
+    if num_classes is None:
+        if resume is None:
+            raise ZooError("{param} is required: the number of classes of the new head", param="num_classes", exit_code=2)
+        num_classes = int(Run("adapt", name, None, False, resume).saved.get("num_classes") or 0)
     check_num_classes(num_classes)  # everything is checked before anything is built or written
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
