@@ -47,6 +47,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -119,19 +120,23 @@ def adapt_row(route_dir: str | None, data: str, classes: int, shots: int | None,
     """Held-out accuracy (0..1) of one ``zoo adapt`` run."""
     from zoo import tasks
 
-    out = Path(tempfile.mkdtemp(dir=tmp)) / "run"
-    result = tasks.adapt(
-        BACKBONE,
-        num_classes=classes,
-        weights=route_dir or "none",
-        data=data,
-        shots=shots,
-        epochs=epochs,
-        seed=seed,
-        out=out,
-        progress=False,
-        **extra,
-    )
+    scratch = Path(tempfile.mkdtemp(dir=tmp))
+    out = scratch / "run"
+    try:
+        result = tasks.adapt(
+            BACKBONE,
+            num_classes=classes,
+            weights=route_dir or "none",
+            data=data,
+            shots=shots,
+            epochs=epochs,
+            seed=seed,
+            out=out,
+            progress=False,
+            **extra,
+        )
+    finally:  # ~135 MB of checkpoints per run: in RAM, so never keep them
+        shutil.rmtree(scratch, ignore_errors=True)
     return float(result["val_accuracy"])
 
 

@@ -49,8 +49,46 @@ def _first_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _click_exceptions() -> Any:
+    """The exception classes of the click that typer runs on (typer >= 0.20 vendors it as ``typer._click``)."""
+    import typer.core
+
+    vendored = getattr(typer.core, "_click", None)
+    if vendored is not None:
+        return vendored.exceptions
+    import click  # older typer: the click package itself
+
+    return click.exceptions
+
+
 class ZooGroup(TyperGroup):
     """The root command group and last-resort error handler (see the module docstring)."""
+
+    def main(
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
+        """Click's ``main``, with its usage errors (a missing argument, a value that is not a
+        number, an unknown command or option) as one line, ``Error: <what> (see 'zoo CMD
+        --help')``, exit code 2, instead of click's usage block."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        exceptions = _click_exceptions()
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except getattr(exceptions, "NoArgsIsHelpError", ()) as exc:  # bare 'zoo': the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except exceptions.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            sys.stderr.write(f"Error: {exc.format_message()}{hint}\n")
+            sys.exit(exc.exit_code)
+        except exceptions.ClickException as exc:
+            sys.stderr.write(f"Error: {exc.format_message()}\n")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.stderr.write("Interrupted\n")
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """Click's resolution, remembering the sub-command and its arguments so that an
@@ -153,7 +191,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from zoo.cli import bench, catalog, demo, sample, train  # noqa: E402
+from zoo.cli import bench, catalog, demo, pretrain, sample, train  # noqa: E402
 
 app.command("list")(catalog.list_cmd)
 app.command("info")(catalog.info_cmd)
@@ -161,7 +199,7 @@ app.command("plugins")(catalog.plugins_cmd)
 app.command("bench")(bench.bench_cmd)
 app.command("train")(train.train_cmd)
 app.command("adapt")(train.adapt_cmd)
-app.command("pretrain")(train.pretrain_cmd)
+app.command("pretrain")(pretrain.pretrain_cmd)
 app.command("sample")(sample.sample_cmd)
 app.command("demo")(demo.demo_cmd)
 from zoo.cli import inspect as inspect_cmds  # noqa: E402  (features, eval, predict, export)

@@ -94,6 +94,8 @@ def bench_cmd(
         for note in r.notes:
             err_console.print(f"[yellow]note[/yellow] {r.name}: {note}", markup=True, highlight=False, soft_wrap=True)
     failed = [r for r in rows if r.status != "ok"]
+    if failed and len(rows) == 1:  # one model asked for: its reason is the one line
+        raise ZooError(f"{failed[0].name}: {failed[0].error}")
     if failed:
         for r in failed:
             err_console.print(f"[red]failed[/red] {r.name}: {r.error}", markup=True, highlight=False, soft_wrap=True)

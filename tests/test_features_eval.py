@@ -236,4 +236,4 @@ def test_predict_bad_images(checkpoint, digit_pngs, tmp_path, monkeypatch):
     big = tmp_path / "big.png"
     Image.new("RGB", (40, 40)).save(big)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,600 px is over twice the limit: a decompression bomb
-    assert_user_error(run("predict", ckpt, big), f"image {big} is too large to decode safely", "downscale it first")
+    assert_user_error(run("predict", ckpt, big), f"image {big} has more pixels than PIL's decompression-bomb limit (200); shrink or remove")

@@ -214,7 +214,9 @@ def load_rgb(path: str) -> Any:
     """Open an image file as an RGB PIL image (the ImageFolder loader).
 
     Raises:
-        ZooError: the file is not a readable image (names the file and suggests removing it).
+        ZooError: the file is not a readable image, or PIL refuses it as a decompression bomb
+            (more than ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels); names the file and
+            suggests removing or shrinking it.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -222,6 +224,11 @@ def load_rgb(path: str) -> Any:
         with open(path, "rb") as fh:
             img = Image.open(fh)
             return img.convert("RGB")
+    except Image.DecompressionBombError:
+        raise ZooError(
+            f"image {path} has more pixels than PIL's decompression-bomb limit ({2 * (Image.MAX_IMAGE_PIXELS or 0):,}); "
+            "shrink or remove that file"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ZooError(f"cannot read image {path} ({type(exc).__name__}); remove or re-save that file") from None
 

@@ -152,7 +152,7 @@ def adapt_gan(
     from zoo.registry import build, get_spec
     from zoo.runs import Run, resolve_options
     from zoo.state_dict import load_into
-    from zoo.tasks import _default_img_size, _fit, _meta, _summary
+    from zoo.tasks import _default_img_size, _fit, _meta, _summary, check_shots
     from zoo.trainer import check_training_args, seed_everything
 
     spec = get_spec(name)
@@ -177,6 +177,7 @@ def adapt_gan(
         raise ZooError(f"{{param}} {opts['weights']} is a run of {meta['model']}, not {name}", param="weights", exit_code=2)
     options = dict(meta.get("config") or {})
     source = resolve_data(opts["data"], seed=opts["seed"])
+    check_shots(source, opts["shots"], opts["seed"])
     if "class_names" in options:
         if len(options["class_names"]) != len(source.classes):
             raise ZooError(

@@ -272,14 +272,14 @@ def get_spec(name: str) -> ModelSpec:
     """The spec named ``name``.
 
     Raises:
-        ZooError: no such model; the message suggests the closest names.
+        ZooError: no such model (exit code 2); the message suggests the closest names.
     """
     reg = load_registry()
     try:
         return reg[name]
     except KeyError:
         hint = did_you_mean(name, reg) or "; run 'zoo list' to see every model"
-        raise ZooError(f"unknown model {name!r}{hint}") from None
+        raise ZooError(f"unknown model {name!r}{hint}", exit_code=2) from None
 
 
 def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:

@@ -106,6 +106,33 @@ def _fit(
     return result
 
 
+def _check_classes(source: Any, data: str) -> None:
+    """A classifier needs two classes or more.
+
+    Raises:
+        ZooError: ``source`` has fewer (exit code 2).
+    """
+    if len(source.classes) < 2:
+        raise ZooError(
+            f"{{param}} {data} has {len(source.classes)} class ({', '.join(source.classes)}); a classifier needs at least 2",
+            param="data",
+            exit_code=2,
+        )
+
+
+def check_shots(source: Any, shots: int | None, seed: int) -> None:
+    """Check ``shots`` against ``source``'s training split before anything is built or loaded.
+
+    Raises:
+        ZooError: ``shots < 1`` or a class with fewer training images (exit code 2;
+            :func:`zoo.data.few_shot`'s messages).
+    """
+    if shots is not None:
+        from zoo.data import few_shot
+
+        few_shot(list(range(len(source.targets_train))), source.targets_train, shots, seed, classes=source.classes)
+
+
 def _preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
     spec = adapter.spec
     return {
@@ -188,6 +215,8 @@ def train(
         device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], max_minutes=max_minutes
     )
     source = resolve_data(opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"))
+    if spec.kind == "backbone":
+        _check_classes(source, opts["data"])
     size = opts["img_size"] = _default_img_size(spec, source, opts["img_size"])
     seed_everything(opts["seed"])
     options = dict(opts["build_options"])
@@ -352,6 +381,8 @@ def adapt(
         from zoo.data import resolve_data
 
         source = resolve_data(opts["data"], seed=opts["seed"])
+        _check_classes(source, opts["data"])
+        check_shots(source, opts["shots"], opts["seed"])
         if len(source.classes) != num_classes:
             raise ZooError(
                 f"{{param}} {num_classes} but the data {opts['data']} has {len(source.classes)} classes; "

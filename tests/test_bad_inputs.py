@@ -1,0 +1,288 @@
+"""The bad-input battery (issue 10): every command, fed what users get wrong.
+
+Each case runs the real CLI in-process from a scratch directory holding a few prepared
+inputs (a corrupt and a text "weights" file, an empty folder, a one-class folder, a folder
+of undecodable images, a photograph, and one ``zoo adapt`` run of ResNet-18). Each must exit
+with the given non-zero code and exactly one line on stderr, ``Error: ...`` holding the
+given text (``@`` = the scratch directory), with no traceback and no file created or
+changed anywhere under the scratch directory (default ``runs/`` outputs included).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run
+from PIL import Image
+
+# (arguments, exit code, the error line's text after "Error: ", up to 90 characters)
+CASES = [
+    ("info nosuchmodel", 2, "unknown model 'nosuchmodel'; run 'zoo list' to see every model"),
+    ("info resnt50", 2, "unknown model 'resnt50' (did you mean: resnet50, resnet50v2, resnet152?)"),
+    ("bench nosuchmodel", 2, "unknown model 'nosuchmodel'; run 'zoo list' to see every model"),
+    ("bench resnet18 --batch-size 0", 2, "--batch-size must be at least 1, got 0"),
+    ("bench resnet18 --img-size 1", 1, "resnet18: img_size 1 is below the minimum 32 of resnet18"),
+    ("bench resnet18 --device cuda", 1, "--device cuda requested but CUDA is not available (torch 2.14.1+cu130 built with CUDA 13.0"),
+    ("bench resnet18 --amp fp8", 2, "unknown --amp 'fp8'; valid: bf16, fp16 (or leave it out for fp32)"),
+    ("bench resnet18 --budget -1", 2, "--budget must be a positive number of seconds, got -1.0"),
+    ("list --kind cnn", 2, "unknown kind 'cnn'; valid: backbone, gan"),
+    ("train nosuchmodel --data digits", 2, "unknown model 'nosuchmodel'; run 'zoo list' to see every model"),
+    ("train resnet18", 2, "--data is required: an ImageFolder directory or a built-in data set such as digits"),
+    ("train resnet18 --data nosuchdata", 2, "--data 'nosuchdata' is neither an existing directory nor a built-in data set; built-in: di"),
+    ("train resnet18 --data digits:0-42", 2, "--data digits has no class '10' (did you mean: 1, 0?); valid: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
+    ("train resnet18 --data digits:7", 2, "--data digits:7 has 1 class (7); a classifier needs at least 2"),
+    ("train resnet18 --data @/empty", 1, "@/empty: Couldn't find any class folder in @/empty.; an ImageFolder needs one sub-folder p"),
+    ("train resnet18 --data @/oneclass", 1, "@/oneclass has 1 class folder(s); a classifier needs at least 2"),
+    ("train resnet18 --data @/notes.txt", 2, "--data @/notes.txt is not a directory; pass an ImageFolder directory (one sub-folder per c"),
+    ("train resnet18 --data digits --epochs 0", 2, "--epochs must be at least 1, got 0"),
+    ("train resnet18 --data digits --batch-size 0", 2, "--batch-size must be at least 1, got 0"),
+    ("train resnet18 --data digits --lr -1", 2, "--lr must be a positive learning rate, got -1.0; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)"),
+    ("train resnet18 --data digits --lr 0", 2, "--lr must be a positive learning rate, got 0.0; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)"),
+    ("train resnet18 --data digits --img-size 2", 2, "--img-size 2 is below resnet18's minimum input of 32 px; use --img-size 32 or more"),
+    (
+        "train resnet18 --data digits --device cuda",
+        1,
+        "--device cuda requested but CUDA is not available (torch 2.14.1+cu130 built with CUDA 13.0",
+    ),
+    ("train resnet18 --data digits --device tpu", 2, "unknown device 'tpu'; valid here: cpu"),
+    ("train resnet18 --data digits --amp fp8", 2, "unknown --amp 'fp8'; valid: bf16, fp16 (or leave it out for fp32)"),
+    (
+        "train resnet18 --data digits --out @/r18",
+        2,
+        "--out @/r18 already holds a run (model.safetensors, ",
+    ),
+    (
+        "train resnet18 --data digits --resume @/empty",
+        2,
+        "--resume @/empty holds no resumable checkpoint (@/empty/last/train_state.json is missing: ",
+    ),
+    (
+        "train resnet18 --data digits --resume @/nosuchdir",
+        2,
+        "--resume @/nosuchdir is not a run directory; pass the --out of an earlier zoo train/adapt",
+    ),
+    ("train dcgan --data digits --epochs -3", 2, "--epochs must be at least 1, got -3"),
+    (
+        "train resnet18 --data digits --epochs abc",
+        2,
+        "Invalid value for '--epochs': Input should be a valid integer, unable to parse string as a",
+    ),
+    ("adapt resnet18 --head 0", 2, "--head must be at least 1 class, got 0"),
+    ("adapt resnet18 --head -5", 2, "--head must be at least 1 class, got -5"),
+    (
+        "adapt resnet18 --head 2 --freeze-until layer9",
+        2,
+        "unknown stage 'layer9' for resnet18 (did you mean: layer4, layer3, layer2?); valid stages:",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights @/garbage.safetensors",
+        1,
+        "weights file @/garbage.safetensors is not a readable safetensors file (Error while deseria",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights @/notes.txt",
+        1,
+        "weights file @/notes.txt is not a readable safetensors file (Error while deserializing hea",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights @/nosuchfile.safetensors",
+        2,
+        "--weights '@/nosuchfile.safetensors' is neither a published tag of resnet18 (valid: none, ",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights @/empty",
+        1,
+        "checkpoint directory @/empty has no model.safetensors; pass a checkpoint directory written",
+    ),
+    (
+        "adapt resnet50 --head 2 --weights @/r18",
+        1,
+        "weights file @/r18 was written for resnet18, not resnet50; build resnet18 or pass a resnet",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights imagenet",
+        1,
+        "ZOO_OFFLINE is set: cannot download https://download.pytorch.org/models/resnet18-f37072fd.",
+    ),
+    ("adapt resnet18 --head 2 --shots 5", 2, "--shots needs data to fine-tune on; without data, adapt only builds, freezes and saves"),
+    ("adapt resnet18 --head 5 --data digits:0-4 --shots 0", 2, "--shots must be at least 1, got 0"),
+    (
+        "adapt resnet18 --head 5 --data digits:0-4 --shots 100000",
+        2,
+        "class '0' has only 142 training images, fewer than --shots 100000; lower --shots",
+    ),
+    ("adapt resnet18 --head 3 --data digits:0-4", 2, "--head 3 but the data digits:0-4 has 5 classes; pass --head 5"),
+    (
+        "adapt resnet18 --head 2 --data @/badimgs --weights none --epochs 1",
+        1,
+        "cannot read image @/badimgs/a/2.png (UnidentifiedImageError); remove or re-save that file",
+    ),
+    (
+        "adapt resnet18 --head 2 --strategy bogus",
+        2,
+        "--strategy must be one of 'full', 'linear-probe', 'freeze-until', 'gradual', got 'bogus'",
+    ),
+    (
+        "adapt resnet18 --head 2 --lr-decay 2",
+        2,
+        "--lr-decay must be in (0, 1] (each earlier stage's rate is lr times it), got 2.0; try 0.5",
+    ),
+    (
+        "adapt resnet18 --head 2 --out @/r18 --weights none",
+        2,
+        "--out @/r18 already holds a run (model.safetensors, ",
+    ),
+    ("pretrain resnet18 --method bogus --data digits", 2, "--method must be one of 'autoencoder', 'greedy', got 'bogus'"),
+    ("pretrain dcgan --method greedy --data digits", 2, "zoo pretrain works on backbones; dcgan is a gan. Use 'zoo train dcgan' instead"),
+    (
+        "pretrain resnet18 --method greedy --data nosuch",
+        2,
+        "--data 'nosuch' is neither an existing directory nor a built-in data set; built-in: digits",
+    ),
+    ("sample nosuchgan", 2, "unknown model 'nosuchgan' (did you mean: cgan, srgan, dcgan?)"),
+    ("sample resnet18", 2, "zoo sample needs a GAN; resnet18 is a backbone (see 'zoo list --kind gan')"),
+    ("sample dcgan", 2, "zoo sample dcgan needs trained weights: train them with 'zoo train dcgan --data digits --o"),
+    ("sample dcgan --checkpoint @/r18", 1, "checkpoint @/r18 was written for resnet18, not dcgan; resnet18 is a backbone, pass a check"),
+    ("sample dcgan --checkpoint @/empty", 1, "checkpoint directory @/empty has no model.safetensors; pass a checkpoint directory written"),
+    ("sample dcgan --checkpoint @/nosuch", 2, "zoo sample dcgan needs trained weights: train them with 'zoo train dcgan --data digits --o"),
+    (
+        "sample cgan --checkpoint @/r18 --label 11",
+        1,
+        "checkpoint @/r18 was written for resnet18, not cgan; resnet18 is a backbone, pass a checkp",
+    ),
+    ("sample stargan --attr blond", 1, "zoo sample stargan needs the official weights 'celeba128' (200000-G.ckpt inside the publis"),
+    (
+        "sample stargan --weights @/garbage.safetensors --attr blond",
+        1,
+        "checkpoint @/garbage.safetensors is not a readable safetensors file (Error while deseriali",
+    ),
+    (
+        "sample cyclegan --weights @/notes.txt --image @/img.png",
+        1,
+        "checkpoint @/notes.txt is not a readable PyTorch checkpoint (101); it may be truncated or ",
+    ),
+    ("sample srgan --image @/nosuch.png", 1, "zoo sample srgan needs the official weights 'imagenet-x4': ZOO_OFFLINE is set: cannot down"),
+    ("sample srgan --image @/notes.txt", 1, "zoo sample srgan needs the official weights 'imagenet-x4': ZOO_OFFLINE is set: cannot down"),
+    ("sample dcgan --n 0", 2, "--n must be at least 1, got 0"),
+    ("features nosuchmodel --data digits --out @/f.safetensors", 2, "unknown model 'nosuchmodel'; run 'zoo list' to see every model"),
+    (
+        "features resnet18 --data nosuch --out @/f.safetensors",
+        2,
+        "--data 'nosuch' is neither an existing directory nor a built-in data set; built-in: digits",
+    ),
+    ("features resnet18 --data digits --classifier svm", 2, "--classifier 'svm' is not known; valid: logistic"),
+    ("eval @/nosuchrun --data digits", 2, "checkpoint directory @/nosuchrun does not exist; pass a directory written by 'zoo train' o"),
+    ("eval @/empty --data digits", 1, "checkpoint directory @/empty has no model.safetensors; pass a checkpoint directory written"),
+    ("eval @/r18 --data nosuch", 1, "checkpoint @/r18 has no class names (adapted without --data); fine-tune it on labelled dat"),
+    ("eval @/r18 --data digits:0-4", 1, "checkpoint @/r18 has no class names (adapted without --data); fine-tune it on labelled dat"),
+    ("predict @/r18 @/nosuch.png", 2, "image @/nosuch.png does not exist"),
+    ("predict @/r18 @/notes.txt", 1, "cannot read image @/notes.txt (UnidentifiedImageError); remove or re-save that file"),
+    ("predict @/nosuchrun @/img.png", 2, "checkpoint directory @/nosuchrun does not exist; pass a directory written by 'zoo train' o"),
+    ("predict @/r18 @/img.png --top-k 0", 2, "No such option: --top-k (Possible options: --topk) (see 'zoo predict --help')"),
+    ("export @/r18 --format tflite", 2, "--format 'tflite' is not known; valid: onnx, torchscript"),
+    ("export @/nosuchrun --format onnx", 2, "checkpoint directory @/nosuchrun does not exist; pass a directory written by 'zoo train' o"),
+    ("plugins --bogus", 2, "No such option: --bogus (see 'zoo plugins --help')"),
+    ("demo --freeze-until layer9", 2, "unknown stage 'layer9' for resnet18 (did you mean: layer4, layer3, layer2?); valid stages:"),
+    (
+        "train dcgan --data digits:0-4 --img-size 1000000",
+        2,
+        "DCGAN --img-size must be a power of two >= 16 (16, 32, 64, 128, ...), got 1000000",
+    ),
+    ("adapt resnet18 --head 2 --bn eval", 2, "--bn must be one of 'frozen', 'train', got 'eval'"),
+    (
+        "adapt resnet18 --head 2 --augment autoaugment",
+        2,
+        "--augment must be one of 'none', 'basic', 'heavy', 'trivialaugment', 'randaugment', got 'a",
+    ),
+    (
+        "adapt resnet18 --head 2 --strategy freeze-until",
+        2,
+        "--strategy freeze-until needs --freeze-until STAGE; resnet18's stages: conv1, layer1, laye",
+    ),
+    (
+        "adapt dcgan --freeze-d 1 --data digits",
+        2,
+        "--weights must be a 'zoo train dcgan' run to fine-tune from (FreezeD adapts a trained GAN)",
+    ),
+    ("adapt dcgan --head 2 --data digits", 2, "--head is for backbones; dcgan is a GAN: fine-tune it with --weights SRC --freeze-d N"),
+    (
+        "adapt resnet18 --head 2 --freeze-d 1",
+        2,
+        "--freeze-d is for GANs (FreezeD); resnet18 is a backbone: use --strategy / --freeze-until",
+    ),
+    ("train resnet18 --data faces:bogus", 2, "--data faces has no class 'bogus'; valid: non-face, face"),
+    (
+        "train resnet18 --data digits --seed abc",
+        2,
+        "Invalid value for '--seed': Input should be a valid integer, unable to parse string as an ",
+    ),
+    ("bench --kind cnn", 2, "unknown kind 'cnn'; valid: backbone, gan"),
+]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """The prepared inputs (see the module docstring)."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    (root / "garbage.safetensors").write_bytes(b"not a safetensors file at all")
+    (root / "notes.txt").write_text("hello")
+    (root / "empty").mkdir()
+    rng = np.random.default_rng(0)
+    one = root / "oneclass" / "cats"
+    one.mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray((rng.random((16, 16, 3)) * 255).astype("uint8")).save(one / f"{i}.png")
+    for c in ("a", "b"):
+        (root / "badimgs" / c).mkdir(parents=True)
+        for i in range(3):
+            (root / "badimgs" / c / f"{i}.png").write_bytes(b"\x89PNG broken")
+    Image.fromarray((rng.random((32, 32, 3)) * 255).astype("uint8")).save(root / "img.png")
+    assert run("adapt", "resnet18", "--head", "2", "--weights", "none", "--out", root / "r18").exit_code == 0
+    return root
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: ``{relative path: (size, mtime_ns)}``."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath) / f
+            st = p.stat()
+            out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_the_battery_is_large_and_covers_every_command():
+    assert len(CASES) >= 60
+    commands = {args.split()[0] for args, _, _ in CASES}
+    assert commands >= {
+        "list",
+        "info",
+        "bench",
+        "train",
+        "adapt",
+        "pretrain",
+        "sample",
+        "features",
+        "eval",
+        "predict",
+        "export",
+        "plugins",
+        "demo",
+    }
+
+
+@pytest.mark.parametrize(("args", "code", "text"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_leaves_nothing(scratch, monkeypatch, args, code, text):
+    monkeypatch.chdir(scratch)
+    before = tree(scratch)
+    res = run(*[a.replace("@", str(scratch)) for a in args.split()])
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == code, res.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+    assert "Traceback" not in res.output
+    assert lines[0][len("Error: ") :].replace(str(scratch), "@").startswith(text), lines[0]
+    assert tree(scratch) == before  # nothing created, nothing changed, nothing removed
