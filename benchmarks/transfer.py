@@ -232,7 +232,9 @@ def verdict(acc: dict[tuple[str, Any], list[float]], rows: list[tuple[str, Any, 
     ranked = sorted(entries.items(), key=lambda kv: -statistics.mean(kv[1]))
     (w_name, w), (r_name, r) = ranked[0], ranked[1]
     diff = [a - b for a, b in zip(w, r, strict=True)]
-    clear = statistics.mean(diff) > (statistics.stdev(diff) if len(diff) > 1 else 0.0)
+    if len(diff) < 2:
+        return f"{w_name} {ms(w)} ahead of {r_name} {ms(r)} (one seed: no spread yet)"
+    clear = statistics.mean(diff) > statistics.stdev(diff)
     return f"{w_name} {ms(w)} beats {r_name} {ms(r)} " + ("by more than the spread" if clear else "within the spread (no clear winner)")
 
 
@@ -316,25 +318,36 @@ def main(argv: list[str] | None = None) -> int:
     rates = store.get("speed")
     seconds = time.perf_counter() - t0
 
-    def collect(table: str, rows: list, kk: list) -> dict[tuple[str, Any], list[float]]:
-        return {(label, k): [done[f"{table}|{label}|{k}|{s}"] for s in range(args.seeds)] for label, _, _ in rows for k in kk}
+    def needed(seed: int) -> list[str]:
+        keys = [
+            f"{t}|{lab}|{k}|{seed}"
+            for t, rows, kk in (("digits", DIGIT_ROWS, ks), ("faces", FACE_ROWS, face_ks))
+            for lab, _, _ in rows
+            for k in kk
+        ]
+        return keys + [f"precision|{n}|{ks[-1]}|{seed}" for n in ("bf16", "channels-last")]
 
-    missing = [
-        f"{t}|{lab}|{k}|{s}"
-        for t, rows, kk in (("digits", DIGIT_ROWS, ks), ("faces", FACE_ROWS, face_ks))
-        for lab, _, _ in rows
-        for k in kk
-        for s in range(args.seeds)
-        if f"{t}|{lab}|{k}|{s}" not in done
-    ]
-    if rates is None:
-        missing.append("speed")
-    if missing:
-        print(f"{len(missing)} runs still missing (e.g. {missing[0]}); rerun without --routes to finish", file=sys.stderr)
+    complete = [s for s in range(args.seeds) if all(key in done for key in needed(s))]
+    if not complete:
+        missing = [key for key in needed(0) if key not in done]
+        print(f"no seed is complete yet ({len(missing)} runs of seed 0 missing, e.g. {missing[0]}); rerun to finish", file=sys.stderr)
         return 0
+
+    def collect(table: str, rows: list, kk: list) -> dict[tuple[str, Any], list[float]]:
+        return {(label, k): [done[f"{table}|{label}|{k}|{s}"] for s in complete] for label, _, _ in rows for k in kk}
+
     acc, faces = collect("digits", DIGIT_ROWS, ks), collect("faces", FACE_ROWS, face_ks)
     precision = {"fp32": acc[("supervised · full", ks[-1])]}
-    precision.update({n: [done[f"precision|{n}|{ks[-1]}|{s}"] for s in range(args.seeds)] for n in ("bf16", "channels-last")})
+    precision.update({n: [done[f"precision|{n}|{ks[-1]}|{s}"] for s in complete] for n in ("bf16", "channels-last")})
+    partial = (
+        []
+        if len(complete) == args.seeds
+        else [
+            f"**Partial: {len(complete)} of {args.seeds} seeds complete ({', '.join(map(str, complete))}); the same command "
+            f"continues from `{Path(args.runs).name}` and rewrites this page.**",
+            "",
+        ]
+    )
 
     cmd = "python benchmarks/transfer.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     lines = [
@@ -345,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         f"`{Path(args.runs).name}`, so a run interrupted or split by `--routes` continues where it stopped; torch "
         f"{torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, CPU).",
         "",
-        f"{BACKBONE} at 32x32 px; {args.seeds} seeds (0..{args.seeds - 1}); mean ± sd over seeds of the held-out accuracy; "
+        *partial,
+        f"{BACKBONE} at 32x32 px; seeds {', '.join(map(str, complete))}; mean ± sd over seeds of the held-out accuracy; "
         "Δ scratch: mean ± sd of the per-seed difference from scratch (same seed, same images). "
         f"Source training {args.source_epochs} epochs, pretraining {args.pretrain_epochs} epochs, every target run "
         f"{args.target_epochs} epochs (AdamW 1e-3, cosine, the `basic` augmentation, batch 32). The protocol is in the "
@@ -377,21 +391,24 @@ def main(argv: list[str] | None = None) -> int:
         ("large, different (faces, all)", faces, FACE_ROWS, "all"),
     ):
         lines.append(f"- **{cell}**: {verdict(data, rows, k)}.")
-    ratio = rates["zoo fp32"] / rates["bare"]
+    lines += ["", "## Speed on this CPU (images per second, median of alternating rounds)", ""]
+    if rates is None:
+        lines += ["Not measured yet: it runs once every accuracy run is done (`--routes` left out).", ""]
+    else:
+        ratio = rates["zoo fp32"] / rates["bare"]
+        lines += [
+            f"Same ResNet-18, digits 0-4 at 32 px, batch 64, AdamW + cosine; {args.speed_rounds} rounds of "
+            f"{args.speed_seconds:.0f} s each after a warm-up.",
+            "",
+            "| loop | images/s | ratio |",
+            "|---|---:|---:|",
+            f"| bare PyTorch loop | {rates['bare']:.1f} | 1.000 |",
+            f"| zoo Trainer, fp32 | {rates['zoo fp32']:.1f} | {ratio:.3f} (overhead {100 * (1 - ratio):+.1f} %; target <= 3 %) |",
+            f"| zoo Trainer, --amp bf16 | {rates['zoo bf16']:.1f} | {rates['zoo bf16'] / rates['zoo fp32']:.3f} of fp32 |",
+            f"| zoo Trainer, --channels-last | {rates['zoo channels-last']:.1f} | {rates['zoo channels-last'] / rates['zoo fp32']:.3f} of fp32 |",
+            "",
+        ]
     lines += [
-        "",
-        "## Speed on this CPU (images per second, median of alternating rounds)",
-        "",
-        f"Same ResNet-18, digits 0-4 at 32 px, batch 64, AdamW + cosine; {args.speed_rounds} rounds of "
-        f"{args.speed_seconds:.0f} s each after a warm-up.",
-        "",
-        "| loop | images/s | ratio |",
-        "|---|---:|---:|",
-        f"| bare PyTorch loop | {rates['bare']:.1f} | 1.000 |",
-        f"| zoo Trainer, fp32 | {rates['zoo fp32']:.1f} | {ratio:.3f} (overhead {100 * (1 - ratio):+.1f} %; target <= 3 %) |",
-        f"| zoo Trainer, --amp bf16 | {rates['zoo bf16']:.1f} | {rates['zoo bf16'] / rates['zoo fp32']:.3f} of fp32 |",
-        f"| zoo Trainer, --channels-last | {rates['zoo channels-last']:.1f} | {rates['zoo channels-last'] / rates['zoo fp32']:.3f} of fp32 |",
-        "",
         f"Accuracy of supervised · full at K = {ks[-1]} (digits) under each: fp32 {ms(precision['fp32'])}, "
         f"bf16 {ms(precision['bf16'])}, channels-last {ms(precision['channels-last'])}.",
         "",
