@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one seed, 10x fewer steps: a smoke test")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.quick:
         args.seeds, args.srresnet_steps, args.srgan_steps = (
             args.seeds[:1],
@@ -277,7 +278,7 @@ def report(args, bicubic, runs, total: float, crops: str) -> str:
     quick = "\n**`--quick` smoke run: not a measurement.**\n" if args.quick else ""
     return f"""# Super-resolution at 4x: SRResNet and SRGAN beside bicubic
 
-`python benchmarks/sr.py` ({total / 60:.1f} min on this machine: {platform.machine()}, {os.cpu_count()} CPU cores seen,
+`{" ".join(["python benchmarks/sr.py", *args.argv])}` ({total / 60:.1f} min on this machine: {platform.machine()}, {os.cpu_count()} CPU cores seen,
 torch {torch.__version__}, device `{args.device}`; the machine was shared with other jobs, so the times are indicative).
 {quick}
 Trained on random {args.patch}x{args.patch} HR patches of {", ".join(n.split(":")[-1] for n in TRAIN)}
