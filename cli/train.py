@@ -1,4 +1,4 @@
-"""``zoo train``, ``zoo adapt`` and ``zoo pretrain``: thin shells over :mod:`zoo.tasks` and :mod:`zoo.pretrain`."""
+"""``zoo train`` and ``zoo adapt``: thin shells over :mod:`zoo.tasks`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from zoo.cli.common import err_console, out_console, print_json
 
-__all__ = ["adapt_cmd", "pretrain_cmd", "train_cmd"]
+__all__ = ["adapt_cmd", "train_cmd"]
 
 _DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces."
 
@@ -185,43 +185,4 @@ def adapt_cmd(
     )
     done = summary["out"]
     err_console.print(f"saved {done}/model.safetensors and {done}/model.json")
-    _report(summary, as_json)
-
-
-def pretrain_cmd(
-    name: str = typer.Argument(..., help="Backbone name (see 'zoo list --kind backbone')."),
-    method: str = typer.Option(..., "--method", help="autoencoder (encoder = stem and stages) or greedy (stage by stage)."),
-    data: str = typer.Option(..., "--data", help=_DATA_HELP + " Labels are not used."),
-    epochs: int = typer.Option(5, "--epochs", help="Passes over the images (greedy: per stage)."),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Output directory (default: a new runs/pretrain/NAME, NAME-2...; an earlier run is never replaced)."
-    ),
-    img_size: Optional[int] = typer.Option(None, "--img-size", help="Input side in pixels (built-in data: 32)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Images per batch."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default AdamW 1e-3)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Unsupervised pretraining on unlabelled images; then 'zoo adapt NAME --head N --weights OUT'."""
-    from zoo.fileio import claim_output
-    from zoo.pretrain import pretrain
-
-    if out is None:
-        out = claim_output(None, default=Path("runs/pretrain") / name)
-    summary = pretrain(
-        name,
-        method=method,
-        data=data,
-        epochs=epochs,
-        out=out,
-        img_size=img_size,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
-        seed=seed,
-        overwrite=overwrite,
-    )
-    err_console.print(f"saved {summary['out']}/model.safetensors and {summary['out']}/model.json; next: {summary['command']}")
     _report(summary, as_json)
