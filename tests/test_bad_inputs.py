@@ -1,11 +1,17 @@
 """The bad-input battery (issue 10): every command, fed what users get wrong.
 
-Each case runs the real CLI in-process from a scratch directory holding a few prepared
-inputs (a corrupt and a text "weights" file, an empty folder, a one-class folder, a folder
-of undecodable images, a photograph, and one ``zoo adapt`` run of ResNet-18). Each must exit
-with the given non-zero code and exactly one line on stderr, ``Error: ...`` holding the
-given text (``@`` = the scratch directory), with no traceback and no file created or
-changed anywhere under the scratch directory (default ``runs/`` outputs included).
+Each case of :data:`CASES` runs the real CLI in-process from a scratch directory holding a
+few prepared inputs (a corrupt, a truncated and a text "weights" file, an empty folder, a
+one-class folder, a folder of undecodable images, one with a truncated image, a photograph,
+one ``zoo adapt`` run of ResNet-18, and tiny random DCGAN, cGAN, StarGAN and SRGAN
+checkpoints). Each must exit with the given non-zero code and exactly one line on stderr,
+``Error: ...`` starting with the given text (``@`` = the scratch directory), with no
+traceback and no file or directory created, changed or removed anywhere under the scratch
+directory (default ``runs/`` outputs and the earlier run in ``--out`` included).
+
+:data:`PLUGIN_CASES` do the same with a broken third-party plugin installed (the recipe of
+tests/test_plugin_isolation.py): one that cannot be imported, whose hooks raise, or that
+contributes a data set under a name already taken.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import pytest
 from cli_helpers import run
 from PIL import Image
+from test_plugin_isolation import BUILD_RAISE, DATASETS_RAISE, DUPLICATE_DATASET, IMPORT_ERROR, LOADER_RAISE, SPECS_RAISE, make_plugin  # noqa: F401
 
 # (arguments, exit code, the error line's text after "Error: ", up to 90 characters)
 CASES = [
@@ -220,6 +227,106 @@ CASES = [
         "Invalid value for '--seed': Input should be a valid integer, unable to parse string as an ",
     ),
     ("bench --kind cnn", 2, "unknown kind 'cnn'; valid: backbone, gan"),
+    # numbers
+    ("bench resnet18 --batch-size -1", 2, "--batch-size must be at least 1, got -1"),
+    ("train resnet18 --data digits --batch-size -1", 2, "--batch-size must be at least 1, got -1"),
+    ("train resnet18 --data digits --img-size 0", 2, "--img-size 0 is below resnet18's minimum input of 32 px; use --img-size 32 or m"),
+    ("train resnet18 --data digits --seed -1", 2, "--seed must be between 0 and 4294967295, got -1"),
+    ("sample cgan --checkpoint @/cgan --label 11", 2, "--label 11 is out of range; this model has 10 classes: 0, 1, 2, 3, 4, 5, 6, 7, 8"),
+    # files: truncated, of another model, a directory where a file is wanted and the reverse
+    (
+        "adapt resnet18 --head 2 --weights @/trunc.safetensors",
+        1,
+        "weights file @/trunc.safetensors is not a readable safetensors file (Error while deserializing header: incomplete",
+    ),
+    ("adapt resnet18 --head 2 --weights @/dc", 1, "weights file @/dc was written for dcgan, not resnet18; build dcgan or pass a resnet18"),
+    ("sample stargan --checkpoint @/dc --attr blond", 1, "checkpoint @/dc was written for dcgan, not stargan; run 'zoo sample dcgan --che"),
+    ("eval @/notes.txt --data digits", 1, "weights file @/notes.txt is not a readable safetensors file (Error while deserializing hea"),
+    ("predict @/r18 @/empty", 2, "image @/empty is a directory; pass image files (zoo eval takes a folder of class folders)"),
+    ("features resnet18 --data digits --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
+    ("export @/r18 --format onnx --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
+    ("sample dcgan --checkpoint @/dc --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
+    ("adapt resnet18 --head 2 --weights none --out @/notes.txt", 2, "--out @/notes.txt is a file, not a directory; choose another --out"),
+    ("train resnet18 --data digits --out @/img.png", 2, "--out @/img.png is a file, not a directory; choose another --out"),
+    # an existing output without --overwrite: refused, the earlier file untouched
+    ("sample dcgan --checkpoint @/dc --out @/img.png", 2, "--out @/img.png already exists ("),
+    ("features resnet18 --data digits --out @/garbage.safetensors", 2, "--out @/garbage.safetensors already exists ("),
+    ("export @/r18 --format onnx --out @/notes.txt", 2, "--out @/notes.txt already exists ("),
+    ("train dcgan --data digits --out @/r18", 2, "--out @/r18 already holds a run (model.safetensors, "),
+    # --resume of something that is not a run
+    (
+        "train resnet18 --data digits --resume @/notes.txt",
+        2,
+        "--resume @/notes.txt is not a run directory; pass the --out of an earlier zoo t",
+    ),
+    ("adapt resnet18 --head 2 --resume @/dc", 2, "--resume @/dc holds no resumable checkpoint (@/dc/last/train_state.json is missing"),
+    # GANs where a backbone is needed, and the reverse
+    (
+        "features dcgan --data digits --out @/f.safetensors",
+        2,
+        "features come from backbones; dcgan is a gan (see 'zoo list --kind backbone')",
+    ),
+    ("export @/dc --format onnx", 2, "zoo export works on classifiers; @/dc holds the GAN dcgan (use 'zoo sample dcgan --checkp"),
+    ("eval @/dc --data digits", 2, "zoo eval works on classifiers; @/dc holds the GAN dcgan (use 'zoo sample dcgan --checkpoi"),
+    ("predict @/dc @/img.png", 2, "zoo predict works on classifiers; @/dc holds the GAN dcgan (use 'zoo sample dcgan --check"),
+    ("adapt srgan --head 2", 2, "--head is for backbones; srgan is a GAN: fine-tune it with --weights SRC --freeze-d N"),
+    ("sample dcgan --checkpoint @/dc --attr blond", 2, "dcgan is unconditional; sample it without --label/--attr/--image"),
+    ("sample dcgan --checkpoint @/dc --label 3", 2, "dcgan is unconditional; sample it without --label/--attr/--image"),
+    # zoo sample: --attr, --from and --image
+    (
+        "sample stargan --checkpoint @/stargan --attr bogus",
+        2,
+        "unknown --attr 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
+    ),
+    (
+        "sample stargan --checkpoint @/stargan --from bogus --attr blond",
+        2,
+        "unknown --attr 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
+    ),
+    ("sample stargan --checkpoint @/stargan", 2, "stargan needs a target: --attr NAME[,NAME...]; valid: Black_Hair, Blond_Hair, Brown_"),
+    (
+        "sample stargan --checkpoint @/stargan --attr blond --image @/notes.txt",
+        2,
+        "--image @/notes.txt cannot be decoded as an image (cannot identify image file '@/notes.txt'); give a PNG or",
+    ),
+    (
+        "sample srgan --checkpoint @/srgan --image @/nosuch.png",
+        2,
+        "--image @/nosuch.png does not exist; give an image file (PNG, JPEG, ...)",
+    ),
+    ("sample srgan --checkpoint @/srgan --image @/empty", 2, "--image @/empty is a directory; give an image file (PNG, JPEG, ...)"),
+    # a folder with one truncated image: a clear error naming it, mid-epoch, never a traceback
+    (
+        "train resnet18 --data @/truncimgs --epochs 1 --img-size 32 --batch-size 2 --out @/newrun",
+        1,
+        "cannot read image @/truncimgs/b/1.png (OSError); remove or re-save that file",
+    ),
+    # usage errors of the remaining commands
+    ("info resnet18 --device cuda", 2, "No such option: --device (see 'zoo info --help')"),
+    ("demo --epochs 0", 2, "No such option: --epochs (Possible options: --source-epochs, --target-epochs) (see 'zoo demo --help')"),
+]
+
+# (plugin module, its source, distribution, extra environment, arguments, exit code, the error line's text)
+STRICT = {"ZOO_STRICT_PLUGINS": "1"}
+LOAD_FAILED = "plugin 'badzoo' (badzoo-plugin 0.1) failed to load: ModuleNotFoundError: No module named 'torchx'; fix or uninstall it"
+BUILD_FAILED = "plugin 'buildzoo' (buildzoo 0.1) failed to build 'badnet': RuntimeError: weights layout changed; report it to the p"
+LOADER_FAILED = "plugin 'loadzoo' (loadzoo 0.1) failed to load data set 'broken': OSError: archive broken.tar is truncated; repor"
+DUPLICATE = "data set 'digits' is contributed by both zoo.plugins.datasets and dupzoo; rename one or limit plugins with ZOO_PLUGI"
+BADNET = BUILD_RAISE.format(model="badnet", plugin="buildzoo")
+PLUGIN_CASES = [
+    ("badzoo", IMPORT_ERROR, STRICT, "list", 1, LOAD_FAILED),
+    ("badzoo", IMPORT_ERROR, STRICT, "info resnet18", 1, LOAD_FAILED),
+    ("badzoo", IMPORT_ERROR, STRICT, "plugins", 1, LOAD_FAILED),
+    ("badzoo", IMPORT_ERROR, STRICT, "train resnet18 --data digits --epochs 1", 1, LOAD_FAILED),
+    ("specszoo", SPECS_RAISE, STRICT, "list", 1, "plugin 'specszoo' (specszoo 0.1) failed in zoo_model_specs: RuntimeError: catalogu"),
+    ("datazoo", DATASETS_RAISE, STRICT, "plugins", 1, "plugin 'datazoo' (datazoo 0.1) failed in zoo_datasets: ValueError: DATAZOO_HOME is"),
+    ("buildzoo", BADNET, {}, "info badnet --measure", 1, BUILD_FAILED),
+    ("buildzoo", BADNET, {}, "adapt badnet --head 2 --weights none", 1, BUILD_FAILED),
+    ("buildzoo", BADNET, {}, "train badnet --data digits --epochs 1", 1, BUILD_FAILED),
+    ("loadzoo", LOADER_RAISE, {}, "train resnet18 --data broken --epochs 1", 1, LOADER_FAILED),
+    ("loadzoo", LOADER_RAISE, {}, "features resnet18 --data broken", 1, LOADER_FAILED),
+    ("dupzoo", DUPLICATE_DATASET, {}, "plugins", 1, DUPLICATE),
+    ("dupzoo", DUPLICATE_DATASET, {}, "train resnet18 --data digits --epochs 1", 1, DUPLICATE),
 ]
 
 
@@ -239,15 +346,41 @@ def scratch(tmp_path_factory):
         (root / "badimgs" / c).mkdir(parents=True)
         for i in range(3):
             (root / "badimgs" / c / f"{i}.png").write_bytes(b"\x89PNG broken")
+    for c in ("a", "b"):
+        (root / "truncimgs" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 20, 3), 40 * i, "uint8")).save(root / "truncimgs" / c / f"{i}.png")
+    png = (root / "truncimgs" / "b" / "1.png").read_bytes()
+    (root / "truncimgs" / "b" / "1.png").write_bytes(png[: len(png) // 2])  # the header reads, the pixels do not
     Image.fromarray((rng.random((32, 32, 3)) * 255).astype("uint8")).save(root / "img.png")
     assert run("adapt", "resnet18", "--head", "2", "--weights", "none", "--out", root / "r18").exit_code == 0
+    weights = (root / "r18" / "model.safetensors").read_bytes()
+    (root / "trunc.safetensors").write_bytes(weights[: len(weights) // 2])
+
+    import torch
+
+    from zoo.checkpoint import save_checkpoint
+    from zoo.registry import build
+
+    torch.manual_seed(0)
+    tiny = {  # random GANs of a few kB: what the commands check comes before any sampling
+        "dc": ("dcgan", {"image_size": 16, "channels": 1, "ngf": 8, "ndf": 8}),
+        "cgan": ("cgan", {"image_size": 8, "channels": 1}),
+        "stargan": ("stargan", {"image_size": 16, "g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1}),
+        "srgan": ("srgan", {"image_size": 16, "ngf": 8, "n_blocks": 1}),
+    }
+    for folder, (name, options) in tiny.items():
+        save_checkpoint(root / folder, build(name, **options), {})
     return root
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root``: ``{relative path: (size, mtime_ns)}``."""
+    """Every file and directory under ``root``: ``{relative path: (size, mtime_ns)}`` for a
+    file, ``(-1, 0)`` for a directory (whose mtime moves when a temporary file comes and goes)."""
     out = {}
-    for dirpath, _, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        for d in dirs:
+            out[str((Path(dirpath) / d).relative_to(root)) + "/"] = (-1, 0)
         for f in files:
             p = Path(dirpath) / f
             st = p.stat()
@@ -255,9 +388,24 @@ def tree(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def check(res, code: int, text: str, root: Path, before: dict[str, tuple[int, int]]) -> None:
+    """The case's promise: exit ``code``, one ``Error:`` line starting with ``text`` (``@`` =
+    ``root``), no traceback anywhere, and the tree under ``root`` as ``before``."""
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == code, res.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+    assert "Traceback" not in res.output
+    assert lines[0][len("Error: ") :].replace(str(root), "@").startswith(text), lines[0]
+    assert tree(root) == before  # nothing created, nothing changed, nothing removed
+
+
+def _args(case) -> str:
+    return (case.values if hasattr(case, "values") else case)[0]
+
+
 def test_the_battery_is_large_and_covers_every_command():
-    assert len(CASES) >= 60
-    commands = {args.split()[0] for args, _, _ in CASES}
+    assert len(CASES) + len(PLUGIN_CASES) >= 60
+    commands = {_args(c).split()[0] for c in CASES}
     assert commands >= {
         "list",
         "info",
@@ -275,14 +423,24 @@ def test_the_battery_is_large_and_covers_every_command():
     }
 
 
-@pytest.mark.parametrize(("args", "code", "text"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("args", "code", "text"), CASES, ids=[_args(c) for c in CASES])
 def test_bad_input_is_one_line_and_leaves_nothing(scratch, monkeypatch, args, code, text):
     monkeypatch.chdir(scratch)
     before = tree(scratch)
     res = run(*[a.replace("@", str(scratch)) for a in args.split()])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert res.exit_code == code, res.output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
-    assert "Traceback" not in res.output
-    assert lines[0][len("Error: ") :].replace(str(scratch), "@").startswith(text), lines[0]
-    assert tree(scratch) == before  # nothing created, nothing changed, nothing removed
+    check(res, code, text, scratch, before)
+
+
+@pytest.mark.parametrize(("module", "source", "env", "args", "code", "text"), PLUGIN_CASES, ids=[f"{c[0]}: {c[3]}" for c in PLUGIN_CASES])
+def test_broken_plugin_is_one_line_and_leaves_nothing(make_plugin, tmp_path, monkeypatch, module, source, env, args, code, text):  # noqa: F811
+    make_plugin(module, source, dist="badzoo-plugin" if module == "badzoo" else module)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = tree(work)  # where default outputs would land (the plugin's own site/ gets a __pycache__)
+    from typer.testing import CliRunner
+
+    from zoo.cli.app import app
+
+    res = CliRunner().invoke(app, args.split(), env=env or None)
+    check(res, code, text, work, before)

@@ -39,6 +39,7 @@ This module imports torch; import it lazily.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -51,7 +52,16 @@ from typing import Any
 import torch
 
 from zoo.errors import ZooError
-from zoo.fileio import atomic_path, atomic_write_text, dumps_strict, make_temp_dir, read_swapped_dir, swap_in_dir
+from zoo.fileio import (
+    atomic_path,
+    atomic_write_text,
+    dumps_strict,
+    make_temp_dir,
+    nearest_existing,
+    read_swapped_dir,
+    swap_in_dir,
+    sync_or_raise,
+)
 from zoo.state_dict import PICKLE_SUFFIXES, _first_line, load_state_and_metadata
 
 __all__ = [
@@ -75,6 +85,32 @@ def _write_errors() -> tuple[type[BaseException], ...]:
     from safetensors import SafetensorError  # raised on write failures too, and not an OSError
 
     return (OSError, SafetensorError)
+
+
+def _why(exc: BaseException) -> str:
+    """The reason of a failed write in a few words: the OS's (``No space left on device``) or
+    the first line of safetensors' message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _first_line(exc)
+
+
+def _remove_new_dirs(directory: Path, existing: Path) -> None:
+    """Remove ``directory`` and its parents up to ``existing`` (excluded) while they are empty:
+    the directories a failed save created, so that it leaves nothing behind."""
+    d = directory
+    while d != existing and existing in d.parents and d.is_dir():
+        try:
+            d.rmdir()
+        except OSError:
+            return
+        d = d.parent
+
+
+def _advice(exc: BaseException) -> str:
+    """What to do about a failed write: free space for a full disk, else another directory."""
+    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return "free some space or choose another {param}" if full or not isinstance(exc, OSError) else "choose another {param}"
 
 
 # ---------------------------------------------------------------------------------
@@ -123,17 +159,28 @@ def save_checkpoint(out: str | os.PathLike[str], adapter: Any, meta: Mapping[str
         Path of ``model.safetensors``.
 
     Raises:
-        ZooError: the directory or files cannot be written (disk full, permissions).
+        ZooError: the directory or files cannot be written (disk full, permissions, a
+            ``SafetensorError``); one line naming ``out`` and what to do.
     """
-    from safetensors.torch import save_model
-
     out_dir = Path(out).expanduser()
+    existing = nearest_existing(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ZooError(
-            f"cannot create the checkpoint directory {out_dir} ({_first_line(exc)}); choose another {{param}}", param="out"
-        ) from exc
+        _remove_new_dirs(out_dir, existing)
+        raise ZooError(f"cannot create the checkpoint directory {out_dir} ({_why(exc)}); {_advice(exc)}", param="out") from exc
+    try:
+        _write_pair(out_dir, adapter, meta, checkpoint_id)
+    except _write_errors() as exc:
+        _remove_new_dirs(out_dir, existing)
+        raise ZooError(f"cannot write the checkpoint in {out_dir} ({_why(exc)}); {_advice(exc)}", param="out") from exc
+    return out_dir / _WEIGHTS
+
+
+def _write_pair(out_dir: Path, adapter: Any, meta: Mapping[str, Any], checkpoint_id: str | None) -> None:
+    """The two files of :func:`save_checkpoint`, in an existing ``out_dir``; write errors propagate."""
+    from safetensors.torch import save_model
+
     spec = adapter.spec
     ident = checkpoint_id or secrets.token_hex(8)
     weights_path, json_path = out_dir / _WEIGHTS, out_dir / _SIDECAR
@@ -143,16 +190,15 @@ def save_checkpoint(out: str | os.PathLike[str], adapter: Any, meta: Mapping[str
     )
     text = dumps_strict(sidecar, indent=2, default=_json_default) + "\n"
     header = {"zoo_model": spec.name, "format": CHECKPOINT_FORMAT, "zoo_checkpoint_id": ident}
-    try:
-        # the inner context (weights) is renamed into place first, then the sidecar
-        with atomic_path(json_path) as tmp_json, atomic_path(weights_path) as tmp_weights:
-            save_model(adapter.model, str(tmp_weights), metadata=header, force_contiguous=True)
-            tmp_json.write_text(text, encoding="utf-8")
-    except _write_errors() as exc:
-        raise ZooError(
-            f"cannot write the checkpoint in {out_dir} ({_first_line(exc)}); free some space or choose another {{param}}", param="out"
-        ) from exc
-    return weights_path
+    # the inner context (weights) is renamed into place first, then the sidecar; the sidecar
+    # is on disk before that first rename, so a failed sidecar write (disk full, reported at
+    # fsync) cannot leave new weights beside an earlier run's sidecar
+    with atomic_path(json_path) as tmp_json, atomic_path(weights_path) as tmp_weights:
+        save_model(adapter.model, str(tmp_weights), metadata=header, force_contiguous=True)
+        with open(tmp_json, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            sync_or_raise(fh.fileno())
 
 
 # ---------------------------------------------------------------------------------
@@ -319,17 +365,19 @@ def write_training_checkpoint(directory: str | os.PathLike[str], adapter: Any, m
     tensors: dict[str, torch.Tensor] = {}
     doc = {"format": TRAIN_STATE_FORMAT, "checkpoint_id": ident, "state": _pack(dict(state), tensors)}
     tmp: Path | None = None
+    existing = nearest_existing(final.parent)
     try:
         tmp = make_temp_dir(final)
-        save_checkpoint(tmp, adapter, meta, checkpoint_id=ident)
+        _write_pair(tmp, adapter, meta, ident)
         with atomic_path(tmp / _STATE_T) as tmp_state:  # safetensors itself creates files 0600
             save_file(tensors, str(tmp_state), metadata={"format": TRAIN_STATE_FORMAT, "zoo_checkpoint_id": ident})
         atomic_write_text(tmp / _STATE_J, json.dumps(doc, allow_nan=False) + "\n")
         swap_in_dir(tmp, final)
     except _write_errors() as exc:
-        raise ZooError(
-            f"cannot write the checkpoint {final} ({_first_line(exc)}); free some space or choose another {{param}}", param="out"
-        ) from exc
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        _remove_new_dirs(final.parent, existing)  # a new run's directory, when this was its first save
+        raise ZooError(f"cannot write the checkpoint {final} ({_why(exc)}); {_advice(exc)}", param="out") from exc
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from zoo.errors import ZooError, did_you_mean
+from zoo.errors import ZooError, did_you_mean, warn
 
 __all__ = ["DataSource", "few_shot", "make_loaders", "parse_classes", "resolve_data", "stratified_split"]
 
@@ -210,20 +210,42 @@ def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float
     )
 
 
+#: Files already warned about as large (between 1x and 2x PIL's decompression-bomb limit).
+_WARNED_LARGE: set[str] = set()
+
+
 def load_rgb(path: str) -> Any:
     """Open an image file as an RGB PIL image (the ImageFolder loader).
+
+    An image over ``PIL.Image.MAX_IMAGE_PIXELS`` but within twice that is loaded, with one
+    ``Warning:`` line naming it (once per file and process) instead of PIL's two-line
+    ``DecompressionBombWarning`` at every epoch.
 
     Raises:
         ZooError: the file is not a readable image, or PIL refuses it as a decompression bomb
             (more than ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels); names the file and
             suggests removing or shrinking it.
     """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
             img = Image.open(fh)
-            return img.convert("RGB")
+            rgb = img.convert("RGB")
+        for w in caught:
+            if issubclass(w.category, Image.DecompressionBombWarning):
+                if str(path) not in _WARNED_LARGE:
+                    _WARNED_LARGE.add(str(path))
+                    warn(
+                        f"image {path} has {img.width * img.height:,} pixels, over PIL's decompression-bomb "
+                        f"warning limit ({Image.MAX_IMAGE_PIXELS:,}); loading it anyway"
+                    )
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return rgb
     except Image.DecompressionBombError:
         raise ZooError(
             f"image {path} has more pixels than PIL's decompression-bomb limit ({2 * (Image.MAX_IMAGE_PIXELS or 0):,}); "

@@ -276,8 +276,11 @@ def _stream(resp: Any, url: str, part: Path, name: str, *, host: str, start: int
                     bar.update(task, advance=len(block))
             fh.flush()
             os.fsync(fh.fileno())
-    except OSError as exc:  # writing failed: disk full, permissions
-        raise ZooError(f"cannot write {part} ({_reason(exc)}); free some space or set ZOO_CACHE elsewhere") from exc
+    except OSError as exc:  # disk full or read-only cache: the partial file holds the space the user must free
+        _drop(part)
+        raise ZooError(
+            f"cannot write {part} ({exc.strerror or _reason(exc)}); the partial download was deleted; free some space or set ZOO_CACHE elsewhere"
+        ) from exc
     if remaining is not None and got < remaining:
         raise WeightsUnavailable(
             f"download of {url} from {host} broke off after {done + got} of {total} bytes; "
@@ -328,7 +331,10 @@ def _fetch(url: str, dest: Path, *, expected: str, pinned: bool, progress: bool,
                 try:  # what If-Range will send when this file is resumed
                     atomic_write_text(part.with_name(part.name + ".json"), json.dumps({"url": url, "validator": _validator(resp.headers)}))
                 except OSError as exc:
-                    raise ZooError(f"cannot write {part}.json ({_reason(exc)}); free some space or set ZOO_CACHE elsewhere") from exc
+                    _drop(part)
+                    raise ZooError(
+                        f"cannot write {part}.json ({exc.strerror or _reason(exc)}); free some space or set ZOO_CACHE elsewhere"
+                    ) from exc
             h = _stream(resp, url, part, dest.name, host=host, start=start, resumed=resumed, progress=progress)
         digest = h.hexdigest()
         if expected and not digest.startswith(expected):
@@ -340,7 +346,10 @@ def _fetch(url: str, dest: Path, *, expected: str, pinned: bool, progress: bool,
         try:
             os.replace(part, dest)
         except OSError as exc:
-            raise ZooError(f"cannot move {part} to {dest} ({_reason(exc)})") from exc
+            _drop(part)
+            raise ZooError(
+                f"cannot move {part} to {dest} ({exc.strerror or _reason(exc)}); make the cache writable or set ZOO_CACHE elsewhere"
+            ) from exc
         part.with_name(part.name + ".json").unlink(missing_ok=True)
         return digest
     raise WeightsUnavailable(f"could not download {url} from {host} after 3 attempts; try again later")  # pragma: no cover

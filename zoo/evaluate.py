@@ -167,26 +167,22 @@ def _short(names: list[str], n: int = 10) -> str:
 
 
 def _write_report(target: Path, files: dict[str, Any]) -> None:
-    """Write ``{name: str | PIL image}`` into ``target``, each file atomically; if one fails,
-    the files written so far and the directories this call created are removed."""
-    from zoo.fileio import atomic_path, atomic_write_text
+    """Write ``{name: str | PIL image}`` into ``target`` all or nothing: every file goes to a
+    temporary file first (nested :func:`zoo.fileio.atomic_path`), and they are renamed into
+    place only once all are written, so a failure leaves an earlier report whole; the
+    directories this call created are removed on failure."""
+    import contextlib
+
+    from zoo.fileio import atomic_path
 
     try:
-        with removing_new_dirs(target / "metrics.json"):
-            written: list[Path] = []
-            try:
-                for name, content in files.items():
-                    path = target / name
-                    if isinstance(content, str):
-                        atomic_write_text(path, content)
-                    else:
-                        with atomic_path(path) as tmp:
-                            content.save(tmp, format="PNG")
-                    written.append(path)
-            except BaseException:
-                for p in written:
-                    p.unlink(missing_ok=True)
-                raise
+        with removing_new_dirs(target / "metrics.json"), contextlib.ExitStack() as stack:
+            for name, content in files.items():
+                tmp = stack.enter_context(atomic_path(target / name))
+                if isinstance(content, str):
+                    tmp.write_text(content, encoding="utf-8")
+                else:
+                    content.save(tmp, format="PNG")
     except OSError as exc:
         raise ZooError(f"cannot write the report in {target} ({exc.strerror or exc}); choose another {{param}}", param="out") from exc
 

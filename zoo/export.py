@@ -129,9 +129,16 @@ def _run_onnx(path: Path, x: torch.Tensor) -> tuple[torch.Tensor, str]:
 
 
 def _export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path, meta: dict[str, str]) -> str:
+    import io
+
+    from zoo.fileio import atomic_write
+
     with _quiet():
         traced = torch.jit.trace(model, example, check_trace=False)
-        torch.jit.save(traced, str(path), _extra_files={"zoo.json": json.dumps(meta)})
+        buf = io.BytesIO()  # serialised in memory: torch's file writer aborts the process on a full disk
+        torch.jit.save(traced, buf, _extra_files={"zoo.json": json.dumps(meta)})
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
     return "torch.jit.trace"
 
 

@@ -25,9 +25,11 @@ No torch import.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -37,6 +39,7 @@ from typing import IO, Any
 
 __all__ = [
     "RUN_MARKERS",
+    "as_os_error",
     "atomic_path",
     "atomic_write",
     "atomic_write_text",
@@ -50,6 +53,7 @@ __all__ = [
     "read_swapped_dir",
     "remove_stale_temps",
     "swap_in_dir",
+    "sync_or_raise",
     "umask_mode",
 ]
 
@@ -75,7 +79,12 @@ def nearest_existing(path: str | os.PathLike[str]) -> Path:
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:
-    """``fsync`` a file by path, best effort (some file systems refuse it)."""
+    """``fsync`` a file or directory by path, best effort (some file systems refuse it).
+
+    For directories (after a rename) and files already in place; a temporary file about to
+    be renamed into place is synced with :func:`sync_or_raise` instead, so that a write
+    error reported only at ``fsync`` (disk full on NFS or under a quota, an I/O error)
+    never lets a short file replace a good one."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -84,12 +93,60 @@ def fsync_path(path: str | os.PathLike[str]) -> None:
             os.close(fd)
 
 
+#: ``fsync`` errors that mean "this file system does not sync", not "your data is lost".
+_NO_SYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def sync_or_raise(fd: int) -> None:
+    """``fsync(fd)``; a file system without ``fsync`` is tolerated, any other error
+    (``ENOSPC``, ``EDQUOT``, ``EIO``: the bytes may not be on disk) is raised.
+
+    Raises:
+        OSError: the data could not be written.
+    """
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_SYNC:
+            raise
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        sync_or_raise(fd)
+    finally:
+        os.close(fd)
+
+
+def as_os_error(exc: BaseException) -> OSError:
+    """``exc`` as an :class:`OSError`, for errors that are I/O failures under another type.
+
+    safetensors raises its own ``SafetensorError`` (not an ``OSError``) when a write fails,
+    with the OS error in its text: ``Error while serializing: I/O error: No space left on
+    device (os error 28)`` (safetensors 0.8, measured on a full tmpfs; older releases wrote
+    ``IoError(Os { code: 28, ... })``). The number becomes the errno (``ENOSPC`` here,
+    strerror ``No space left on device``); without one, ``EIO`` with the first line of the
+    message. Raises nothing.
+    """
+    if isinstance(exc, OSError):
+        return exc
+    text = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+    m = re.search(r"\bos error (\d+)|\bcode:\s*(\d+)", text)
+    if m:
+        code = int(m.group(1) or m.group(2))
+        return OSError(code, os.strerror(code))
+    return OSError(errno.EIO, text[:200])
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsync-ed and renamed to ``path``.
 
     For writers that want a file name rather than a file object (``safetensors.torch.save_file``,
-    ``PIL.Image.save``). On any exception the temporary file is removed and ``path`` is untouched.
+    ``PIL.Image.save``). On any exception the temporary file is removed and ``path`` is untouched;
+    safetensors' ``SafetensorError`` comes out as an :class:`OSError` (:func:`as_os_error`),
+    so that a writer's ``except OSError`` covers a full disk under safetensors too.
 
     Args:
         path: the final file.
@@ -108,11 +165,13 @@ def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = True) -> Iterator
     try:
         yield tmp
         os.chmod(tmp, umask_mode())
-        fsync_path(tmp)
+        _sync_file(tmp)  # a write error surfacing only now must not rename a short file into place
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if type(exc).__name__ == "SafetensorError":  # a failed safetensors write is an OSError to every caller
+            raise as_os_error(exc) from exc
         raise
 
 
@@ -137,6 +196,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: st
         with open(tmp, mode, **kwargs) as fh:
             yield fh
             fh.flush()
+            sync_or_raise(fh.fileno())
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, mkdir: bool = True) -> Path:

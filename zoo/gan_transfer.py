@@ -169,7 +169,9 @@ def adapt_gan(
         )
     if opts["data"] is None:
         raise ZooError("{param} is required: the target images to adapt to", param="data", exit_code=2)
-    check_training_args(device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"])
+    check_training_args(
+        device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], seed=opts["seed"]
+    )
     if not Path(opts["weights"]).exists():
         raise ZooError(f"{{param}} {opts['weights']} does not exist; give a 'zoo train {name}' run directory", param="weights", exit_code=2)
     state, meta = read_checkpoint(opts["weights"])

@@ -355,7 +355,7 @@ def pretrain(
         raise ZooError("{param} is required: a folder of images or a built-in data set such as digits", param="data", exit_code=2)
     if context().launched:
         raise ZooError("zoo pretrain runs in one process; start it without torchrun", exit_code=2)
-    check_training_args(device=device, amp=None, epochs=epochs, lr=lr, batch_size=batch_size)
+    check_training_args(device=device, amp=None, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
     source = _unlabelled(data, seed)
     size = _default_img_size(spec, source, img_size)
     if out is not None:

@@ -194,7 +194,7 @@ class RunCheckpoints:
             self._link_best()
         if self.replaces and self.saved_epoch is None:
             retire_earlier_run(self.directory, started=self.started, keep=("last", "best") if improved else ("last",))
-        atomic_write_text(self.directory / "metrics.jsonl", "".join(dumps_strict(m) + "\n" for m in trainer.history))
+        _write_metrics(self.directory / "metrics.jsonl", trainer.history)
         self.saved_epoch = epoch
 
     def _link_best(self) -> None:
@@ -282,6 +282,18 @@ def resolve_options(
     return out
 
 
+def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.jsonl``: one strict-JSON object per epoch, atomically.
+
+    Raises:
+        ZooError: it cannot be written (names the file and the reason).
+    """
+    try:
+        atomic_write_text(path, "".join(dumps_strict(m) + "\n" for m in history))
+    except OSError as exc:
+        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); free some space or choose another {{param}}", param="out") from exc
+
+
 def save_final(adapter: Any, out: Path, summary: dict[str, Any], meta: dict[str, Any]) -> None:
     """The final model pair (:func:`zoo.checkpoint.save_checkpoint` with ``meta``) and
     ``metrics.jsonl`` (``summary["history"]``, strict JSON) in ``out``.
@@ -292,4 +304,4 @@ def save_final(adapter: Any, out: Path, summary: dict[str, Any], meta: dict[str,
     save_checkpoint(out, adapter, meta)
     history = summary.get("history") or []
     if history:  # the per-epoch log (one strict-JSON object per epoch) joins the checkpoint it belongs to
-        atomic_write_text(out / "metrics.jsonl", "".join(dumps_strict(m) + "\n" for m in history))
+        _write_metrics(out / "metrics.jsonl", history)

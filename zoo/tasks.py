@@ -212,7 +212,13 @@ def train(
     if opts["data"] is None:
         raise ZooError("{param} is required: an ImageFolder directory or a built-in data set such as digits", param="data", exit_code=2)
     check_training_args(
-        device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], max_minutes=max_minutes
+        device=device,
+        amp=opts["amp"],
+        epochs=opts["epochs"],
+        lr=opts["lr"],
+        batch_size=opts["batch_size"],
+        seed=opts["seed"],
+        max_minutes=max_minutes,
     )
     source = resolve_data(opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"))
     if spec.kind == "backbone":
@@ -375,7 +381,9 @@ def adapt(
     check_choice(opts["augment"], AUGMENTS, "augment")
     if opts["data"] is None and opts["shots"] is not None:
         raise ZooError("{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param="shots", exit_code=2)
-    check_training_args(device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"])
+    check_training_args(
+        device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], seed=opts["seed"]
+    )
     source = None
     if opts["data"] is not None:
         from zoo.data import resolve_data

@@ -77,6 +77,7 @@ def check_training_args(
     lr: float | None = None,
     batch_size: int | None = None,
     max_minutes: float | None = None,
+    seed: int | None = None,
 ) -> torch.device:
     """Validate training options before any data is loaded or model built; returns the device.
 
@@ -87,7 +88,8 @@ def check_training_args(
     Raises:
         ZooError: device not available here, unknown ``amp`` (both from
             :mod:`zoo.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or not a
-            multiple of the number of processes, ``max_minutes <= 0`` (exit code 2 for usage errors).
+            multiple of the number of processes, ``max_minutes <= 0``, ``seed`` outside 0..2**32-1
+            (exit code 2 for usage errors).
     """
     dev = resolve_device(device)
     amp_dtype(amp)
@@ -97,6 +99,8 @@ def check_training_args(
         raise ZooError(
             f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
         )
+    if seed is not None and not 0 <= seed < 2**32:  # NumPy's and scikit-learn's seeds are 32-bit unsigned
+        raise ZooError(f"{{param}} must be between 0 and 4294967295, got {seed}", param="seed", exit_code=2)
     if batch_size is not None:
         if batch_size < 1:
             raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
