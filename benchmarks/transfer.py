@@ -256,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--routes", default="all", help="only rows of these routes (comma-separated: scratch, supervised, autoencoder, greedy)")
     ap.add_argument("--report-only", action="store_true", help="write the report from --runs without training")
+    ap.add_argument("--only-seeds", default=None, help="train only these seeds (comma-separated), e.g. to split the work over processes")
+    ap.add_argument("--speed-only", action="store_true", help="measure (again) the speed section only, then write the report")
+    ap.add_argument("--reverse", action="store_true", help="go through K and the rows backwards (a second process meets the first)")
     ap.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's); 1 when running two invocations side by side"
     )
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def row(tmp: Path, table: str, label: str, route: str | None, k: Any, seed: int, data: str, classes: int, extra: dict) -> None:
         key = f"{table}|{label}|{k}|{seed}"
-        if key in done or args.report_only or (wanted is not None and (route or "scratch").split(" ")[0] not in wanted):
+        if key in done or args.report_only or args.speed_only or (wanted is not None and (route or "scratch").split(" ")[0] not in wanted):
             return
         weights = pretrain_route(route, seed, tmp, args) if route else None
         shots = None if k == "all" else k
@@ -301,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(dir=ram) as tmp_name:
         tmp = Path(tmp_name)
-        for seed in range(args.seeds):
-            for k in ks:
-                for label, route, extra in DIGIT_ROWS:
+        seeds = range(args.seeds) if args.only_seeds is None else [int(x) for x in args.only_seeds.split(",")]
+        order = (lambda xs: list(reversed(xs))) if args.reverse else list
+        for seed in seeds:
+            for k in order(ks):
+                for label, route, extra in order(DIGIT_ROWS):
                     row(tmp, "digits", label, route, k, seed, "digits:5-9", 5, extra)
             for name, extra in (("bf16", {"amp": "bf16"}), ("channels-last", {"channels_last": True})):
                 row(tmp, "precision", name, SUPERVISED, ks[-1], seed, "digits:5-9", 5, extra)
@@ -311,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, route, extra in FACE_ROWS:
                     row(tmp, "faces", label, route, k, seed, "faces", 2, extra)
     accuracy_seconds = time.perf_counter() - t0
-    if "speed" not in store and wanted is None and not args.report_only:
+    if args.speed_only or ("speed" not in store and wanted is None and not args.report_only):
         store["speed"] = speed(args.speed_seconds, args.speed_rounds)
         save()
     save()  # with what parallel invocations added
