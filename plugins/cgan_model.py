@@ -347,6 +347,21 @@ class CGANAdapter(GANAdapter):
         with eval_mode(self.generator):
             return to_unit_range(self.generator(z.to(param.dtype), y.to(param.dtype)))
 
+    def discriminator_layers(self) -> dict[str, list[list[str]]]:
+        """The discriminator's layers for FreezeD (``zoo adapt cgan --freeze-d N``, Mo et al. 2020), input side first.
+
+        ``{"discriminator": [layer, ...]}``, each layer the paths (in ``self.model``) of the
+        modules that hold its parameters: the image and label branches read the input side
+        by side, so they are one layer; the projection embedding scores the top features, so
+        it joins the output layer. Three layers: ``[[x_branch maxout, y_branch maxout],
+        [main maxout], [main linear (, embed)]]``. The generic rule (modules in registration
+        order, :func:`zoo.gan_transfer.discriminator_layers`) would list the label branch as
+        a second layer and the embedding as a fourth.
+        """
+        top = ["discriminator.main.3"] + (["discriminator.embed"] if self.projection else [])
+        first = ["discriminator.x_branch.1.linear", "discriminator.y_branch.linear"]
+        return {"discriminator": [first, ["discriminator.main.1.linear"], top]}
+
     def config(self) -> dict[str, Any]:
         """Build options that rebuild this model (``latent_dim``, ``image_size``, ``channels``,
         ``num_classes``, ``class_names``, ``mode_seeking``, ``projection``), for the checkpoint's sidecar."""

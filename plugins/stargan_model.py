@@ -898,6 +898,18 @@ class StarGANAdapter(GANAdapter):
         logs = {"g_loss_fake": g_loss_fake, "g_loss_rec": g_loss_rec, "g_loss_cls": g_loss_cls}
         yield Step("generator", g_loss, {"g_loss": g_loss.detach(), **{k: v.detach() for k, v in logs.items()}})
 
+    def discriminator_layers(self) -> dict[str, list[list[str]]]:
+        """The discriminator's layers for FreezeD (``zoo adapt stargan --freeze-d N``, Mo et al. 2020), input side first.
+
+        ``{"discriminator": [layer, ...]}``, each layer the paths (in ``self.model``) of the
+        modules that hold its parameters: the ``d_repeat_num`` stride-2 convolutions of
+        ``main``, then the two heads on its output, ``conv1`` (real/fake) and ``conv2``
+        (attributes), as one layer: ``d_repeat_num + 1`` layers.
+        """
+        main = self.discriminator.main
+        convs = [[f"discriminator.main.{i}"] for i, m in enumerate(main) if isinstance(m, nn.Conv2d)]
+        return {"discriminator": [*convs, ["discriminator.conv1", "discriminator.conv2"]]}
+
     def config(self) -> dict[str, Any]:
         """Build options that rebuild these networks without the official file (the
         checkpoint's sidecar): ``image_size``, ``channels`` (3), ``g_conv_dim``,

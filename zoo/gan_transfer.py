@@ -36,9 +36,16 @@ __all__ = ["adapt_gan", "discriminator_layers", "freeze_discriminator"]
 def discriminator_layers(adapter: Any) -> dict[str, list[list[str]]]:
     """``{discriminator network name: [layer, ...]}``, each layer a list of module paths in ``adapter.model``, input side first.
 
+    A family whose layers do not follow registration order declares them with an adapter
+    method ``discriminator_layers()`` returning the same structure (cGAN: its image and
+    label branches are one layer; StarGAN: its two output heads are one), which wins.
+
     Raises:
         ZooError: the model has no discriminator (exit code 2).
     """
+    declared = getattr(adapter, "discriminator_layers", None)
+    if callable(declared):
+        return declared()
     out: dict[str, list[list[str]]] = {}
     for name, net in adapter.model.items():
         if not name.startswith("discriminator"):
