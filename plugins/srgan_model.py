@@ -116,7 +116,10 @@ class SRResNet(nn.Module):
 
     9x9 conv + PReLU; ``num_rcb`` residual blocks; 3x3 conv + BN, added to the first conv's
     output; log2(``upscale``) sub-pixel x2 stages; 9x9 conv; clamp to [0, 1]. Weights are
-    initialised as the official code does (Kaiming normal convs, zero biases, BN weights 1).
+    initialised as the official code does (Kaiming normal convs, zero biases, BN weights 1);
+    ``zero_init_residual=True`` then zeroes the weight of each residual block's last BN, so
+    every block starts as the identity (Goyal et al. 2017, arXiv:1706.02677, section 5.1;
+    torchvision ``resnet(zero_init_residual=True)``, timm ``zero_init_last``).
 
     Args:
         in_channels: input channels (3).
@@ -124,6 +127,7 @@ class SRResNet(nn.Module):
         channels: width of the trunk (64).
         num_rcb: residual blocks (16, as in the paper).
         upscale: 2, 4 or 8.
+        zero_init_residual: start each residual block as the identity (off: the official init).
 
     Shapes:
         ``(N, in_channels, H, W)`` float32 RGB in [0, 1] -> ``(N, out_channels, upscale * H,
@@ -135,7 +139,16 @@ class SRResNet(nn.Module):
     Source: Lornatang/SRGAN-PyTorch ``model.py`` ``SRResNet`` (see the module docstring).
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, channels: int = 64, num_rcb: int = 16, upscale: int = 4) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        channels: int = 64,
+        num_rcb: int = 16,
+        upscale: int = 4,
+        *,
+        zero_init_residual: bool = False,
+    ) -> None:
         super().__init__()
         if upscale not in (2, 4, 8):
             raise ZooError(f"{{param}} must be 2, 4 or 8, got {upscale!r}", param="upscale", exit_code=2)
@@ -158,6 +171,9 @@ class SRResNet(nn.Module):
                     nn.init.constant_(module.bias, 0)
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.constant_(module.weight, 1)
+        if zero_init_residual:
+            for block in self.trunk:
+                nn.init.zeros_(block.rcb[-1].weight)
 
     def config(self) -> dict[str, int]:
         """The constructor arguments: ``{"in_channels", "out_channels", "channels", "num_rcb", "upscale"}``."""
@@ -698,6 +714,9 @@ class SRGANAdapter(GANAdapter):
         official_weights: a generator file or zoo checkpoint (:func:`read_generator`).
         content_loss, content_weights, adversarial_weight, pixel_weight: see above and
             :func:`load_content_network`.
+        zero_init_residual: a new (Lornatang-layout) generator starts each residual block as
+            the identity (:class:`SRResNet`; default on, as timm's ResNets; ``False``: the
+            official init). Ignored when weights are loaded.
 
     Raises:
         ZooError: options that disagree with ``official_weights`` or with leftthomas' fixed
@@ -726,6 +745,7 @@ class SRGANAdapter(GANAdapter):
         content_weights: str | None = None,
         adversarial_weight: float = 1e-3,
         pixel_weight: float = 0.0,
+        zero_init_residual: bool = True,
     ) -> None:
         given = {"channels": channels, "ngf": ngf, "n_blocks": n_blocks, "upscale": upscale, "flavour": flavour}
         generator: SRResNet | LeftthomasGenerator
@@ -746,7 +766,14 @@ class SRGANAdapter(GANAdapter):
                 "flavour": "lornatang",
             }
             where = "the generator"  # built from these very options: never disagrees
-            generator = SRResNet(found["channels"], found["channels"], found["ngf"], found["n_blocks"], found["upscale"])
+            generator = SRResNet(
+                found["channels"],
+                found["channels"],
+                found["ngf"],
+                found["n_blocks"],
+                found["upscale"],
+                zero_init_residual=zero_init_residual,
+            )
         for key, value in given.items():
             if value is not None and value != found[key]:
                 raise ZooError(

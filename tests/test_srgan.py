@@ -135,6 +135,7 @@ def test_config_rebuilds_the_same_networks():
             "srgan content_weights no/such/vgg19.pth does not exist; give 'imagenet' or an existing file",
         ),
         ("srgan", {"official_weights": "no/such/G.pth"}, "srgan official_weights no/such/G.pth does not exist; give an existing file"),
+        ("srresnet", {"zero_init_residual": "yes"}, "srresnet zero_init_residual must be true or false, got 'yes'"),
         (
             "srgan",
             {"flavour": "leftthomas", "n_blocks": 16},
@@ -146,6 +147,21 @@ def test_bad_build_options_are_one_line_errors(name, options, message):
     with pytest.raises(ZooError) as info:
         build(name, **options)
     assert str(info.value) == message and info.value.exit_code == 2
+
+
+def test_zero_init_residual_starts_every_block_as_the_identity():
+    """zoo's default (Goyal et al. 2017; torchvision zero_init_residual): each residual block's
+    last BatchNorm weight is 0, so the trunk is the identity at init; False is Lornatang's init."""
+    x = torch.rand(2, 8, 5, 5)
+    for name in ("srresnet", "srgan"):
+        g = small(name, n_blocks=3).generator
+        for block in g.trunk:
+            assert torch.equal(block.rcb[-1].weight, torch.zeros(8))
+            assert torch.equal(block(x), x)
+        official = small(name, n_blocks=3, zero_init_residual=False).generator
+        assert all(torch.equal(b.rcb[-1].weight, torch.ones(8)) for b in official.trunk)
+        assert not torch.equal(official.trunk(x), x)
+    assert all(torch.equal(b.rcb[-1].weight, torch.ones(64)) for b in SRResNet().trunk)  # the network class: official
 
 
 def test_option_errors_name_the_cli_flag():
