@@ -1,6 +1,6 @@
 """Super-resolution at 4x on real photographs: SRResNet and SRGAN beside bicubic upscaling.
 
-Command (from the repository root, CPU, about 30 minutes on 2 idle cores)::
+Command (from the repository root, CPU, about 45 minutes on 2 idle cores)::
 
     python benchmarks/sr.py
 
@@ -14,9 +14,9 @@ What it does, per seed (0, 1, 2):
    HR patches of the TRAIN photographs (scikit-image / scikit-learn, listed below), each
    patch bicubically downscaled 4x inside the training step, for a fixed number of steps
    (Adam, cosine decay from ``--lr``); zoo's default init (each residual block starts as
-   the identity, ``zero_init_residual=True``);
-   the same again with Lornatang's init (``zero_init_residual=False``), the ablation row
-   (``--no-ablation`` skips it);
+   the identity, ``zero_init_residual=True``; ICNR sub-pixel convolutions, ``icnr=True``);
+   the same again with Lornatang's init (``zero_init_residual=False, icnr=False``), the
+   ablation row (``--no-ablation`` skips it);
 2. its checkpoint (``zoo.checkpoint.save_checkpoint``) starts SRGAN, as in the paper
    (``build("srgan", official_weights=DIR)``), trained for a fixed number of steps with
    the pixel content loss (the paper's SRGAN-MSE variant: ``content_loss="pixel"``; no
@@ -148,10 +148,10 @@ def train(adapter, images, *, steps: int, batch: int, size: int, seed: int, devi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--srresnet-steps", type=int, default=4000)
+    parser.add_argument("--srresnet-steps", type=int, default=6000)
     parser.add_argument("--srgan-steps", type=int, default=300)
-    parser.add_argument("--patch", type=int, default=48, help="HR patch side (the paper: 96)")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--patch", type=int, default=96, help="HR patch side (the paper: 96)")
+    parser.add_argument("--batch", type=int, default=4, help="patches per step (the paper: 16)")
     parser.add_argument("--ngf", type=int, default=32, help="generator width (the paper: 64)")
     parser.add_argument("--n-blocks", type=int, default=8, help="residual blocks (the paper: 16)")
     parser.add_argument("--ndf", type=int, default=32, help="discriminator width (the paper: 64)")
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         ablation = None
         if not args.no_ablation:  # the same run from Lornatang's init
             torch.manual_seed(seed)
-            official_init = build("srresnet", **g_opts, zero_init_residual=False)
+            official_init = build("srresnet", **g_opts, zero_init_residual=False, icnr=False)
             official_init.schedule = Schedule("cosine")
             train(
                 official_init,
@@ -338,11 +338,13 @@ def report(args, bicubic, runs, total: float, crops: str) -> str:
         abl = [mean_of(r["official_init"])[0] - b_psnr for r in runs]
         zi = [mean_of(r["srresnet"])[0] - mean_of(r["official_init"])[0] for r in runs]
         lines.append(
-            f"* **Init matters at this budget.** The same {args.srresnet_steps} steps from Lornatang's init (Kaiming "
-            f"normal, every residual block live from step 0) end {_pm(abl, 2)} dB from bicubic "
-            f"({', '.join(f'{b:+.2f}' for b in abl)}); zoo's default init (each residual block's last BatchNorm "
-            f"weight zeroed, so blocks start as the identity: Goyal et al. 2017, torchvision's `zero_init_residual`) "
-            f"is {_pm(zi, 2)} dB better. `build('srresnet', zero_init_residual=False)` gives the official init."
+            f"* **Init at this budget.** The same {args.srresnet_steps} steps from Lornatang's init (Kaiming "
+            f"normal everywhere: every residual block live from step 0, sub-pixel convolutions that start with "
+            f"checkerboards) end {_pm(abl, 2)} dB from bicubic ({', '.join(f'{b:+.2f}' for b in abl)}); zoo's default "
+            f"init (each residual block's last BatchNorm weight zeroed, so blocks start as the identity: Goyal et al. "
+            f"2017, torchvision's `zero_init_residual`; ICNR sub-pixel convolutions: Aitken et al. 2017, fastai's "
+            f"`PixelShuffle_ICNR`) is {_pm(zi, 2)} dB better, per seed {', '.join(f'{b:+.2f}' for b in zi)}. "
+            f"`build('srresnet', zero_init_residual=False, icnr=False)` gives the official init."
         )
     lines += [
         "* SRGAN here is the paper's **SRGAN-MSE** variant (Table 1: pixel MSE as the content loss, plus 1e-3 "

@@ -40,11 +40,12 @@ Build options (``zoo.registry.build("srgan", **options)``):
   VGG content losses: training without them is a one-line error, never random features;
   ``adversarial_weight`` (1e-3, the paper's) and ``pixel_weight`` (0: the paper's; 1.0 in
   Lornatang's configs) weigh the generator's loss terms.
-* ``zero_init_residual`` (default ``True``): a generator built from scratch starts each
-  residual block as the identity (its last BatchNorm weight zeroed; Goyal et al. 2017,
-  torchvision's ``zero_init_residual``, timm's ``zero_init_last``). ``False`` keeps
-  Lornatang's init, which ``benchmarks/sr.py`` shows trains slower: at the benchmark's
-  4,000 CPU steps it stays below bicubic. Ignored when ``official_weights`` are loaded.
+* ``zero_init_residual`` and ``icnr`` (both default ``True``): a generator built from scratch
+  starts each residual block as the identity (its last BatchNorm weight zeroed; Goyal et al.
+  2017, torchvision's ``zero_init_residual``, timm's ``zero_init_last``) and each sub-pixel
+  convolution with ICNR (Aitken et al. 2017, fastai's ``PixelShuffle_ICNR``: no checkerboard
+  at init). ``False`` keeps Lornatang's init for that part; ``benchmarks/sr.py`` measures the
+  difference. Ignored when ``official_weights`` are loaded.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
     Returns:
         The keyword arguments of ``SRGANAdapter(spec, ...)``: ``image_size``, ``ndf``,
         ``official_weights``, ``content_loss``, ``content_weights``, ``adversarial_weight``,
-        ``pixel_weight``, ``zero_init_residual`` with their defaults; the generator's ``channels``, ``ngf``,
+        ``pixel_weight``, ``zero_init_residual``, ``icnr`` with their defaults; the generator's ``channels``, ``ngf``,
         ``n_blocks``, ``upscale`` and ``flavour`` as given or ``None`` (the adapter then takes
         the ``official_weights`` file's, leftthomas' fixed ones, or the defaults 3, 64, 16, 4,
         ``"lornatang"``).
@@ -156,10 +157,11 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
     out["pixel_weight"] = _weight(
         name, "pixel_weight", pick("pixel_weight", cfg["pixel_weight"]), "0 in the paper, 1 in Lornatang's configs"
     )
-    zero = pick("zero_init_residual", True)
-    if not isinstance(zero, bool):
-        raise ZooError(f"{name} {{param}} must be true or false, got {zero!r}", param="zero_init_residual", exit_code=2)
-    out["zero_init_residual"] = zero
+    for key in ("zero_init_residual", "icnr"):
+        flag = pick(key, True)
+        if not isinstance(flag, bool):
+            raise ZooError(f"{name} {{param}} must be true or false, got {flag!r}", param=key, exit_code=2)
+        out[key] = flag
     return out
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "VGGFeatures",
     "bicubic_resize",
     "generator_options",
+    "icnr_",
     "load_content_network",
     "load_official_srgan",
     "read_generator",
@@ -111,6 +112,29 @@ class _UpsampleBlock(nn.Module):
         return self.upsample_block(x)
 
 
+@torch.no_grad()
+def icnr_(weight: torch.Tensor, factor: int) -> torch.Tensor:
+    """ICNR init, in place, of a convolution feeding ``PixelShuffle(factor)``.
+
+    A Kaiming-normal kernel for ``out / factor**2`` channels, each repeated for the
+    ``factor**2`` sub-pixel positions that PixelShuffle takes from consecutive channels, so the
+    conv + shuffle starts as that kernel followed by nearest-neighbour upsampling.
+
+    Args:
+        weight: ``(C * factor**2, C_in, kh, kw)`` float convolution weight.
+        factor: the PixelShuffle upscale factor (>= 1).
+
+    Returns:
+        ``weight``, modified.
+
+    Source: Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution",
+    arXiv:1707.02937; fastai ``layers.icnr_init``.
+    """
+    out, *rest = weight.shape
+    base = nn.init.kaiming_normal_(weight.new_empty(out // factor**2, *rest))
+    return weight.copy_(base.repeat_interleave(factor**2, dim=0))
+
+
 class SRResNet(nn.Module):
     """The SRGAN generator, SRResNet (Lornatang's ``srresnet_x4`` and its x2/x8 siblings).
 
@@ -119,7 +143,10 @@ class SRResNet(nn.Module):
     initialised as the official code does (Kaiming normal convs, zero biases, BN weights 1);
     ``zero_init_residual=True`` then zeroes the weight of each residual block's last BN, so
     every block starts as the identity (Goyal et al. 2017, arXiv:1706.02677, section 5.1;
-    torchvision ``resnet(zero_init_residual=True)``, timm ``zero_init_last``).
+    torchvision ``resnet(zero_init_residual=True)``, timm ``zero_init_last``); ``icnr=True``
+    initialises each sub-pixel convolution with ICNR, so each PixelShuffle stage starts as a
+    nearest-neighbour upsampling of a Kaiming-initialised convolution, free of checkerboard
+    artifacts (Aitken et al. 2017, arXiv:1707.02937; fastai ``PixelShuffle_ICNR``).
 
     Args:
         in_channels: input channels (3).
@@ -128,6 +155,7 @@ class SRResNet(nn.Module):
         num_rcb: residual blocks (16, as in the paper).
         upscale: 2, 4 or 8.
         zero_init_residual: start each residual block as the identity (off: the official init).
+        icnr: ICNR init of the sub-pixel convolutions (off: the official init).
 
     Shapes:
         ``(N, in_channels, H, W)`` float32 RGB in [0, 1] -> ``(N, out_channels, upscale * H,
@@ -148,6 +176,7 @@ class SRResNet(nn.Module):
         upscale: int = 4,
         *,
         zero_init_residual: bool = False,
+        icnr: bool = False,
     ) -> None:
         super().__init__()
         if upscale not in (2, 4, 8):
@@ -174,6 +203,10 @@ class SRResNet(nn.Module):
         if zero_init_residual:
             for block in self.trunk:
                 nn.init.zeros_(block.rcb[-1].weight)
+        if icnr:
+            for stage in self.upsampling:
+                conv, shuffle = stage.upsample_block[0], stage.upsample_block[1]
+                icnr_(conv.weight, shuffle.upscale_factor)
 
     def config(self) -> dict[str, int]:
         """The constructor arguments: ``{"in_channels", "out_channels", "channels", "num_rcb", "upscale"}``."""
@@ -714,9 +747,9 @@ class SRGANAdapter(GANAdapter):
         official_weights: a generator file or zoo checkpoint (:func:`read_generator`).
         content_loss, content_weights, adversarial_weight, pixel_weight: see above and
             :func:`load_content_network`.
-        zero_init_residual: a new (Lornatang-layout) generator starts each residual block as
-            the identity (:class:`SRResNet`; default on, as timm's ResNets; ``False``: the
-            official init). Ignored when weights are loaded.
+        zero_init_residual, icnr: a new (Lornatang-layout) generator starts each residual
+            block as the identity and each sub-pixel stage as ICNR (:class:`SRResNet`; default
+            on; ``False``: the official init). Ignored when weights are loaded.
 
     Raises:
         ZooError: options that disagree with ``official_weights`` or with leftthomas' fixed
@@ -746,6 +779,7 @@ class SRGANAdapter(GANAdapter):
         adversarial_weight: float = 1e-3,
         pixel_weight: float = 0.0,
         zero_init_residual: bool = True,
+        icnr: bool = True,
     ) -> None:
         given = {"channels": channels, "ngf": ngf, "n_blocks": n_blocks, "upscale": upscale, "flavour": flavour}
         generator: SRResNet | LeftthomasGenerator
@@ -773,6 +807,7 @@ class SRGANAdapter(GANAdapter):
                 found["n_blocks"],
                 found["upscale"],
                 zero_init_residual=zero_init_residual,
+                icnr=icnr,
             )
         for key, value in given.items():
             if value is not None and value != found[key]:

@@ -136,6 +136,7 @@ def test_config_rebuilds_the_same_networks():
         ),
         ("srgan", {"official_weights": "no/such/G.pth"}, "srgan official_weights no/such/G.pth does not exist; give an existing file"),
         ("srresnet", {"zero_init_residual": "yes"}, "srresnet zero_init_residual must be true or false, got 'yes'"),
+        ("srgan", {"icnr": 1}, "srgan icnr must be true or false, got 1"),
         (
             "srgan",
             {"flavour": "leftthomas", "n_blocks": 16},
@@ -162,6 +163,21 @@ def test_zero_init_residual_starts_every_block_as_the_identity():
         assert all(torch.equal(b.rcb[-1].weight, torch.ones(8)) for b in official.trunk)
         assert not torch.equal(official.trunk(x), x)
     assert all(torch.equal(b.rcb[-1].weight, torch.ones(64)) for b in SRResNet().trunk)  # the network class: official
+
+
+def test_icnr_starts_each_subpixel_stage_as_nearest_neighbour_upsampling():
+    """ICNR (Aitken et al. 2017; fastai PixelShuffle_ICNR): conv + PixelShuffle at init equals
+    one conv followed by nearest-neighbour upsampling, so every 2x2 output block is constant."""
+    x = torch.rand(2, 8, 5, 5)
+    for name in ("srresnet", "srgan"):
+        for stage in small(name).generator.upsampling:
+            conv, shuffle = stage.upsample_block[0], stage.upsample_block[1]
+            y = shuffle(conv(x))
+            assert y.shape == (2, 8, 10, 10)
+            torch.testing.assert_close(y, torch.nn.functional.interpolate(y[..., ::2, ::2], scale_factor=2, mode="nearest"))
+        official = small(name, icnr=False).generator.upsampling[0].upsample_block
+        y = official[1](official[0](x))
+        assert not torch.allclose(y, torch.nn.functional.interpolate(y[..., ::2, ::2], scale_factor=2, mode="nearest"))
 
 
 def test_option_errors_name_the_cli_flag():
