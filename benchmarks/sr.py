@@ -340,7 +340,7 @@ def report(args, bicubic, runs, total: float, crops: str) -> str:
         lines.append(
             f"* **Init at this budget.** The same {args.srresnet_steps} steps from Lornatang's init (Kaiming "
             f"normal everywhere: every residual block live from step 0, sub-pixel convolutions that start with "
-            f"checkerboards) end {_pm(abl, 2)} dB from bicubic ({', '.join(f'{b:+.2f}' for b in abl)}); zoo's default "
+            f"checkerboards) end {_pm(abl, 2)} dB against bicubic ({', '.join(f'{b:+.2f}' for b in abl)}); zoo's default "
             f"init (each residual block's last BatchNorm weight zeroed, so blocks start as the identity: Goyal et al. "
             f"2017, torchvision's `zero_init_residual`; ICNR sub-pixel convolutions: Aitken et al. 2017, fastai's "
             f"`PixelShuffle_ICNR`) is {_pm(zi, 2)} dB better, per seed {', '.join(f'{b:+.2f}' for b in zi)}. "
