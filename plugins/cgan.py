@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import image_options, positive_int
+from zoo.plugins.vanilla_gan import boolean, image_options, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.spec import ModelSpec
@@ -104,13 +104,7 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         out["mode_seeking"] = float(ms)
     projection = options.get("projection")
     if projection is not None:
-        if not isinstance(projection, bool):
-            raise ZooError(
-                f"{spec.name} {{param}} must be true or false (false: the paper's discriminator), got {projection!r}",
-                param="projection",
-                exit_code=2,
-            )
-        out["projection"] = projection
+        out["projection"] = boolean(spec.name, "projection", projection, "true or false (false: the paper's discriminator)")
     return out
 
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import positive_int
+from zoo.plugins.vanilla_gan import boolean, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.spec import ModelSpec
@@ -161,8 +161,8 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         ngf = positive_int(name, "ngf", ngf, "a positive int (64 in the paper)")
     if blocks is not None:
         blocks = positive_int(name, "n_blocks", blocks, "a positive int (9 at 256 px, 6 at 128 px in the paper)")
-    if dropout is not None and not isinstance(dropout, bool):
-        raise ZooError(f"{name} {{param}} must be true or false, got {dropout!r}", param="use_dropout", exit_code=2)
+    if dropout is not None:
+        boolean(name, "use_dropout", dropout)
     deepest = max_layers_d(size)
     layers = positive_int(name, "n_layers_d", pick("n_layers_d", min(3, deepest)), "a positive int (3: the 70x70 PatchGAN)")
     if layers > deepest:

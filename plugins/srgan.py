@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import positive_int
+from zoo.plugins.vanilla_gan import boolean, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.spec import ModelSpec
@@ -158,10 +158,7 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         name, "pixel_weight", pick("pixel_weight", cfg["pixel_weight"]), "0 in the paper, 1 in Lornatang's configs"
     )
     for key in ("zero_init_residual", "icnr"):
-        flag = pick(key, True)
-        if not isinstance(flag, bool):
-            raise ZooError(f"{name} {{param}} must be true or false, got {flag!r}", param=key, exit_code=2)
-        out[key] = flag
+        out[key] = boolean(name, key, pick(key, True))
     return out
 
 
