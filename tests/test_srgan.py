@@ -487,3 +487,17 @@ def test_sampling_a_checkpoint_writes_the_4x_image(tmp_path):
     result = sampling.sample("srresnet", checkpoint=tmp_path / "run", images=[small_png], out=tmp_path / "big.png")
     assert result["shape"] == [1, 3, 28, 36]
     assert Image.open(tmp_path / "big.png").size == (36, 28)
+
+
+def test_one_folder_of_photographs_trains_srresnet_but_not_a_classifier(tmp_path):
+    """An ImageFolder with one class folder is data for a GAN (``zoo train srresnet --data DIR``);
+    a classifier still needs two class folders."""
+    from zoo import tasks
+
+    (tmp_path / "data" / "photos").mkdir(parents=True)
+    for i in range(5):
+        Image.effect_noise((24, 20), 40 + i).convert("RGB").save(tmp_path / "data" / "photos" / f"{i}.png")
+    summary = tasks.train("srresnet", str(tmp_path / "data"), epochs=1, img_size=16, batch_size=2, progress=False, build_options=SMALL)
+    assert summary["model"] == "srresnet"
+    with pytest.raises(ZooError, match=r"has 1 class folder\(s\); a classifier needs at least 2$"):
+        tasks.train("resnet18", str(tmp_path / "data"), epochs=1, img_size=16, progress=False)

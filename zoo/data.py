@@ -266,7 +266,7 @@ def _image_folder(root: Path) -> Any:
         raise ZooError(f"cannot read data directory {root}: {exc.strerror}") from None
 
 
-def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
+def _folder(path: Path, seed: int, val_fraction: float, min_classes: int) -> DataSource:
     if not path.is_dir():
         raise ZooError(
             f"--data {path} is not a directory; pass an ImageFolder directory (one sub-folder per class) or a built-in data set such as digits",
@@ -280,8 +280,8 @@ def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
             raise ZooError(f"{path}: train/ and val/ have different class folders ({train.classes} vs {val.classes})")
         return DataSource(str(path), list(train.classes), 3, None, False, train, val, list(train.targets), list(val.targets))
     full = _image_folder(path)
-    if len(full.classes) < 2:
-        raise ZooError(f"{path} has {len(full.classes)} class folder(s); a classifier needs at least 2")
+    if len(full.classes) < min_classes:
+        raise ZooError(f"{path} has {len(full.classes)} class folder(s); a classifier needs at least {min_classes}")
     tr, va = stratified_split(full.targets, val_fraction, seed)
     return DataSource(
         str(path),
@@ -296,13 +296,17 @@ def _folder(path: Path, seed: int, val_fraction: float) -> DataSource:
     )
 
 
-def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: Any = None) -> DataSource:
+def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: Any = None, min_classes: int = 2) -> DataSource:
     """Turn a ``--data`` value into a :class:`DataSource` (no transforms applied yet).
 
     ``celeba:DIR`` is a CelebA-style attribute data set (a folder of images plus
     ``list_attr_celeba.txt``, :func:`zoo.plugins.stargan_data.resolve_celeba`) whose labels
     are the ``attrs`` vectors (``--attrs Black_Hair,Blond_Hair,...``; default the released
     StarGAN models' 5); its source carries ``build_options`` for the model.
+
+    ``min_classes``: class folders an ImageFolder directory needs: 2 for a classifier (the
+    default), 1 for a GAN that draws one folder of photographs (``zoo train srresnet``,
+    ``dcgan``...); families that need more (CycleGAN's two domains) check it themselves.
 
     Raises:
         ZooError: missing/unreadable directory, empty class folder, unknown data set or class;
@@ -320,7 +324,7 @@ def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: 
             raise ZooError(
                 f"data directory {data} does not exist; pass an ImageFolder directory or a built-in data set such as digits", exit_code=2
             )
-        return _folder(path, seed, val_fraction)
+        return _folder(path, seed, val_fraction, min_classes)
     name, _, class_filter = data.partition(":")
     return _builtin(name, class_filter or None, seed, val_fraction)
 

@@ -185,7 +185,7 @@ def adapt_gan(
     if meta.get("model") not in (None, name):
         raise ZooError(f"{{param}} {opts['weights']} is a run of {meta['model']}, not {name}", param="weights", exit_code=2)
     options = dict(meta.get("config") or {})
-    source = resolve_data(opts["data"], seed=opts["seed"])
+    source = resolve_data(opts["data"], seed=opts["seed"], min_classes=1)  # a GAN: one folder of images is data
     check_shots(source, opts["shots"], opts["seed"])
     if "class_names" in options:
         if len(options["class_names"]) != len(source.classes):

@@ -220,7 +220,9 @@ def train(
         seed=opts["seed"],
         max_minutes=max_minutes,
     )
-    source = resolve_data(opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"))
+    source = resolve_data(
+        opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"), min_classes=2 if spec.kind == "backbone" else 1
+    )
     if spec.kind == "backbone":
         _check_classes(source, opts["data"])
     size = opts["img_size"] = _default_img_size(spec, source, opts["img_size"])
