@@ -1,6 +1,6 @@
-"""The official-checkpoint fixtures of ``shared/reference`` (beside the repository), shared by
+"""The official-checkpoint fixtures of ``tests/fixtures/reference`` (in the repository), shared by
 the DCGAN and StarGAN/CycleGAN/SRGAN tests: loading them and the synthetic-weight recipe
-of ``shared/reference/README.md``. A missing folder fails the tests (CI has it); it never skips."""
+of ``tests/fixtures/reference/README.md``. A missing fixture fails the tests; it never skips."""
 
 from __future__ import annotations
 
@@ -13,20 +13,20 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 
 
 def load_reference(name: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """``(json metadata, io tensors)`` of ``shared/reference/<name>.json``."""
+    """``(json metadata, io tensors)`` of ``tests/fixtures/reference/<name>.json``."""
     path = REFERENCE / f"{name}.json"
     if not path.is_file():
-        pytest.fail(f"reference fixture {path} not found: clone the shared/ folder beside the repository (CI has it at ../shared)")
+        pytest.fail(f"reference fixture {path} not found: it is part of the repository (tests/fixtures/reference); restore it with git")
     meta = json.loads(path.read_text())
     return meta, load_file(str(REFERENCE / meta["io_file"]))
 
 
 def synthetic_state_dict(entries) -> OrderedDict[str, torch.Tensor]:
-    """The synthetic weights of shared/reference/README.md (seed 1000 + entry index, 0.02 * randn)."""
+    """The synthetic weights of tests/fixtures/reference/README.md (seed 1000 + entry index, 0.02 * randn)."""
     dtypes = {"float32": torch.float32, "int64": torch.int64}
     sd = OrderedDict()
     for i, (key, shape, dtype) in enumerate(entries):

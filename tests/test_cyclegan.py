@@ -86,7 +86,7 @@ def test_default_build_is_the_official_architecture():
     torch.manual_seed(0)
     adapter = build(NAME)
     counts = {k: sum(p.numel() for p in net.parameters()) for k, net in adapter.model.items()}
-    # resnet_9blocks and the basic (n_layers 3) PatchGAN: the counts of shared/reference
+    # resnet_9blocks and the basic (n_layers 3) PatchGAN: the counts of tests/fixtures/reference
     assert counts == {"generator_ab": 11_378_179, "generator_ba": 11_378_179, "discriminator_a": 2_764_737, "discriminator_b": 2_764_737}
     assert sum(counts.values()) == get_spec(NAME).num_params
     meta, _ = load_reference("cyclegan_generator")

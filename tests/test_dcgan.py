@@ -3,9 +3,8 @@ module plugins/dcgan.py (made by zoo.pluginkit.gan_hooks) and plugins/dcgan_mode
 
 Reference compatibility: the default generator and discriminator must have exactly the
 state-dict layout of pytorch/examples ``dcgan/main.py`` (commit 77f55b9) and, loaded with
-the synthetic weights of ``shared/reference/README.md``, reproduce the stored outputs.
-The fixtures live in ``shared/reference`` beside the repository (CI clones the repo with
-``shared/`` next to it); those tests skip when it is absent. Offline, CPU, seeded.
+the synthetic weights of ``tests/fixtures/reference/README.md``, reproduce the stored outputs.
+The fixtures live in ``tests/fixtures/reference``; a missing one fails the test. Offline, CPU, seeded.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Official StarGAN, CycleGAN and SRGAN checkpoints load exactly into our networks.
 
-For each of the 7 model parts described in ``shared/reference`` (state-dict layouts of the
+For each of the 7 model parts described in ``tests/fixtures/reference`` (state-dict layouts of the
 official code, with input/output fixtures the official code computed on deterministic
 synthetic weights; recipe in its README.md): our ``state_dict`` has the same keys, order,
 shapes and dtypes, the same parameter count and module structure; the synthetic weights
@@ -8,8 +8,8 @@ reproduce ``weights_sha256``; loaded through the documented one-call loader, the
 stored input to the stored outputs in the official inference mode. Then each loading quirk
 of the released files, on files written in ``tmp_path``. Offline, CPU, seeded.
 
-The fixtures live in ``shared/reference`` beside the repository (CI clones the repository
-with ``shared/`` next to it); without them these tests fail, saying where they looked.
+The fixtures live in ``tests/fixtures/reference`` (where each comes from: its README.md);
+without them these tests fail, saying where they looked.
 """
 
 from __future__ import annotations
