@@ -252,7 +252,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point: ``sys.exit(main())``."""
+    """Console-script entry point: the process's thread defaults (:func:`zoo.threads.configure_process`,
+    before torch loads), then ``sys.exit(main())``."""
+    from zoo.threads import configure_process
+
+    try:
+        configure_process()
+    except ZooError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        sys.exit(exc.exit_code)
     sys.exit(main())
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from zoo.cli import bench_format
-from zoo.cli.common import err_console, print_json
+from zoo.cli.common import THREADS_HELP, apply_threads, err_console, print_json
 from zoo.errors import ZooError
 from zoo.progress import progress_bar
 
@@ -41,6 +41,7 @@ def bench_cmd(
     channels_last: bool = typer.Option(False, "--channels-last", help="Use the channels-last (NHWC) memory format."),
     compile: bool = typer.Option(False, "--compile", help="Time torch.compile(model) (compiled during warm-up)."),
     budget: float = typer.Option(2.0, "--budget", metavar="SECONDS", help="Timing budget per model, split between latency and throughput."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of row objects."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (every row key)."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table."),
@@ -57,6 +58,8 @@ def bench_cmd(
         raise ZooError("choose one of --json, --csv, --markdown", exit_code=2)
 
     from zoo.bench import bench_models  # imports torch
+
+    apply_threads(threads)
 
     with progress_bar(kind="steps", transient=True) as bar:
         task = bar.add_task("bench", total=None)

@@ -13,7 +13,7 @@ from typing import Any
 
 from zoo.errors import ZooError, warn  # noqa: F401  (re-exported for CLI modules)
 
-__all__ = ["CLI_FLAGS", "debug_enabled", "err_console", "out_console", "print_json", "warn"]
+__all__ = ["CLI_FLAGS", "THREADS_HELP", "apply_threads", "debug_enabled", "err_console", "out_console", "print_json", "warn"]
 
 #: Python parameter -> CLI flag, where the flag is not ``--`` + the parameter with ``-`` for ``_``
 #: (see :meth:`zoo.errors.ZooError.for_cli`).
@@ -24,6 +24,26 @@ CLI_FLAGS: dict[str, str] = {
     "n": "--n",
     "official_weights": "--weights",
 }
+
+
+#: ``--threads`` of the commands that compute (train, adapt, pretrain, demo, bench).
+THREADS_HELP = (
+    "CPU threads for torch's kernels (default: the CPUs this process may use, from its affinity "
+    "and cgroup quota; or ZOO_THREADS). Lower it when several zoo processes share the machine."
+)
+
+
+def apply_threads(threads: int | None) -> None:
+    """``--threads N``: set torch's intra-op thread count (:func:`zoo.threads.set_threads`);
+    ``None`` keeps the process default (:func:`zoo.threads.configure_process`).
+
+    Raises:
+        ZooError: ``threads`` below 1 (exit code 2).
+    """
+    if threads is not None:
+        from zoo.threads import set_threads
+
+        set_threads(threads)
 
 
 def debug_enabled() -> bool:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import err_console, out_console, print_json
+from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
 
 __all__ = ["pretrain_cmd"]
 
@@ -54,6 +54,7 @@ def pretrain_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: AdamW 1e-3, cosine decay)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     seed: int = typer.Option(0, "--seed", help="Random seed (data split, init, shuffling)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace the earlier run in --out (its files go once the new run has a complete epoch)."
     ),
@@ -68,6 +69,7 @@ def pretrain_cmd(
     from zoo.fileio import claim_output
     from zoo.pretrain import pretrain
 
+    apply_threads(threads)
     if out is None:
         out = claim_output(None, default=Path("runs/pretrain") / name)
     summary = pretrain(

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import err_console, out_console, print_json
+from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
 
 __all__ = ["adapt_cmd", "train_cmd"]
 
@@ -62,6 +62,7 @@ def train_cmd(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
     resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Train a backbone (classification) or a GAN from random init with the common trainer.
@@ -74,6 +75,7 @@ def train_cmd(
     from zoo import tasks
     from zoo.fileio import claim_output
 
+    apply_threads(threads)
     if out is None and resume is None:
         out = claim_output(None, default=Path("runs/train") / name)
     summary = tasks.train(
@@ -146,6 +148,7 @@ def adapt_cmd(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 0)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
     resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
+    threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (trainable_params, frozen_params, val_accuracy...)."),
 ) -> None:
     """Transfer learning: load weights, replace the head with HEAD classes, freeze by --strategy, fine-tune on DATA.
@@ -157,6 +160,7 @@ def adapt_cmd(
     from zoo import tasks
     from zoo.fileio import claim_output
 
+    apply_threads(threads)
     if out is None and resume is None:
         out = claim_output(None, default=Path("runs/adapt") / name)
     summary = tasks.adapt(

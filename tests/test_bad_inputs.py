@@ -193,6 +193,15 @@ CASES = [
     ("export @/nosuchrun --format onnx", 2, "checkpoint directory @/nosuchrun does not exist; pass a directory written by 'zoo train' o"),
     ("plugins --bogus", 2, "No such option: --bogus (see 'zoo plugins --help')"),
     ("demo --freeze-until layer9", 2, "unknown stage 'layer9' for resnet18 (did you mean: layer4, layer3, layer2?); valid stages:"),
+    ("demo --shots 0", 2, "--shots must be at least 1, got 0"),
+    ("demo --source-epochs 0", 2, "--source-epochs must be at least 1, got 0"),
+    ("demo --target-epochs -1", 2, "--target-epochs must be at least 1, got -1"),
+    ("demo --gan-steps 0", 2, "--gan-steps must be at least 1, got 0"),
+    ("demo --gan-max-minutes -1", 2, "--gan-max-minutes must be positive, got -1.0"),
+    ("demo --bench-budget 0", 2, "--bench-budget must be positive, got 0.0"),
+    ("demo --seed -1", 2, "--seed must be between 0 and 4294967295, got -1"),
+    ("demo --threads 0", 2, "--threads must be at least 1, got 0"),
+    ("train resnet18 --data digits --threads 0", 2, "--threads must be at least 1, got 0"),
     (
         "train dcgan --data digits:0-4 --img-size 1000000",
         2,
@@ -444,3 +453,16 @@ def test_broken_plugin_is_one_line_and_leaves_nothing(make_plugin, tmp_path, mon
 
     res = CliRunner().invoke(app, args.split(), env=env or None)
     check(res, code, text, work, before)
+
+
+DEMO_CASES = [c for c in CASES if _args(c).startswith("demo ")]
+
+
+@pytest.mark.parametrize(("args", "code", "text"), DEMO_CASES, ids=[_args(c) for c in DEMO_CASES])
+def test_demo_checks_every_option_before_its_first_step(scratch, monkeypatch, args, code, text):
+    """A bad demo option is the only line printed, on stdout and stderr alike: no step header, no listing."""
+    monkeypatch.chdir(scratch)
+    res = run(*args.split())
+    assert res.exit_code == code
+    assert res.stdout == ""
+    assert [ln for ln in res.stderr.splitlines() if ln.strip()] == [res.stderr.strip()]

@@ -185,11 +185,18 @@ def test_train_and_sample_gan(tmp_path):
 
 
 def test_demo_runs_end_to_end_small(tmp_path):
-    """`zoo demo` with tiny budgets: every step runs and every output is written."""
+    """`zoo demo` with tiny budgets: every step runs and every output is written; a GAN that
+    the safety cap cuts short says so, on stderr and in summary.json."""
     out = tmp_path / "demo"
-    res = run("demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--gan-minutes", "0.02", "--bench-budget", "0.05")
+    res = run(
+        "demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--bench-budget", "0.05",
+        "--gan-steps", "100000", "--gan-max-minutes", "0.001",
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["dcgan"]["cut_short"] is True and summary["dcgan"]["steps_asked"] == 100000
+    assert 1 <= summary["dcgan"]["steps"] < 100000
+    assert "cut the DCGAN short" in res.stderr and "not representative" in res.stderr
     assert {"transfer_val_accuracy", "scratch_val_accuracy"} <= set(summary["transfer"])
     assert [r["name"] for r in summary["bench"]] == ["resnet18", "mobilenet_v2", "resnet50"]
     assert all(r["status"] == "ok" and r["depth"] for r in summary["bench"])

@@ -251,3 +251,22 @@ def test_stratified_split_rejects_a_bad_fraction():
         stratified_split([0, 1, 0, 1], val_fraction=1.0)
     assert str(info.value) == "val_fraction must be in [0, 1), got 1.0; 0.2 holds out 20% of each class"
     assert info.value.param == "val_fraction" and info.value.exit_code == 2
+
+
+def test_train_by_steps_makes_whole_epochs_of_at_least_that_many_steps(tmp_path):
+    """``tasks.train(steps=N)`` (zoo demo's GAN): ceil(N / iterations per epoch) whole epochs,
+    whatever the machine's speed; the iterations are the loader's (drop_last for GANs)."""
+    from zoo import tasks
+    from zoo.data import iterations_per_epoch, resolve_data
+
+    source = resolve_data("digits:0-1", seed=0, min_classes=1)
+    per_epoch = iterations_per_epoch(len(source.train), 64, drop_last=True)
+    assert per_epoch == len(source.train) // 64 == 4
+    summary = tasks.train("dcgan", "digits:0-1", steps=9, img_size=16, batch_size=64, progress=False, build_options={"ngf": 8, "ndf": 8})
+    assert summary["steps"] == 12 and summary["epoch"] == 3 and summary["stopped_early"] is False
+    with pytest.raises(ZooError, match="give either steps or epochs"):
+        tasks.train("dcgan", "digits:0-1", steps=9, epochs=2, progress=False)
+    with pytest.raises(ZooError, match="steps must be at least 1, got 0"):
+        tasks.train("dcgan", "digits:0-1", steps=0, progress=False)
+    assert iterations_per_epoch(5, 64) == 1 and iterations_per_epoch(5, 64, drop_last=True) == 1
+    assert iterations_per_epoch(130, 64, drop_last=True) == 2 and iterations_per_epoch(130, 64) == 3

@@ -50,8 +50,16 @@ class ReplicaStderr(io.TextIOBase):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI (``zoo.cli.app.main``) as this process of a torchrun job, or alone; returns the exit code."""
+    """Run the CLI (``zoo.cli.app.main``) as this process of a torchrun job, or alone; returns the exit code.
+    The process's thread defaults are set first (:func:`zoo.threads.configure_process`, before torch loads)."""
     from zoo.errors import ZooError
+    from zoo.threads import configure_process
+
+    try:
+        configure_process()
+    except ZooError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return exc.exit_code
 
     launched = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     if not launched:

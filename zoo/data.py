@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoo.errors import ZooError, did_you_mean, warn
 
-__all__ = ["DataSource", "few_shot", "make_loaders", "parse_classes", "resolve_data", "stratified_split"]
+__all__ = ["DataSource", "few_shot", "iterations_per_epoch", "make_loaders", "parse_classes", "resolve_data", "stratified_split"]
 
 
 @dataclass
@@ -329,6 +329,18 @@ def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: 
     return _builtin(name, class_filter or None, seed, val_fraction)
 
 
+def iterations_per_epoch(images: int, batch_size: int, *, drop_last: bool = False) -> int:
+    """Batches in one pass over ``images`` training images, as :func:`make_loaders` batches them:
+    the batch is ``min(batch_size, images)`` (at least 1), and ``drop_last`` drops a final
+    partial batch only when there is more than one batch.
+
+    Returns:
+        At least 1 when ``images >= 1``; 0 for no images.
+    """
+    bs = max(1, min(batch_size, images))
+    return images // bs if drop_last and images > bs else -(-images // bs)
+
+
 def make_loaders(
     source: DataSource,
     *,
@@ -366,6 +378,7 @@ def make_loaders(
         return shard_loaders(Transformed(train, train_transform), Transformed(source.val, val_transform), **opts)
     g = torch.Generator().manual_seed(seed)
     bs = max(1, min(batch_size, len(train)))
+    # iterations_per_epoch(len(train), batch_size, drop_last=drop_last) is len(train_loader)
     train_loader = DataLoader(
         Transformed(train, train_transform),
         batch_size=bs,

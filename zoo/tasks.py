@@ -154,6 +154,7 @@ def train(
     data: str | None = None,
     *,
     epochs: int | None = None,
+    steps: int | None = None,
     out: str | Path | None = None,
     img_size: int | None = None,
     batch_size: int | None = None,
@@ -179,6 +180,9 @@ def train(
         name: registry name.
         data: ``--data`` value (ImageFolder path or built-in data set such as ``digits:0-4``).
         epochs: passes over the training split (default 5).
+        steps: instead of ``epochs``, a training length in iterations (batches): the run
+            makes ``ceil(steps / iterations per epoch)`` whole epochs, so at least ``steps``
+            iterations however fast the machine is (``zoo demo``'s GAN).
         out: directory for ``model.safetensors``, ``model.json``, ``metrics.jsonl``, ``last/``, ``best/``.
         img_size: input side in pixels (default 32 for built-in data, the model's own size otherwise).
         batch_size, lr, device, amp, channels_last, seed, max_minutes, progress: see :class:`zoo.trainer.Trainer`
@@ -195,11 +199,12 @@ def train(
 
     Raises:
         ZooError: unknown model or data, bad sizes, device not available, ``out`` holds a run
-            (without ``overwrite``), ``resume`` is not a run of ``name`` or its options differ.
+            (without ``overwrite``), ``resume`` is not a run of ``name`` or its options differ,
+            ``steps`` below 1 or given with ``epochs`` or ``resume``.
         TrainingInterrupted: Ctrl-C (exit code 130; the message says how to resume).
         TrainingDiverged: a loss became NaN or infinite (the last finite checkpoint is kept).
     """
-    from zoo.data import resolve_data
+    from zoo.data import iterations_per_epoch, resolve_data
     from zoo.distributed import rank_zero_run
     from zoo.registry import get_spec
     from zoo.runs import Run, resolve_options
@@ -225,6 +230,13 @@ def train(
     )
     if spec.kind == "backbone":
         _check_classes(source, opts["data"])
+    if steps is not None:
+        if epochs is not None or resume is not None:
+            raise ZooError("give either {param} or epochs (and no resume): steps sets the number of epochs", param="steps", exit_code=2)
+        if steps < 1:
+            raise ZooError(f"{{param}} must be at least 1, got {steps}", param="steps", exit_code=2)
+        iters = iterations_per_epoch(len(source.train), opts["batch_size"], drop_last=spec.kind == "gan")
+        opts["epochs"] = -(-steps // max(1, iters))
     size = opts["img_size"] = _default_img_size(spec, source, opts["img_size"])
     seed_everything(opts["seed"])
     options = dict(opts["build_options"])

@@ -243,7 +243,8 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------
     def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None, *, resume: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds`` and ``steps``.
+        """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds``, ``steps``
+        and ``stopped_early`` (``max_minutes`` ended training before the last epoch).
 
         The trainer owns the optimisation state: it builds ``adapter.configure_optimizers(lr)``
         (``{name: zoo.optim.OptimizerConfig}``) into ``torch.optim`` optimizers and their
@@ -318,6 +319,7 @@ class Trainer:
         result["history"] = self.history
         result["seconds"] = round(self._seconds + time.perf_counter() - self._start, 3)
         result["steps"] = self.global_step
+        result["stopped_early"] = self.stopped_early
         self._call("on_fit_end", adapter, result)
         return result
 
