@@ -12,7 +12,7 @@ from zoo.cli.common import err_console, out_console, print_json
 
 __all__ = ["eval_cmd", "export_cmd", "features_cmd", "predict_cmd"]
 
-_DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces."
+_DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces, glyphs, glyphs:digits (zoo plugins lists them)."
 _CKPT_HELP = "Checkpoint directory written by 'zoo train' or 'zoo adapt' (a backbone)."
 
 
