@@ -140,14 +140,48 @@ def info_cmd(
         out_console.print("published weights: none (random init; train with 'zoo train')")
 
 
+def _classes_label(classes: list[str]) -> str:
+    if not classes:
+        return "?"
+    shown = ", ".join(classes) if len(classes) <= 10 else f"{', '.join(classes[:3])}, ..., {classes[-1]}"
+    return f"{len(classes)}: {shown}"
+
+
+def _dataset_table(details: list[dict]) -> None:
+    """The data-set section of ``zoo plugins``: one row per built-in data set."""
+    from rich.table import Table
+
+    table = Table(title="data sets (--data NAME[:CLASSES|GROUP])", box=None, header_style="bold", pad_edge=False, title_justify="left")
+    for col in ("data set", "plugin", "images", "image", "classes", "groups"):
+        table.add_column(col, justify="right" if col == "images" else "left", overflow="fold")
+    for d in details:
+        table.add_row(
+            d["name"],
+            d["plugin"],
+            f"{d['images']:,}" if d["images"] is not None else "?",
+            "x".join(map(str, d["image_shape"])) if d["image_shape"] else "?",
+            _classes_label(d["classes"]),
+            ", ".join(f"{g} ({len(m)})" for g, m in d["groups"].items()) or "-",
+        )
+    out_console.print()
+    out_console.print(table)
+    for d in details:  # whole lines: a path stays copyable
+        if d["cache"]:
+            state = "cached in" if d["cached"] else "not generated yet; its first use writes"
+            out_console.print(f"{d['name']}: {state} {d['cache']}", markup=False, highlight=False, soft_wrap=True)
+
+
 def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the plugins: what each contributes (models, data sets, hooks), and which failed and why."""
+    """List the plugins: what each contributes (models, data sets, hooks), and which failed and why;
+    then each built-in data set: images, image shape, classes, groups and cache file (nothing is loaded)."""
     from zoo.manager import get_plugin_manager, plugin_short_name
-    from zoo.registry import load_datasets, model_owners
+    from zoo.registry import dataset_specs, model_owners
 
     pm = get_plugin_manager()
     owners = model_owners()  # runs every zoo_model_specs hook: failures are recorded first
-    data_owners = {name: plugin for name, (plugin, _) in load_datasets().items()}
+    specs = dataset_specs()
+    data_owners = {name: plugin for name, (plugin, _) in specs.items()}
+    details = [{"name": name, "plugin": plugin_short_name(plugin), **spec.to_dict()} for name, (plugin, spec) in specs.items()]
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked: left out by ZOO_PLUGINS, or failed (listed below)
@@ -164,6 +198,7 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
                 "models": [m for m, p in owners.items() if p == name],
                 "datasets": sorted(d for d, p in data_owners.items() if p == name),
+                "dataset_details": [d for d in details if data_owners[d["name"]] == name],
             }
         )
     for f in pm.failures.values():
@@ -179,6 +214,7 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
                 "hooks": [],
                 "models": [],
                 "datasets": [],
+                "dataset_details": [],
             }
         )
     if as_json:
@@ -203,3 +239,4 @@ def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
             contrib,
         )
     out_console.print(table)
+    _dataset_table(details)

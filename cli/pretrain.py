@@ -41,7 +41,7 @@ def pretrain_cmd(
     data: Optional[str] = typer.Option(
         None,
         "--data",
-        help="A folder of images (class sub-folders optional), an ImageFolder, or a built-in data set: digits, faces. Labels are not used.",
+        help="A folder of images (class sub-folders optional), an ImageFolder, or a built-in data set: digits, faces, glyphs. Labels are not used.",
     ),
     epochs: int = typer.Option(5, "--epochs", help="Passes over the images (greedy: per stage)."),
     out: Optional[Path] = typer.Option(

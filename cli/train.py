@@ -11,7 +11,7 @@ from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console
 
 __all__ = ["adapt_cmd", "train_cmd"]
 
-_DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces."
+_DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in data set: digits, digits:0-4, digits:5,7, faces, glyphs, glyphs:digits (zoo plugins lists them)."
 
 
 def _report(summary: dict, as_json: bool) -> None:

@@ -34,6 +34,23 @@ def _faces():
 
 @hookimpl
 def zoo_datasets():
-    """``{"digits": loader, "faces": loader}``; each loader returns ``(images uint8 (N, 1, H, W),
-    labels int64 (N,), class names)`` as numpy arrays."""
-    return {"digits": _digits, "faces": _faces}
+    """``{"digits": DatasetSpec, "faces": DatasetSpec}``; each loader returns ``(images uint8
+    (N, 1, H, W), labels int64 (N,), class names)`` as numpy arrays. Nothing is loaded here."""
+    from zoo.spec import DatasetSpec
+
+    return {
+        "digits": DatasetSpec(
+            _digits,
+            classes=tuple(str(i) for i in range(10)),
+            size=1797,
+            image_shape=(1, 8, 8),
+            description="scikit-learn's handwritten digits (UCI Optical Recognition of Handwritten Digits)",
+        ),
+        "faces": DatasetSpec(
+            _faces,
+            classes=("non-face", "face"),
+            size=200,
+            image_shape=(1, 25, 25),
+            description="scikit-image's lfw_subset: 100 faces (Labeled Faces in the Wild) and 100 non-faces",
+        ),
+    }

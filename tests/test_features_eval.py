@@ -117,6 +117,72 @@ def test_features_bad_inputs(checkpoint, tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing written by a failed command
 
 
+def _blobs(per_class: int, seed: int, classes: int = 3, dim: int = 24, noise: float = 1.0):
+    """Gaussian blobs: class c is shifted by 1.5 along axis c, every axis has noise ``noise``."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    x = noise * torch.randn(len(y), dim, generator=g) + 1.5 * torch.nn.functional.one_hot(y, dim).float()
+    return x, y
+
+
+def test_logistic_probe_chooses_C_by_cross_validation():
+    """C is the grid value of best cross-validated log-loss, computed here independently with
+    plain LogisticRegression fits on the same folds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    from zoo.features import LOGISTIC_CS, logistic_probe
+
+    tx, ty = _blobs(12, seed=1)
+    vx, vy = _blobs(40, seed=2)
+    res = logistic_probe(tx, ty, vx, vy, seed=0)
+    assert (res["selection"], res["cv_folds"], res["cv_scoring"], res["note"]) == ("cross-validation", 5, "neg_log_loss", None)
+    assert res["Cs"] == list(LOGISTIC_CS) == [10.0**e for e in range(-4, 5)]
+    xs = StandardScaler().fit_transform(tx.numpy())
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    scores = [
+        cross_val_score(LogisticRegression(C=c, max_iter=5000), xs, ty.numpy(), cv=folds, scoring="neg_log_loss").mean()
+        for c in LOGISTIC_CS
+    ]
+    assert res["C"] == LOGISTIC_CS[int(np.argmax(scores))] == 0.1, (res["C"], scores)  # not the fixed C = 1
+    assert 0.5 < res["val_accuracy"] <= 1 and 0 <= res["train_accuracy"] <= 1  # accuracies (chance 1/3), not the log-loss
+
+
+def test_logistic_probe_folds_never_exceed_the_smallest_class():
+    from zoo.features import logistic_probe
+
+    vx, vy = _blobs(10, seed=2)
+    for per_class, folds in ((2, 2), (3, 3), (5, 5), (9, 5)):
+        tx, ty = _blobs(per_class, seed=1)
+        res = logistic_probe(tx, ty, vx, vy, seed=0)
+        assert (res["selection"], res["cv_folds"]) == ("cross-validation", folds), per_class
+    tx, ty = _blobs(4, seed=1)
+    keep = torch.cat([torch.tensor([0]), torch.arange(4, 12)])  # class 0 keeps one image
+    res = logistic_probe(tx[keep], ty[keep], vx, vy, seed=0)
+    assert (res["selection"], res["cv_folds"], res["C"], res["Cs"], res["cv_scoring"]) == ("fixed", 0, 1.0, [], None)
+    assert res["note"].startswith("C fixed at 1: a class has only 1 training image, too few to cross-validate")
+
+
+def test_features_classifier_with_shots(checkpoint, tmp_path):
+    ckpt, _ = checkpoint
+    out = tmp_path / "f.safetensors"
+    res = run("features", ckpt, "--data", "digits:0-2", "--out", out, "--classifier", "logistic", "--shots", "1", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["shots"], summary["classifier_train_images"], summary["train_images"], summary["images"]) == (1, 3, 428, 537)
+    assert summary["selection"] == "fixed" and "too few to cross-validate" in summary["note"]
+    res = run("features", ckpt, "--data", "digits:0-2", "--out", out, "--classifier", "logistic", "--shots", "4", "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert "on its 12 training images; C = " in res.stdout and "chosen by 4-fold cross-validation" in res.stdout, res.stdout
+    assert_user_error(run("features", ckpt, "--data", "digits:0-2", "--shots", "3", "--out", tmp_path / "g.safetensors"), "--shots picks")
+    assert_user_error(
+        run("features", ckpt, "--data", "digits:0-2", "--classifier", "logistic", "--shots", "999", "--out", tmp_path / "g.safetensors"),
+        "fewer than --shots 999",
+    )
+    assert not (tmp_path / "g.safetensors").exists()
+
+
 # ---------------------------------------------------------------------------------
 # metrics, by hand
 # ---------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ plugins through ``zoo_datasets``; ``digits`` and ``faces`` ship with zoo):
   if it has ``train/`` and ``val/`` sub-folders those are the splits, otherwise a seeded,
   stratified 80/20 split is made;
 * ``digits``, ``digits:0-4``, ``digits:5,7,9``: classes are kept in the order given and
-  renumbered from 0.
+  renumbered from 0. A range ``a-b`` runs over digits (``0-4``) or single capital or small
+  letters (``A-F``). A data set may declare named groups of classes
+  (:attr:`zoo.spec.DatasetSpec.groups`): ``glyphs:digits`` keeps the group's classes,
+  ``glyphs:letters,0`` a group and a class.
 
 Images are returned by the datasets as ``(C, H, W)`` uint8 tensors or PIL images and
 turned into float32 by the adapter's ``transforms`` (``torchvision.transforms.v2``).
@@ -16,6 +19,7 @@ turned into float32 by the adapter's ``transforms`` (``torchvision.transforms.v2
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,28 +86,63 @@ class Transformed(Dataset):
         return self.transform(x), y
 
 
-def parse_classes(spec: str, available: list[str], data_name: str) -> list[int]:
-    """Parse ``"0-4"`` or ``"5,7,9"`` into class indices of ``available`` (in the order given).
+def _range_names(part: str) -> list[str] | None:
+    """The class names of a range ``"0-4"`` (numbers) or ``"A-F"`` (single letters, one case); ``None`` if ``part`` is no range."""
+    lo, sep, hi = part.partition("-")
+    if not sep or "-" in hi:
+        return None
+    if lo.isdigit() and hi.isdigit():
+        a, b = int(lo), int(hi)
+        return [str(v) for v in range(a, b + 1)]
+    if len(lo) == len(hi) == 1 and lo.isascii() and hi.isascii() and lo.isalpha() and hi.isalpha() and lo.isupper() == hi.isupper():
+        return [chr(v) for v in range(ord(lo), ord(hi) + 1)]
+    return None
+
+
+def parse_classes(spec: str, available: list[str], data_name: str, groups: Mapping[str, Sequence[str]] | None = None) -> list[int]:
+    """Parse ``"0-4"``, ``"5,7,9"``, ``"A-F"`` or a group name into class indices of ``available`` (in the order given).
+
+    Each comma-separated part is a class name, a range (``0-4``: digits; ``A-F``: single
+    letters of one case), or the name of one of ``groups`` (a data set's named groups,
+    :attr:`zoo.spec.DatasetSpec.groups`: ``digits`` for ``glyphs:digits``), which stands for
+    its classes in order. A class name is looked up before a group or a range, so a class
+    called ``non-face`` stays one class.
+
+    Args:
+        spec: the filter after ``NAME:``.
+        available: the data set's class names (index = label).
+        data_name: the data set's name, for messages.
+        groups: ``{group name: class names}``; ``None`` when the data set declares none.
+
+    Returns:
+        Indices into ``available``, in the order given, without repeats.
 
     Raises:
-        ZooError: malformed filter, unknown or repeated class.
+        ZooError: malformed or empty range, unknown class or group, a class selected twice,
+            nothing selected (exit code 2).
     """
+    groups = dict(groups or {})
     out: list[int] = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
-        if "-" in part and part.replace("-", "").isdigit() and part.count("-") == 1:
-            a, b = (int(v) for v in part.split("-"))
-            names = [str(v) for v in range(a, b + 1)] if a <= b else []
+        rng = None if part in available else _range_names(part)
+        if part in available:
+            names = [part]
+        elif part in groups:
+            names = list(groups[part])
+        elif rng is not None:
+            names = rng
             if not names:
                 raise ZooError(f"empty class range {part!r} in --data {data_name}:{spec}; write it low-high, e.g. 0-4", exit_code=2)
         else:
             names = [part]
         for n in names:
             if n not in available:
+                valid = ", ".join(available) + (f"; groups: {', '.join(groups)}" if groups else "")
                 raise ZooError(
-                    f"--data {data_name} has no class {n!r}{did_you_mean(n, available)}; valid: {', '.join(available)}", exit_code=2
+                    f"--data {data_name} has no class {n!r}{did_you_mean(n, [*available, *groups])}; valid: {valid}", exit_code=2
                 )
             idx = available.index(n)
             if idx in out:
@@ -176,7 +215,7 @@ def few_shot(indices: list[int], labels: list[int] | np.ndarray, shots: int, see
 
 
 def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float) -> DataSource:
-    from zoo.registry import load_dataset, load_datasets
+    from zoo.registry import dataset_spec, load_dataset, load_datasets
 
     loaders = load_datasets()  # {name: (plugin, loader)}; a name given by two plugins is an error
     if name not in loaders:
@@ -188,7 +227,7 @@ def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float
         )
     images, labels, classes = load_dataset(name)  # a failing plugin loader is one line naming it
     if class_filter:
-        keep = parse_classes(class_filter, classes, name)
+        keep = parse_classes(class_filter, classes, name, dataset_spec(name).groups)
         remap = {old: new for new, old in enumerate(keep)}
         mask = np.isin(labels, keep)
         images, labels = images[mask], np.array([remap[int(v)] for v in labels[mask]], dtype="int64")

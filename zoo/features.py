@@ -40,6 +40,9 @@ from zoo.quality import PenultimateFeatures
 
 __all__ = [
     "FEATURES_FORMAT",
+    "FIXED_C",
+    "LOGISTIC_CS",
+    "LOGISTIC_FOLDS",
     "ClassifierRun",
     "eval_transform",
     "extract",
@@ -261,37 +264,93 @@ def extract(
     return torch.cat(outs), torch.cat(labels)
 
 
+#: The grid of inverse regularisation strengths C the logistic classifier's cross-validation searches: 1e-4 .. 1e4, one per decade.
+LOGISTIC_CS: tuple[float, ...] = tuple(10.0**e for e in range(-4, 5))
+#: Most folds of that cross-validation (fewer when the smallest class has fewer training images).
+LOGISTIC_FOLDS = 5
+#: C when cross-validation is impossible (a class with one training image): scikit-learn's default.
+FIXED_C = 1.0
+
+
+def _cv_options() -> dict[str, Any]:
+    """Arguments newer scikit-learn releases want stated (their defaults are changing), when the installed one has them."""
+    import inspect
+
+    from sklearn.linear_model import LogisticRegressionCV
+
+    params = inspect.signature(LogisticRegressionCV).parameters
+    wanted = {"l1_ratios": (0.0,), "use_legacy_attributes": False}  # plain L2; C_ a float (scikit-learn >= 1.8)
+    return {k: v for k, v in wanted.items() if k in params}
+
+
 def logistic_probe(
     train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor, *, seed: int = 0
 ) -> dict[str, Any]:
-    """A linear classifier on fixed features: scikit-learn ``LogisticRegression`` (L2,
-    ``C=1``, lbfgs) after ``StandardScaler``, fitted on the training split.
+    """A linear classifier on fixed features, its regularisation chosen by cross-validation.
+
+    ``StandardScaler`` then scikit-learn's ``LogisticRegressionCV`` (L2, lbfgs, multinomial),
+    fitted on the training split: C is chosen from :data:`LOGISTIC_CS` (1e-4 to 1e4, 9
+    values, one per decade) by stratified k-fold cross-validation on the training split
+    (``StratifiedKFold(k, shuffle=True, random_state=seed)``, ``k = min(5, images of the
+    smallest class)``, scored by log-loss, which separates the Cs where a few held-out
+    images per fold tie on accuracy), then refitted on the whole training split with that C.
+    The scaler is fitted on the whole training split before the folds are cut.
+
+    With one training image in some class (K = 1 shot) no fold can hold that class out and
+    still train on it, so cross-validation is impossible: C is then fixed at
+    :data:`FIXED_C` (1.0, scikit-learn's default) and the result says so
+    (``selection="fixed"``, ``cv_folds=0``, ``note``).
 
     Args:
         train_x, val_x: ``(N, D)`` float32 features; train_y, val_y: ``(N,)`` int64 labels.
-        seed: ``random_state``.
+        seed: ``random_state`` of the folds and the solver.
 
     Returns:
-        ``{"classifier": "logistic", "train_accuracy", "val_accuracy"}`` (0..1),
-        ``train_images``, ``val_images``.
+        ``classifier`` ("logistic"), ``selection`` ("cross-validation" or "fixed"), ``C`` (the
+        one used), ``Cs`` (the grid searched, ``[]`` when fixed), ``cv_folds`` (0 when fixed),
+        ``cv_scoring`` ("neg_log_loss" or ``None``), ``note`` (why C is fixed, or ``None``),
+        ``train_accuracy`` and ``val_accuracy`` (0..1), ``train_images``, ``val_images``.
 
     Raises:
         ZooError: an empty split, or fewer than 2 classes in the training split.
     """
-    from sklearn.linear_model import LogisticRegression
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     if len(train_y) == 0 or len(val_y) == 0:
         raise ZooError(f"the logistic classifier needs a training and a held-out split; got {len(train_y)} and {len(val_y)} images")
-    if len(torch.unique(train_y)) < 2:
+    _, counts = np.unique(train_y.numpy(), return_counts=True)
+    if len(counts) < 2:
         raise ZooError("the logistic classifier needs at least 2 classes in the training split")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    folds = min(LOGISTIC_FOLDS, int(counts.min()))
+    note = None
+    if folds >= 2:
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        head = LogisticRegressionCV(Cs=list(LOGISTIC_CS), cv=cv, scoring="neg_log_loss", max_iter=2000, random_state=seed, **_cv_options())
+    else:
+        note = (
+            f"C fixed at {FIXED_C:g}: a class has only {int(counts.min())} training image, too few to cross-validate "
+            "(each fold must both train on and hold out every class)"
+        )
+        head = LogisticRegression(C=FIXED_C, max_iter=2000, random_state=seed)
+    clf = make_pipeline(StandardScaler(), head)
     clf.fit(train_x.numpy(), train_y.numpy())
+    chosen = float(np.ravel(head.C_)[0]) if folds >= 2 else FIXED_C
     return {
         "classifier": "logistic",
-        "train_accuracy": float(clf.score(train_x.numpy(), train_y.numpy())),
-        "val_accuracy": float(clf.score(val_x.numpy(), val_y.numpy())),
+        "selection": "cross-validation" if folds >= 2 else "fixed",
+        "C": chosen,
+        "Cs": list(LOGISTIC_CS) if folds >= 2 else [],
+        "cv_folds": folds if folds >= 2 else 0,
+        "cv_scoring": "neg_log_loss" if folds >= 2 else None,
+        "note": note,
+        # accuracy_score, not clf.score: LogisticRegressionCV.score returns its CV scoring (log-loss)
+        "train_accuracy": float(accuracy_score(train_y.numpy(), clf.predict(train_x.numpy()))),
+        "val_accuracy": float(accuracy_score(val_y.numpy(), clf.predict(val_x.numpy()))),
         "train_images": len(train_y),
         "val_images": len(val_y),
     }
@@ -306,6 +365,7 @@ def extract_features(
     weights: str | None = None,
     img_size: int | None = None,
     classifier: str | None = None,
+    shots: int | None = None,
     batch_size: int = 64,
     device: str = "cpu",
     seed: int = 0,
@@ -330,27 +390,40 @@ def extract_features(
         img_size: input side in pixels for a registry name (default as ``zoo adapt``: 32 for
             built-in data); a checkpoint uses its saved size.
         classifier: ``"logistic"`` also fits :func:`logistic_probe` on the training split
-            and reports the held-out accuracy.
+            (C chosen by cross-validation on it) and reports the held-out accuracy.
+        shots: fit the classifier on this many training images per class (seeded,
+            :func:`zoo.data.few_shot`, the images ``zoo adapt --shots`` trains on) instead of
+            the whole training split; the file still holds every image's features.
         batch_size, device, seed, progress: extraction batch, device, split seed, progress bar.
 
     Returns:
         ``model``, ``source``, ``weights``, ``data``, ``out``, ``images``, ``train_images``,
-        ``val_images``, ``dim`` (feature width), and with a classifier its accuracies.
+        ``val_images``, ``dim`` (feature width); with a classifier, :func:`logistic_probe`'s
+        keys (its accuracies and how C was chosen), ``shots`` and ``classifier_train_images``
+        (the images it was fitted on; ``None`` without a classifier).
 
     Raises:
-        ZooError: unknown classifier, ``--weights`` with a directory, bad ``out``, bad data
-            or model (exit code 2 for usage errors).
+        ZooError: unknown classifier, ``--weights`` with a directory, ``shots`` without a
+            classifier or above a class's training images, bad ``out``, bad data or model
+            (exit code 2 for usage errors).
     """
     from safetensors.torch import save_file
 
-    from zoo.data import resolve_data
+    from zoo.data import few_shot, resolve_data
     from zoo.devices import resolve_device
     from zoo.fileio import atomic_path, claim_output
+    from zoo.tasks import check_shots
 
     if classifier is not None and classifier not in CLASSIFIERS:
         raise ZooError(f"{{param}} {classifier!r} is not known; valid: {', '.join(CLASSIFIERS)}", param="classifier", exit_code=2)
     if batch_size < 1:
         raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
+    if shots is not None and classifier is None:
+        raise ZooError(
+            "{param} picks the classifier's training images; add --classifier logistic (features are saved for every image)",
+            param="shots",
+            exit_code=2,
+        )
     dev = resolve_device(device)
     is_dir = Path(name_or_dir).expanduser().exists() or "/" in name_or_dir or name_or_dir.startswith(".")
     if is_dir and weights is not None:
@@ -362,6 +435,7 @@ def extract_features(
     stem = Path(name_or_dir).name if is_dir else name_or_dir
     target = claim_output(out, kind="file", default=Path("runs/features") / f"{stem}.safetensors", overwrite=overwrite)
     source = resolve_data(data, seed=seed)
+    check_shots(source, shots, seed)  # before any model is loaded
     if is_dir:
         run = load_run(name_or_dir, command="zoo features")
         if img_size is not None and img_size != run.preprocessing["img_size"]:
@@ -378,7 +452,11 @@ def extract_features(
     val_x, val_y = extract(extractor, source.val, transform, description="features (held-out)", **kw)
     result: dict[str, Any] = {"model": run.model, "source": run.source, "weights": run.weights, "data": source.name}
     if classifier == "logistic":
-        result.update(logistic_probe(train_x, train_y, val_x, val_y, seed=seed))
+        fit_x, fit_y = train_x, train_y
+        if shots is not None:
+            keep = torch.as_tensor(few_shot(list(range(len(train_y))), train_y.numpy(), shots, seed, classes=source.classes))
+            fit_x, fit_y = train_x[keep], train_y[keep]
+        result.update(logistic_probe(fit_x, fit_y, val_x, val_y, seed=seed), shots=shots)
     tensors = {
         "features": torch.cat([train_x, val_x]).contiguous(),
         "labels": torch.cat([train_y, val_y]).contiguous(),
@@ -402,6 +480,7 @@ def extract_features(
     result.update(
         out=str(target),
         images=int(tensors["labels"].numel()),
+        classifier_train_images=result.get("train_images"),
         train_images=len(train_y),
         val_images=len(val_y),
         dim=int(tensors["features"].shape[1]),

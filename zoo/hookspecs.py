@@ -89,6 +89,10 @@ def zoo_datasets() -> dict[str, Any]:
         ``(images, labels, class_names)``: a numpy uint8 array ``(N, C, H, W)``, a numpy
         int64 array ``(N,)`` of class indices, and the list of class names. zoo applies the
         ``NAME:CLASSES`` filter, the seeded stratified split and the transforms itself.
+        A loader may be a :class:`zoo.spec.DatasetSpec` (the loader with its class names,
+        size, image shape, named class groups, cache file): ``zoo plugins`` then describes
+        the data set without loading it, and ``NAME:GROUP`` selects a group's classes. Keep
+        the hook cheap: declare the metadata, load nothing.
         Names must be unique across all plugins: a duplicate is an error that names both
         plugins. A loader that raises fails that command with one line naming the plugin
         and the data set; a hook that raises disables the plugin with a warning.

@@ -49,6 +49,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "zoo.plugins.stargan",
     "zoo.plugins.cyclegan",
     "zoo.plugins.datasets",
+    "zoo.plugins.glyphs",
 )
 
 

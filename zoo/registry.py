@@ -27,11 +27,13 @@ from typing import Any
 from zoo.catalog import builtin_specs, specs_from_toml
 from zoo.errors import ZooError, did_you_mean
 from zoo.manager import call_impl, error_line, get_plugin_manager, plugin_short_name
-from zoo.spec import ModelSpec
+from zoo.spec import DatasetSpec, ModelSpec
 
 __all__ = [
     "build",
     "builtin_specs",
+    "dataset_spec",
+    "dataset_specs",
     "expand_names",
     "get_spec",
     "list_models",
@@ -97,7 +99,8 @@ def load_datasets() -> dict[str, tuple[str, Callable[[], Any]]]:
 
     Returns:
         ``{name: (plugin name, loader)}``; ``loader()`` returns ``(images, labels, class_names)``
-        (see :func:`zoo.hookspecs.zoo_datasets`).
+        (see :func:`zoo.hookspecs.zoo_datasets`); a loader may be a :class:`zoo.spec.DatasetSpec`
+        (:func:`dataset_spec` gives every one as such).
 
     Raises:
         ZooError: two plugins contribute the same data-set name (both are named); a built-in
@@ -123,6 +126,33 @@ def load_datasets() -> dict[str, tuple[str, Callable[[], Any]]]:
     return out
 
 
+def dataset_specs() -> dict[str, tuple[str, DatasetSpec]]:
+    """Every built-in data set as ``{name: (plugin name, DatasetSpec)}``, in registration order;
+    a bare loader function becomes a :class:`zoo.spec.DatasetSpec` with nothing else known.
+    Nothing is loaded.
+
+    Raises:
+        ZooError: as :func:`load_datasets`.
+    """
+    return {
+        name: (plugin, loader if isinstance(loader, DatasetSpec) else DatasetSpec(loader))
+        for name, (plugin, loader) in load_datasets().items()
+    }
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`zoo.spec.DatasetSpec` of built-in data set ``name`` (nothing is loaded).
+
+    Raises:
+        ZooError: no plugin contributes ``name`` (exit code 2; the closest names are suggested).
+    """
+    specs = dataset_specs()
+    if name not in specs:
+        hint = did_you_mean(name, specs) or f"; built-in: {', '.join(sorted(specs)) or 'none'}"
+        raise ZooError(f"unknown data set {name!r}{hint}", exit_code=2)
+    return specs[name][1]
+
+
 def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
     """Call the loader of built-in data set ``name`` (see :func:`load_datasets`).
 
@@ -133,7 +163,8 @@ def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
     Raises:
         ZooError: no plugin contributes ``name``; a third-party loader raised or returned
             something other than a 3-tuple (the message names the plugin and the data set;
-            the plugin's exception is the cause, shown with ``ZOO_DEBUG=1``).
+            the plugin's exception is the cause, shown with ``ZOO_DEBUG=1``); the class names
+            differ from those its :class:`zoo.spec.DatasetSpec` declares.
     """
     sets = load_datasets()
     if name not in sets:
@@ -155,6 +186,12 @@ def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
             "report it to the plugin's authors, or leave the plugin out with ZOO_PLUGINS"
         ) from exc
     images, labels, classes = result
+    declared = loader.classes if isinstance(loader, DatasetSpec) else ()
+    if declared and tuple(map(str, classes)) != declared:
+        raise ZooError(
+            f"{pm.describe(plugin)} declares the classes {', '.join(declared)} for data set {name!r} but its loader returned "
+            f"{', '.join(map(str, classes))}; report it to the plugin's authors"
+        )
     return images, labels, list(classes)
 
 

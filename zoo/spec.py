@@ -1,4 +1,4 @@
-"""Model metadata as frozen dataclasses: :class:`ModelSpec` and :class:`WeightSource`.
+"""Model and data-set metadata as frozen dataclasses: :class:`ModelSpec`, :class:`WeightSource`, :class:`DatasetSpec`.
 
 Metadata is data, not code (as in timm's ``PretrainedCfg`` and torchvision's ``Weights``):
 built-in models are declared in ``registry.toml`` and validated against these classes;
@@ -8,12 +8,14 @@ plugins may also construct specs directly. Nothing here imports torch.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["KINDS", "ModelSpec", "WeightSource", "check_num_classes", "check_stage", "spec_from_dict"]
+__all__ = ["KINDS", "DatasetSpec", "ModelSpec", "WeightSource", "check_num_classes", "check_stage", "spec_from_dict"]
 
 KINDS = ("backbone", "gan")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -147,6 +149,83 @@ def check_num_classes(num_classes: int) -> None:
     """
     if num_classes < 1:
         raise ZooError(f"{{param}} must be at least 1 class, got {num_classes}", param="num_classes", exit_code=2)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A built-in data set's loader and what is known about it before it is loaded (no torch).
+
+    A plugin's ``zoo_datasets`` hook may give one of these instead of a bare loader
+    function (:func:`zoo.hookspecs.zoo_datasets`): it is called like the loader, and its
+    metadata lets ``zoo plugins`` describe the data set, and ``--data NAME:GROUP`` select
+    named groups of classes, without loading (or generating) any image.
+
+    Attributes:
+        loader: ``loader()`` returns ``(images uint8 (N, C, H, W), labels int64 (N,), class names)``
+            as numpy arrays and a list.
+        classes: the class names in label order (what ``loader`` returns); ``()`` when unknown.
+        size: the number of images N; ``None`` when unknown.
+        image_shape: ``(C, H, W)`` of one stored image in pixels; ``None`` when unknown.
+        groups: named groups of classes, ``{"digits": ("0", ..., "9")}``: ``--data NAME:digits``
+            selects them, in the order given; a group name may not be a class name.
+        description: one line for listings.
+        cache: a function returning the file the loader caches the data in (not created by
+            calling it), for data sets generated or converted on first use; ``None`` otherwise.
+        licence: the data's licence, in a few words.
+
+    Raises:
+        ZooError: (on construction) a group that names an unknown class, is empty, or has a
+            class's name; ``size`` below 0; ``loader`` not callable.
+    """
+
+    loader: Callable[[], Any]
+    classes: tuple[str, ...] = ()
+    size: int | None = None
+    image_shape: tuple[int, int, int] | None = None
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    description: str = ""
+    cache: Callable[[], Any] | None = None
+    licence: str = ""
+
+    def __post_init__(self) -> None:
+        if not callable(self.loader):
+            raise ZooError(f"DatasetSpec.loader must be callable, got {type(self.loader).__name__}")
+        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        object.__setattr__(self, "groups", {str(k): tuple(str(c) for c in v) for k, v in dict(self.groups).items()})
+        if self.size is not None and self.size < 0:
+            raise ZooError(f"DatasetSpec.size must be at least 0, got {self.size}")
+        for name, members in self.groups.items():
+            if not members:
+                raise ZooError(f"data-set group {name!r} is empty; give it at least one class")
+            if name in self.classes:
+                raise ZooError(f"data-set group {name!r} has the name of a class; rename the group")
+            unknown = [c for c in members if self.classes and c not in self.classes]
+            if unknown:
+                raise ZooError(f"data-set group {name!r} names unknown classes {unknown}; valid: {', '.join(self.classes)}")
+
+    def __call__(self) -> Any:
+        """``self.loader()``: a :class:`DatasetSpec` is used wherever a bare loader is."""
+        return self.loader()
+
+    def cache_path(self) -> str | None:
+        """Where the loader caches the data (``cache()`` as a string), or ``None``. Creates nothing."""
+        return None if self.cache is None else str(self.cache())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: ``images``, ``image_shape``, ``classes``, ``groups``,
+        ``description``, ``licence``, ``cache`` (the path or ``None``) and ``cached`` (whether
+        that file exists; ``None`` without a cache). Nothing is loaded."""
+        path = self.cache_path()
+        return {
+            "images": self.size,
+            "image_shape": list(self.image_shape) if self.image_shape else None,
+            "classes": list(self.classes),
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "description": self.description,
+            "licence": self.licence,
+            "cache": path,
+            "cached": None if path is None else os.path.isfile(path),
+        }
 
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}
