@@ -19,7 +19,11 @@ OUTSIDE = re.compile(r"\.\./shared|\bparents\[2\]\s*/\s*[\"']shared|[\"']shared[
 def _files() -> list[Path]:
     files = [ROOT / "Makefile", ROOT / "pyproject.toml"]
     for top in SCANNED:
-        files += [p for p in (ROOT / top).rglob("*") if p.is_file() and p.suffix in {".py", ".toml", ".cfg", ".sh", ""} and "__pycache__" not in p.parts]
+        files += [
+            p
+            for p in (ROOT / top).rglob("*")
+            if p.is_file() and p.suffix in {".py", ".toml", ".cfg", ".sh", ""} and "__pycache__" not in p.parts
+        ]
     return [p for p in files if p.is_file()]
 
 
