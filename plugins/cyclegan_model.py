@@ -45,7 +45,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, eval_mode, to_unit_range, without_param_grads
+from zoo.gan import GANAdapter, StepContext, eval_mode, to_unit_range, truncate_to_uint8, without_param_grads
 from zoo.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
 from zoo.optim import OptimizerConfig, Schedule
 from zoo.spec import ModelSpec
@@ -783,6 +783,28 @@ class CycleGANAdapter(GANAdapter):
         param = next(net.parameters())
         with eval_mode(net):
             return to_unit_range(net(images.to(param.device, param.dtype)))
+
+    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+        """CycleGAN's 8-bit images: truncation, as the official ``util.tensor2im``.
+
+        junyanz/pytorch-CycleGAN-and-pix2pix ``util/util.py`` ``tensor2im`` (at 2a7afba, the
+        fixtures' commit, lines 24-30; the same formula at older commits such as d45df3a):
+        ``image_tensor[0].cpu().float().numpy()``,
+        a 1-channel image tiled to 3 channels (``np.tile``), then ``(np.transpose(image_numpy,
+        (1, 2, 0)) + 1) / 2.0 * 255.0`` and ``astype(np.uint8)``, which truncates; ``test.py``
+        writes that array with ``util/visualizer.py`` ``save_images`` -> ``util.save_image``
+        (PIL, no resize at the default ``--aspect_ratio 1.0``). :meth:`translate` returns
+        ``(y + 1) / 2`` computed in float32 exactly as numpy does it, so ``255 x`` here is the
+        official float32 value and :func:`zoo.gan.truncate_to_uint8` its official level
+        (:func:`zoo.sampling.save_grid` tiles a grey image to RGB as ``tensor2im`` does).
+
+        Args:
+            images: float images in ``[0, 1]`` (:meth:`translate`, :meth:`sample`), any shape.
+
+        Returns:
+            ``uint8`` CPU tensor of the same shape.
+        """
+        return truncate_to_uint8(images)
 
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
         """Translations of ``n`` real images seen in training (CycleGAN draws nothing from noise).

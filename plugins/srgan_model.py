@@ -52,7 +52,7 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode
+from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, truncate_to_uint8
 from zoo.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
 from zoo.optim import OptimizerConfig
 from zoo.spec import ModelSpec
@@ -1002,6 +1002,32 @@ class SRGANAdapter(GANAdapter):
         with eval_mode(self.generator):
             out = self.generator(images.to(param.device, param.dtype))
         return out.float().clamp(0.0, 1.0).cpu()
+
+    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+        """SRGAN's 8-bit images: truncation, the convention of both official inference scripts.
+
+        One convention for the family (``srresnet`` and ``srgan``, either generator flavour,
+        official or trained by zoo), :func:`zoo.gan.truncate_to_uint8`:
+
+        * Lornatang/SRGAN-PyTorch at 8842030: ``inference.py`` line 41 ``tensor_to_image(sr_tensor,
+          False, args.half)``, ``imgproc.py`` line 182 ``tensor.squeeze(0).permute(1, 2,
+          0).mul(255).clamp(0, 255).cpu().numpy().astype("uint8")`` (the ``SRResNet`` output
+          is already clamped to ``[0, 1]``, ``model.py`` line 167), written with ``cv2.imwrite``;
+        * leftthomas/SRGAN at b0323c6 (unchanged at 7ddfdf2): ``test_image.py`` line 39
+          ``ToPILImage()(out[0].data.cpu())``; torchvision's ``to_pil_image`` quantises a
+          float image with ``(npimg * 255).astype(np.uint8)`` (0.29.1; ``pic.mul(255).byte()``
+          in the torchvision of 2018), a truncation too.
+
+        :meth:`translate` returns the generator's ``[0, 1]`` output unchanged, so ``255 x``
+        in float32 is the official value.
+
+        Args:
+            images: float images in ``[0, 1]`` (:meth:`translate`, :meth:`sample`), any shape.
+
+        Returns:
+            ``uint8`` CPU tensor of the same shape.
+        """
+        return truncate_to_uint8(images)
 
     def generator_inputs(
         self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu", condition: Any = None

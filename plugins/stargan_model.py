@@ -47,7 +47,7 @@ from torch.nn import functional as F
 from zoo.adapters import Step
 from zoo.conditions import NUMBER_WORDS, ConditionSpec
 from zoo.errors import ZooError, warn
-from zoo.gan import GANAdapter, StepContext, to_unit_range, without_param_grads
+from zoo.gan import GANAdapter, StepContext, round_to_uint8, to_unit_range, without_param_grads
 from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
 from zoo.optim import Schedule
 from zoo.spec import ModelSpec
@@ -754,6 +754,26 @@ class StarGANAdapter(GANAdapter):
         with official_inference(self.generator):
             y = self.generator(x.to(param.device, param.dtype), c_trg.to(param.device, param.dtype))
         return to_unit_range(y)
+
+    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+        """StarGAN's 8-bit images: rounding to the nearest level, as the official test writes them.
+
+        yunjey/stargan ``solver.py`` at 94dd002: ``Solver.test`` (line 549) calls
+        ``save_image(self.denorm(x_concat.data.cpu()), result_path, nrow=1, padding=0)``, with
+        ``denorm`` (lines 123-126) ``(x + 1) / 2`` clamped to ``[0, 1]`` (:meth:`translate`
+        returns exactly that), and torchvision's ``save_image`` rounds
+        (:func:`zoo.gan.round_to_uint8`, the rule of torchvision 0.29.1, the fixtures'
+        version). The official file is a JPEG (``{i}-images.jpg``), so its decoded pixels
+        also carry JPEG's loss; these are the levels it encodes. Whether the torchvision of
+        StarGAN's time (2018) rounded too was not checked here.
+
+        Args:
+            images: float images in ``[0, 1]``, any shape.
+
+        Returns:
+            ``uint8`` CPU tensor of the same shape.
+        """
+        return round_to_uint8(images)
 
     def generator_inputs(
         self, n: int, *, generator: torch.Generator | None = None, device: Any = "cpu", condition: Any = None

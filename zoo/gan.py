@@ -47,7 +47,9 @@ __all__ = [
     "bce_logits",
     "eval_mode",
     "gradient_penalty",
+    "round_to_uint8",
     "to_unit_range",
+    "truncate_to_uint8",
     "without_param_grads",
 ]
 
@@ -115,6 +117,47 @@ def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     """``[-1, 1]`` generator output (tanh range) -> float32 CPU tensor in ``[0, 1]``, same shape."""
     return ((images.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu()
+
+
+def round_to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Quantise ``[0, 1]`` images to 8 bits by rounding to the nearest level, as
+    ``torchvision.utils.save_image`` does.
+
+    The float32 arithmetic of torchvision 0.29.1 ``utils.py`` ``save_image`` (the version the
+    reference fixtures were made with): ``mul(255)``, ``add_(0.5)``, ``clamp_(0, 255)``, then
+    the cast to ``uint8`` (truncation toward zero of the rounded-up value): ``floor(255 x +
+    0.5)``, halves up. zoo's default for every family (:meth:`GANAdapter.quantise`).
+
+    Args:
+        images: any shape, float (cast to float32 on the CPU first); values outside
+            ``[0, 1]`` saturate at 0 or 255.
+
+    Returns:
+        ``uint8`` CPU tensor of the same shape.
+    """
+    x = images.detach().to("cpu", torch.float32)
+    return x.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+
+
+def truncate_to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Quantise ``[0, 1]`` images to 8 bits by truncation: ``uint8(255 x)`` rounded toward zero.
+
+    The float32 arithmetic of the official test code of CycleGAN and SRGAN: ``255 x`` in
+    float32, clamped to ``[0, 255]``, cast to ``uint8`` (C truncation, as numpy's
+    ``astype(np.uint8)``, torch's ``.to(torch.uint8)`` and ``Tensor.byte()``). A level is
+    255 only where ``x`` is exactly 1; on average 0.5 level darker than
+    :func:`round_to_uint8`. See :meth:`GANAdapter.quantise` of those families for the source
+    lines.
+
+    Args:
+        images: any shape, float (cast to float32 on the CPU first); values outside
+            ``[0, 1]`` saturate at 0 or 255.
+
+    Returns:
+        ``uint8`` CPU tensor of the same shape.
+    """
+    x = images.detach().to("cpu", torch.float32)
+    return x.mul(255).clamp_(0, 255).to(torch.uint8)
 
 
 @contextlib.contextmanager
@@ -375,6 +418,24 @@ class GANAdapter:
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:  # pragma: no cover - abstract
         """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
         raise NotImplementedError
+
+    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+        """The family's 8-bit quantisation of its ``[0, 1]`` images, the one ``zoo sample``
+        writes PNGs with (:func:`zoo.sampling.save_grid`).
+
+        Each family declares the convention of its official test code, so that the same
+        weights and input give the pixels the official code writes; the default is
+        :func:`round_to_uint8` (``torchvision.utils.save_image``), kept by the families
+        without an official image-writing test (vanilla GAN, cGAN, DCGAN, LAPGAN).
+
+        Args:
+            images: float images in ``[0, 1]`` (the output of :meth:`sample` or
+                :meth:`translate`), any shape.
+
+        Returns:
+            ``uint8`` CPU tensor of the same shape.
+        """
+        return round_to_uint8(images)
 
     # -- image-to-image families (condition kind "image": SRGAN, CycleGAN, StarGAN) --
     def preprocess(self, image: Any) -> torch.Tensor:

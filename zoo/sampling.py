@@ -9,6 +9,7 @@ names (:class:`zoo.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,19 +207,19 @@ def sample(
             f = out.with_name(f"{out.stem}_{img.shape[-1]}px{out.suffix or '.png'}")
             level_files[img.shape[-1]] = claim_output(f, overwrite=overwrite, kind="file")
     images_out = adapter.sample(n, seed=seed, condition=condition)
-    save_grid(images_out, out)
+    save_grid(images_out, out, quantise=adapter.quantise)
     result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images_out.shape)}
     if levels:
         files = []
         for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
-            save_grid(img, level_files[img.shape[-1]])
+            save_grid(img, level_files[img.shape[-1]], quantise=adapter.quantise)
             files.append(str(level_files[img.shape[-1]]))
         result["levels"] = files
     return result
 
 
 class EpochSamples:
-    """Trainer callback: after every epoch, a PNG grid of fixed-seed samples in ``directory``.
+    """Trainer callback: after every epoch, a PNG grid of fixed-seed samples in ``directory``, quantised as the family declares (``adapter.quantise``).
 
     ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
     every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
@@ -240,7 +241,8 @@ class EpochSamples:
         """Write ``epoch_{epoch:04d}.png``."""
         # sample() leaves the train/eval flags as it found them, and the trainer calls
         # adapter.train() at the start of every epoch anyway
-        self.files.append(save_grid(adapter.sample(self.n, seed=self.seed), self.directory / f"epoch_{epoch:04d}.png"))
+        images = adapter.sample(self.n, seed=self.seed)
+        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png", quantise=adapter.quantise))
 
 
 def _check_grid_path(out: str | Path) -> None:
@@ -257,27 +259,43 @@ def _check_grid_path(out: str | Path) -> None:
         raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
 
 
-def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64) -> Path:
+def save_grid(
+    images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64, quantise: Callable[[Any], Any] | None = None
+) -> Path:
     """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically.
 
     Cells smaller than ``min_cell`` pixels are enlarged with nearest-neighbour so small
     samples (8x8 digits) stay visible. The grid is ``ceil(sqrt(N))`` cells wide (or
-    ``nrow``) with 2-pixel white borders; ``torchvision.utils.save_image`` (``make_grid``
-    then PIL) writes it as an RGB PNG (``make_grid`` repeats one channel three times)
-    through :func:`zoo.fileio.atomic_path`.
+    ``nrow``) with 2-pixel white borders (``torchvision.utils.make_grid``, which repeats one
+    channel three times); one image is written alone, exactly its pixels, with no border.
+    The float grid is quantised to 8 bits by ``quantise`` and written by PIL as an RGB PNG
+    through :func:`zoo.fileio.atomic_path`. Every step before ``quantise`` copies values,
+    so each pixel is ``quantise`` of its image's value (borders: of 1.0, white).
+
+    Args:
+        images: ``(N, C, H, W)`` float, clamped to ``[0, 1]`` first.
+        path: the PNG file.
+        nrow: cells per row (default ``ceil(sqrt(N))``).
+        min_cell: smallest cell side in pixels before nearest-neighbour enlargement.
+        quantise: float ``[0, 1]`` tensor -> ``uint8`` tensor of the same shape: the
+            family's :meth:`zoo.gan.GANAdapter.quantise`; default
+            :func:`zoo.gan.round_to_uint8`, which is ``torchvision.utils.save_image``'s rule.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         ZooError: ``path`` is a directory (exit code 2) or cannot be written.
+        TypeError: ``quantise`` returned something else than a ``uint8`` tensor of the grid's shape (a family's bug).
     """
     import math
 
     import torch
-    from torchvision.utils import save_image
+    from PIL import Image
+    from torchvision.utils import make_grid
 
     from zoo.fileio import atomic_path
+    from zoo.gan import round_to_uint8
 
     path = Path(path)
     if path.is_dir():
@@ -285,9 +303,13 @@ def save_grid(images: Any, path: str | Path, *, nrow: int | None = None, min_cel
     x = images.detach().float().clamp(0, 1).cpu()
     if x.shape[-1] < min_cell:
         x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
+    grid = make_grid(x, nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
+    pixels = (quantise or round_to_uint8)(grid)
+    if pixels.dtype != torch.uint8 or pixels.shape != grid.shape:
+        raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(grid.shape)}, got {pixels.dtype} {tuple(pixels.shape)}")
     try:
         with atomic_path(path) as tmp:
-            save_image(x, tmp, format="PNG", nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
+            Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
     except OSError as exc:
         raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
     return path

@@ -6,7 +6,8 @@
 :meth:`zoo.gan.GANAdapter.translate`). The family's adapter owns the official test
 preprocessing (:meth:`~zoo.gan.GANAdapter.preprocess`) and the translation; this module
 owns the files: decoding the inputs with one-line errors, the built-in portrait, and the
-output PNG.
+output PNG, quantised to 8 bits as the family's official test code does
+(:meth:`~zoo.gan.GANAdapter.quantise`: CycleGAN and SRGAN truncate, StarGAN rounds).
 
 The built-in portrait (used when no ``--image`` is given) is scikit-image's
 ``astronaut`` photograph (Eileen Collins, NASA, public domain), cut to the frame of a
@@ -131,7 +132,8 @@ def translate_images(
 
     Returns:
         ``{"inputs": [file names or "portrait"], "out": str, "shape": [N, C, H, W]}`` of the
-        translations (``[0, 1]`` float32 before PNG quantisation).
+        translations (``[0, 1]`` float32 before PNG quantisation). The PNG's pixels are
+        ``adapter.quantise`` of the translations (and of the displayed inputs).
 
     Raises:
         ZooError: an input as :func:`read_image`, inputs that translate to different
@@ -170,7 +172,7 @@ def translate_images(
             if shown.shape[0] != y.shape[0]:
                 shown = shown.expand(y.shape[0], -1, -1) if shown.shape[0] == 1 else shown.mean(0, keepdim=True)
             cells += [shown.clamp(0, 1), y]
-        save_grid(torch.stack(cells), out, nrow=2, min_cell=1)
+        save_grid(torch.stack(cells), out, nrow=2, min_cell=1, quantise=adapter.quantise)
     else:
-        save_grid(result, out, nrow=max(1, int(len(outputs) ** 0.5 + 0.999)), min_cell=1)
+        save_grid(result, out, nrow=max(1, int(len(outputs) ** 0.5 + 0.999)), min_cell=1, quantise=adapter.quantise)
     return {"inputs": names, "out": str(out), "shape": list(result.shape)}
