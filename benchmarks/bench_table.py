@@ -10,7 +10,7 @@ For each device it runs the real command, ``python -m zoo.cli.app bench [NAMES] 
 DEV --json ...`` (the progress bar shows on stderr), reads the JSON rows, and writes one
 markdown file: the machine (CPU model, cores, torch threads, GPU, library versions), the
 date, the exact commands, one table per device, and what each column means. The file is
-written atomically with :func:`zoo.fileio.atomic_write_text`. A model that fails appears as
+written atomically with :func:`zoo.utils.fileio.atomic_write_text`. A model that fails appears as
 a ``failed`` row with its reason; the script exits 1 if any failed.
 """
 
@@ -27,10 +27,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.fileio import atomic_write_text
+from zoo.utils.fileio import atomic_write_text
 
 if TYPE_CHECKING:
-    from zoo.bench import BenchRow
+    from zoo.tasks.bench import BenchRow
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "bench_table.md"
@@ -96,7 +96,7 @@ def machine_info() -> dict[str, Any]:
 
 def run_bench(names: list[str], device: str, extra: list[str]) -> tuple[list[str], list[BenchRow], int]:
     """Run ``zoo bench ... --json`` in a subprocess; return (command, rows, exit code)."""
-    from zoo.bench import BenchRow
+    from zoo.tasks.bench import BenchRow
 
     cmd = [sys.executable, "-m", "zoo.cli.app", "bench", *names, "--device", device, "--json", *extra]
     print("$", shlex.join(["zoo", *cmd[3:]]), file=sys.stderr, flush=True)
@@ -107,7 +107,7 @@ def run_bench(names: list[str], device: str, extra: list[str]) -> tuple[list[str
         raise SystemExit(f"zoo bench printed no JSON (exit {proc.returncode}): {exc}") from None
     try:
         rows = [BenchRow.from_dict(d) for d in data]
-    except TypeError as exc:  # a row with other keys: zoo.bench and this script disagree
+    except TypeError as exc:  # a row with other keys: zoo.tasks.bench and this script disagree
         raise SystemExit(f"zoo bench printed rows that are not BenchRow objects: {exc}") from None
     if not rows and proc.returncode != 0:
         raise SystemExit(f"zoo bench failed before benchmarking (exit {proc.returncode}); see the error above")

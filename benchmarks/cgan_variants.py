@@ -14,7 +14,7 @@ Variants (the cGAN of ``zoo.plugins.cgan_model`` with one change each):
 
 Each trains ``zoo train cgan --data digits --img-size 16`` for EPOCHS epochs (22 steps each,
 batch 64), then prints the label accuracy (1,000 samples, 100 per digit, judged by a
-ResNet-18 trained on the digits), FID against half of the real digits (``zoo.quality``), and
+ResNet-18 trained on the digits), FID against half of the real digits (``zoo.tasks.quality``), and
 the within-class spread (pixel std across the 100 samples of a digit, mean over digits;
 real digits: 0.165). Results are recorded in ``benchmarks/gans.md``.
 """
@@ -41,7 +41,7 @@ import gans  # noqa: E402
 import zoo.plugins.cgan_model as cm  # noqa: E402
 from zoo import tasks  # noqa: E402
 from zoo.plugins.vanilla_gan_model import Maxout  # noqa: E402
-from zoo.quality import fid_kid, label_accuracy, load_classifier  # noqa: E402
+from zoo.tasks.quality import fid_kid, label_accuracy, load_classifier  # noqa: E402
 
 
 class GeneratorDropout(cm.Generator):

@@ -18,7 +18,7 @@ process by both
 alternating the two for ``--rounds`` rounds so that drift in the machine's load hits both.
 The ratio is ``zoo median / Timer median`` per round; the recorded figure is the median of
 the per-round ratios (target: within 10% of 1). Results go to ``benchmarks/fidelity.md``,
-written atomically with :func:`zoo.fileio.atomic_write_text`.
+written atomically with :func:`zoo.utils.fileio.atomic_write_text`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoo.fileio import atomic_write_text
+from zoo.utils.fileio import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from zoo import tasks
     from zoo.data import resolve_data
-    from zoo.fileio import atomic_write_text
-    from zoo.quality import fid_kid, load_classifier
     from zoo.registry import build
     from zoo.tasks import _fit
+    from zoo.tasks.quality import fid_kid, load_classifier
+    from zoo.utils.fileio import atomic_write_text
 
     t0 = time.perf_counter()
     shots_list = [int(k) for k in args.shots.split(",")]

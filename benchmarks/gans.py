@@ -7,17 +7,17 @@ What it does, in one run, on scikit-learn's 1,797 real 8x8 handwritten digits:
 
 1. **Feature space.** ``zoo train resnet18 --data digits --img-size 32`` (80/20 split):
    FID and KID (torchmetrics) are computed on the penultimate features of this classifier
-   (``zoo.quality``), since Inception weights cannot be had offline and fit 8x8 digits badly.
+   (``zoo.tasks.quality``), since Inception weights cannot be had offline and fit 8x8 digits badly.
 2. **Floor.** FID/KID between two disjoint, class-stratified halves A and B of the real
    digits (the best a generator can do at this sample size).
 3. **Families at equal wall time.** vanilla GAN, cGAN, DCGAN and LAPGAN, each trained with
    ``zoo.tasks.train(..., max_minutes=M)`` on all digits at 16x16 for every seed; then
    ``len(B)`` samples against half A. Mean and sample standard deviation over seeds.
 4. **cGAN label accuracy.** 100 samples per requested digit, classified by the classifier.
-5. **Trainer overhead.** DCGAN training steps/s through ``zoo.trainer.Trainer`` against a
+5. **Trainer overhead.** DCGAN training steps/s through ``zoo.training.trainer.Trainer`` against a
    bare loop written like pytorch/examples ``dcgan/main.py`` (same networks, data loader,
    batch, threads), alternating rounds in one process; the ratio of medians.
-6. **Sampling throughput** per family through ``zoo.bench.bench_models`` (images/s).
+6. **Sampling throughput** per family through ``zoo.tasks.bench.bench_models`` (images/s).
 
 Writes ``benchmarks/gans.md`` (or ``--out``) atomically.
 """
@@ -75,7 +75,7 @@ def _overhead(seconds: float, rounds: int) -> dict[str, float]:
     from zoo import tasks  # noqa: F401  (registers the plugins' options)
     from zoo.data import make_loaders, resolve_data
     from zoo.registry import build
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     source = resolve_data("digits", seed=0)
 
@@ -153,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     # KID keeps every feature in memory (a few MB here); torchmetrics warns about it on every build
     warnings.filterwarnings("ignore", message="Metric `Kernel Inception Distance` will save all extracted features")
     from zoo import tasks
-    from zoo.bench import bench_models
-    from zoo.fileio import atomic_write_text
-    from zoo.quality import fid_kid, label_accuracy, load_classifier
+    from zoo.tasks.bench import bench_models
+    from zoo.tasks.quality import fid_kid, label_accuracy, load_classifier
+    from zoo.utils.fileio import atomic_write_text
 
     t0 = time.perf_counter()
     lines_log: list[str] = []

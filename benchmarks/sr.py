@@ -17,7 +17,7 @@ What it does, per seed (0, 1, 2):
    the identity, ``zero_init_residual=True``; ICNR sub-pixel convolutions, ``icnr=True``);
    the same again with Lornatang's init (``zero_init_residual=False, icnr=False``), the
    ablation row (``--no-ablation`` skips it);
-2. its checkpoint (``zoo.checkpoint.save_checkpoint``) starts SRGAN, as in the paper
+2. its checkpoint (``zoo.io.checkpoint.save_checkpoint``) starts SRGAN, as in the paper
    (``build("srgan", official_weights=DIR)``), trained for a fixed number of steps with
    the pixel content loss (the paper's SRGAN-MSE variant: ``content_loss="pixel"``; no
    ImageNet VGG19 weights can be had offline, and VGG features of random weights are no
@@ -137,7 +137,7 @@ def evaluate(upscale, tests: dict[str, torch.Tensor]) -> dict[str, tuple[float, 
 
 
 def train(adapter, images, *, steps: int, batch: int, size: int, seed: int, device: str, lr: float | None) -> dict:
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     trainer = Trainer(epochs=1, lr=lr, device=device, seed=seed, progress=False)
     result = trainer.fit(adapter, Patches(images, steps=steps, batch=batch, size=size, seed=seed))
@@ -173,12 +173,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from zoo.checkpoint import save_checkpoint
-    from zoo.fileio import atomic_write_text
-    from zoo.optim import Schedule
+    from zoo.io.checkpoint import save_checkpoint
+    from zoo.io.images import save_grid
+    from zoo.models.optim import Schedule
     from zoo.plugins.srgan_model import bicubic_resize
     from zoo.registry import build
-    from zoo.sampling import save_grid
+    from zoo.utils.fileio import atomic_write_text
 
     start = time.perf_counter()
     train_images = [photograph(n) for n in TRAIN]

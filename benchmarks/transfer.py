@@ -6,7 +6,7 @@ One command (CPU, about 45 minutes on 2 cores)::
     python benchmarks/transfer.py --quick          # 1 seed, K = 1 and 5, 3 epochs: a smoke test
 
 Everything goes through the library's own entry points (:func:`zoo.tasks.train`,
-:func:`zoo.pretrain.pretrain`, :func:`zoo.tasks.adapt`), with ResNet-18 at 32x32 px.
+:func:`zoo.tasks.pretrain.pretrain`, :func:`zoo.tasks.adapt`), with ResNet-18 at 32x32 px.
 
 **Digits (similar domains).** Source: scikit-learn's digits 0-4 (718 training images).
 Target: digits 5-9 with K = 1, 5, 10, 20 labelled images per class, scored on the target's
@@ -60,7 +60,7 @@ os.environ.setdefault("ZOO_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.fileio import atomic_write_text  # noqa: E402
+from zoo.utils.fileio import atomic_write_text  # noqa: E402
 
 BACKBONE = "resnet18"
 SUPERVISED, AUTOENCODER, GREEDY, FACES_AE = "supervised", "autoencoder", "greedy", "autoencoder (faces)"
@@ -107,7 +107,7 @@ def pretrain_route(route: str, seed: int, tmp: Path, args: argparse.Namespace) -
 
         tasks.train(BACKBONE, "digits:0-4", epochs=args.source_epochs, out=out, seed=seed, progress=False)
     else:
-        from zoo.pretrain import pretrain
+        from zoo.tasks.pretrain import pretrain
 
         method, data = {AUTOENCODER: ("autoencoder", "digits:0-4"), GREEDY: ("greedy", "digits:0-4"), FACES_AE: ("autoencoder", "faces")}[
             route
@@ -148,7 +148,7 @@ def speed(seconds: float, rounds: int) -> dict[str, float]:
 
     from zoo.data import make_loaders, resolve_data
     from zoo.registry import build
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     source = resolve_data("digits:0-4", seed=0)
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoo.fileio import atomic_write_text
+from zoo.utils.fileio import atomic_write_text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

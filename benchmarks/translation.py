@@ -14,11 +14,11 @@ What it does, in one run, on scikit-learn's 1,797 real 8x8 handwritten digits, r
 2. **Judge.** ``zoo train resnet18 --data digits --img-size 32`` on that same split (so it
    never saw the test images); its held-out accuracy is reported. It gives (a) the class of
    each translated image and (b) its penultimate features, in which KID (Binkowski et al.
-   2018; torchmetrics through :func:`zoo.quality.fid_kid`) compares the translations with
+   2018; torchmetrics through :func:`zoo.tasks.quality.fid_kid`) compares the translations with
    the real training images of the target digit. A classifier labels anything, blurred grey
    blobs included; KID tells such blobs from digits.
 3. **CycleGAN** (:class:`zoo.plugins.cyclegan_model.CycleGANAdapter` through
-   :class:`zoo.trainer.Trainer`): the official losses (LSGAN, cycle 10, identity 0.5, pool
+   :class:`zoo.training.trainer.Trainer`): the official losses (LSGAN, cycle 10, identity 0.5, pool
    50, Adam 2e-4 / 0.5, constant then linear decay over the second half), 6-block
    generators and 3-layer PatchGANs at reduced width (``--ngf``, ``--ndf``; the official 64
    is too slow for 2 CPU cores), the trainer's batches (``--batch-size``, both domains
@@ -83,7 +83,7 @@ def _measure(adapter, features, real, test, src: int, dst: int, seed: int) -> di
     """
     import torch
 
-    from zoo.quality import fid_kid, label_accuracy
+    from zoo.tasks.quality import fid_kid, label_accuracy
 
     def run(x, direction):
         return x if adapter is None else adapter.translate(x * 2 - 1, direction)
@@ -127,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from zoo import tasks
     from zoo.data import stratified_split
-    from zoo.fileio import atomic_write_text
-    from zoo.quality import fid_kid, load_classifier
+    from zoo.io.images import save_grid
     from zoo.registry import build
-    from zoo.sampling import save_grid
-    from zoo.trainer import Trainer, seed_everything
+    from zoo.tasks.quality import fid_kid, load_classifier
+    from zoo.training.trainer import Trainer
+    from zoo.utils.fileio import atomic_write_text
+    from zoo.utils.seeding import seed_everything
 
     torch.set_num_threads(args.threads)
     src, dst = (int(c) for c in args.pair.split(","))
@@ -262,7 +263,7 @@ images (unpaired; batches of {args.batch_size} mixing both), {len(test[src])} A 
 
 Judge: `zoo train resnet18 --data digits --img-size {SIZE}` on the same split ({args.classifier_epochs} epochs):
 **{100 * clf["val_accuracy"]:.1f} %** held-out accuracy on {clf["val_images"]} digits. "Classified" is its verdict on each
-translated image; KID x 100 (torchmetrics, in its penultimate features, `zoo.quality.fid_kid`)
+translated image; KID x 100 (torchmetrics, in its penultimate features, `zoo.tasks.quality.fid_kid`)
 compares the held-out translations with the real training images of the target digit: a
 classifier labels anything, grey blobs included; KID tells blobs from digits. The floor row
 is KID of the real held-out target digits themselves.

@@ -13,7 +13,7 @@ official RaFD loader does):
    (a ten-way decision: a blur is not counted as any of the three domains).
 3. **StarGAN** (``zoo.registry.build("stargan", mode="domain", ...)``), domain mode, the
    domains being the digits ``--domains`` (default 0, 1, 2); trained through
-   ``zoo.trainer.Trainer`` on their training images for a fixed number of iterations with
+   ``zoo.training.trainer.Trainer`` on their training images for a fixed number of iterations with
    the official recipe (yunjey/stargan ``solver.py``: WGAN-GP, lambda_gp 10, lambda_cls 1,
    lambda_rec 10, n_critic 5, Adam 1e-4 (0.5, 0.999), batch 16, linear decay over the
    second half), but smaller networks than the released ones so it fits the CPU budget:
@@ -168,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     from torch.utils.data import DataLoader, TensorDataset
 
     from zoo.data import stratified_split
-    from zoo.fileio import atomic_write_text
+    from zoo.io.images import save_grid
     from zoo.registry import build
-    from zoo.sampling import save_grid
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
+    from zoo.utils.fileio import atomic_write_text
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ import typer
 from typer.core import TyperGroup
 
 from zoo.cli.common import CLI_FLAGS, debug_enabled
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 
 __all__ = ["ZooGroup", "app", "describe_failure", "failed_input_shape", "main", "run"]
 
@@ -41,12 +41,6 @@ def _one_line(text: str, exit_code: int) -> typer.Exit:
 
 def _user_error(message: str, exit_code: int) -> typer.Exit:
     return _one_line(f"Error: {message}", exit_code)
-
-
-def _first_line(exc: BaseException, limit: int = 300) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    text = lines[0] if lines else ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _click_exceptions() -> Any:
@@ -111,7 +105,7 @@ class ZooGroup(TyperGroup):
                 import traceback
 
                 traceback.print_exc()
-            message = _first_line(exc)
+            message = first_line(exc, 300, fallback=False)
             raise _one_line(f"Interrupted: {message}" if message else "Interrupted", 130) from None
         except Exception as exc:
             if debug_enabled():
@@ -126,7 +120,7 @@ def describe_failure(exc: BaseException, model: str | None = None) -> str:
     line>"`` when a network's forward raised it (the shape of the tensors passed to the
     outermost :class:`torch.nn.Module` call in the traceback), else ``"resnet50: Type: <first
     line>"`` (``model`` is the command's model name, or ``None``)."""
-    text = _first_line(exc)
+    text = first_line(exc, 300, fallback=False)
     shape = failed_input_shape(exc)
     if shape is not None:
         return f"{model or 'the model'} failed on input {shape}: {text or type(exc).__name__}"
@@ -176,7 +170,7 @@ def _is_oom(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, RuntimeError) or "torch" not in sys.modules:
         return False
-    from zoo.devices import is_oom  # torch is already loaded
+    from zoo.utils.devices import is_oom  # torch is already loaded
 
     return is_oom(exc)
 
@@ -225,7 +219,7 @@ def add_plugin_commands() -> None:
     if _plugins_added:
         return
     _plugins_added = True
-    from zoo.manager import get_plugin_manager
+    from zoo.registry.manager import get_plugin_manager
 
     get_plugin_manager().call_each("zoo_cli_commands", app=app)
 
@@ -252,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point: the process's thread defaults (:func:`zoo.threads.configure_process`,
+    """Console-script entry point: the process's thread defaults (:func:`zoo.utils.threads.configure_process`,
     before torch loads), then ``sys.exit(main())``."""
-    from zoo.threads import configure_process
+    from zoo.utils.threads import configure_process
 
     try:
         configure_process()

@@ -1,6 +1,6 @@
 """``zoo bench``: measure size, parameters, depth, GFLOPs, latency, throughput and peak memory.
 
-A thin shell over :func:`zoo.bench.bench_models` (imported inside the command, so
+A thin shell over :func:`zoo.tasks.bench.bench_models` (imported inside the command, so
 importing this module, as ``zoo list`` does, never imports torch); the rows are formatted
 by :mod:`zoo.cli.bench_format`. Data goes to stdout (a rich table, or ``--json`` /
 ``--csv`` / ``--markdown``); the progress bar, notes and errors go to stderr.
@@ -16,10 +16,10 @@ import typer
 from zoo.cli import bench_format
 from zoo.cli.common import THREADS_HELP, apply_threads, err_console, print_json
 from zoo.errors import ZooError
-from zoo.progress import progress_bar
+from zoo.utils.progress import progress_bar
 
 if TYPE_CHECKING:
-    from zoo.bench import BenchRow
+    from zoo.tasks.bench import BenchRow
 
 __all__ = ["bench_cmd"]
 
@@ -57,7 +57,7 @@ def bench_cmd(
     if sum((as_json, as_csv, as_markdown)) > 1:
         raise ZooError("choose one of --json, --csv, --markdown", exit_code=2)
 
-    from zoo.bench import bench_models  # imports torch
+    from zoo.tasks.bench import bench_models  # imports torch
 
     apply_threads(threads)
 

@@ -1,8 +1,8 @@
 """How ``zoo bench`` rows look: the rich table, ``--markdown`` and ``--csv``.
 
-Every function takes :class:`zoo.bench.BenchRow` objects (``zoo bench --json`` output
-turns back into rows with :meth:`zoo.bench.BenchRow.from_dict`). Importing this module
-does not import torch; :func:`rows_to_csv` imports :mod:`zoo.bench` for its columns.
+Every function takes :class:`zoo.tasks.bench.BenchRow` objects (``zoo bench --json`` output
+turns back into rows with :meth:`zoo.tasks.bench.BenchRow.from_dict`). Importing this module
+does not import torch; :func:`rows_to_csv` imports :mod:`zoo.tasks.bench` for its columns.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoo.cli.common import out_console
 
 if TYPE_CHECKING:
-    from zoo.bench import BenchRow
+    from zoo.tasks.bench import BenchRow
 
 __all__ = ["TABLE_COLUMNS", "format_cell", "print_table", "rows_to_csv", "rows_to_markdown"]
 
@@ -65,13 +65,13 @@ def rows_to_markdown(rows: Sequence[BenchRow], columns: Sequence[tuple[str, str]
 
 
 def rows_to_csv(rows: Sequence[BenchRow]) -> str:
-    """CSV text with every :class:`zoo.bench.BenchRow` field as a column, in field order.
+    """CSV text with every :class:`zoo.tasks.bench.BenchRow` field as a column, in field order.
 
     Lists become ``;``-joined text, ``None`` an empty cell, floats are rounded to 6 decimals.
     """
     from dataclasses import fields
 
-    from zoo.bench import BenchRow
+    from zoo.tasks.bench import BenchRow
 
     keys = [f.name for f in fields(BenchRow)]
     buf = io.StringIO()

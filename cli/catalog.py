@@ -174,8 +174,8 @@ def _dataset_table(details: list[dict]) -> None:
 def plugins_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the plugins: what each contributes (models, data sets, hooks), and which failed and why;
     then each built-in data set: images, image shape, classes, groups and cache file (nothing is loaded)."""
-    from zoo.manager import get_plugin_manager, plugin_short_name
     from zoo.registry import dataset_specs, model_owners
+    from zoo.registry.manager import get_plugin_manager, plugin_short_name
 
     pm = get_plugin_manager()
     owners = model_owners()  # runs every zoo_model_specs hook: failures are recorded first

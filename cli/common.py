@@ -34,14 +34,14 @@ THREADS_HELP = (
 
 
 def apply_threads(threads: int | None) -> None:
-    """``--threads N``: set torch's intra-op thread count (:func:`zoo.threads.set_threads`);
-    ``None`` keeps the process default (:func:`zoo.threads.configure_process`).
+    """``--threads N``: set torch's intra-op thread count (:func:`zoo.utils.threads.set_threads`);
+    ``None`` keeps the process default (:func:`zoo.utils.threads.configure_process`).
 
     Raises:
         ZooError: ``threads`` below 1 (exit code 2).
     """
     if threads is not None:
-        from zoo.threads import set_threads
+        from zoo.utils.threads import set_threads
 
         set_threads(threads)
 

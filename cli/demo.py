@@ -15,7 +15,7 @@ Every option is checked before the first step, so a bad value is the only line p
 
 Everything is written under ``--out`` (default: a new ``runs/demo``, ``runs/demo-2``...);
 an ``--out`` that holds an earlier demo is refused unless ``--overwrite``
-(:func:`zoo.fileio.claim_output`).
+(:func:`zoo.utils.outputs.claim_output`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import typer
 
 from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console
 from zoo.errors import ZooError
-from zoo.fileio import atomic_write_text
+from zoo.utils.fileio import atomic_write_text
 
 __all__ = ["demo_cmd"]
 
@@ -91,10 +91,10 @@ def demo_cmd(
     """Run the main job end to end on real offline data and write everything under OUT."""
     from zoo import tasks
     from zoo.cli import bench_format, catalog
-    from zoo.devices import resolve_device
-    from zoo.fileio import claim_output
     from zoo.registry import get_spec
-    from zoo.trainer import check_training_args
+    from zoo.training.trainer import check_training_args
+    from zoo.utils.devices import resolve_device
+    from zoo.utils.outputs import claim_output
 
     # every option first: a bad value is the only line, before any work or file
     _positive(shots=shots, source_epochs=source_epochs, target_epochs=target_epochs, gan_steps=gan_steps)
@@ -119,7 +119,7 @@ def demo_cmd(
     summary["list_seconds"] = round(time.perf_counter() - t, 3)
 
     _step(2, f"zoo bench {' '.join(BENCH_MODELS)} --device {device}")
-    from zoo.bench import bench_models
+    from zoo.tasks.bench import bench_models
 
     rows = bench_models(list(BENCH_MODELS), device=device, budget_s=bench_budget)
     bench_format.print_table(rows)

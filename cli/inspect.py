@@ -1,5 +1,5 @@
 """``zoo features``, ``zoo eval``, ``zoo predict`` and ``zoo export``: thin shells over
-:mod:`zoo.features`, :mod:`zoo.evaluate` and :mod:`zoo.export` (imported when a command runs)."""
+:mod:`zoo.tasks.features`, :mod:`zoo.tasks.evaluate` and :mod:`zoo.tasks.export` (imported when a command runs)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def features_cmd(
     Writes features (N, D) float32, labels (N,) int64 and split (N,) uint8 (0 train,
     1 held-out), with the model, data and class names in the file's metadata.
     """
-    from zoo.features import extract_features
+    from zoo.tasks.features import extract_features
 
     result = extract_features(
         name,
@@ -99,7 +99,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Top-1, top-5 and per-class accuracy of a classifier checkpoint on DATA, and a confusion-matrix PNG."""
-    from zoo.evaluate import evaluate
+    from zoo.tasks.evaluate import evaluate
 
     r = evaluate(checkpoint, data, out=out, overwrite=overwrite, split=split, seed=seed, topk=topk, batch_size=batch_size, device=device)
     err_console.print(f"wrote {' and '.join(r['files'])}", markup=False, highlight=False, soft_wrap=True)
@@ -134,7 +134,7 @@ def predict_cmd(
 
     Every image is decoded first: one that cannot be is an error naming it, and nothing is printed.
     """
-    from zoo.evaluate import predict
+    from zoo.tasks.evaluate import predict
 
     results = predict(checkpoint, list(images), topk=topk)
     if as_json:
@@ -158,7 +158,7 @@ def export_cmd(
     outputs match PyTorch's within 1e-4 (relative). Input: normalised (batch, 3, S, S)
     float32; output: logits. GAN checkpoints are refused.
     """
-    from zoo.export import export
+    from zoo.tasks.export import export
 
     r = export(checkpoint, fmt, out=out, overwrite=overwrite, img_size=img_size)
     if as_json:

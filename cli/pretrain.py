@@ -1,4 +1,4 @@
-"""``zoo pretrain``: a thin shell over :func:`zoo.pretrain.pretrain` (unsupervised pretraining of a backbone)."""
+"""``zoo pretrain``: a thin shell over :func:`zoo.tasks.pretrain.pretrain` (unsupervised pretraining of a backbone)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ def pretrain_cmd(
     OUT/metrics.jsonl; then 'zoo adapt NAME --head N --weights OUT' starts from it. Ctrl-C
     exits 130, leaving the last complete epoch in OUT/last.
     """
-    from zoo.fileio import claim_output
-    from zoo.pretrain import pretrain
+    from zoo.tasks.pretrain import pretrain
+    from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
     if out is None:

@@ -1,4 +1,4 @@
-"""``zoo sample``: a thin shell over :func:`zoo.sampling.sample`."""
+"""``zoo sample``: a thin shell over :func:`zoo.tasks.sampling.sample`."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def sample_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate images with a trained GAN, or translate images with an image-to-image GAN, into one PNG."""
-    from zoo import sampling
     from zoo.errors import ZooError
+    from zoo.tasks import sampling
 
     if label is not None and attr is not None:
         raise ZooError("give --label (class-conditional GANs) or --attr (attribute GANs), not both", exit_code=2)

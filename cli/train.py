@@ -73,7 +73,7 @@ def train_cmd(
     how to resume.
     """
     from zoo import tasks
-    from zoo.fileio import claim_output
+    from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
     if out is None and resume is None:
@@ -158,7 +158,7 @@ def adapt_cmd(
     Writes OUT as 'zoo train' does (with OUT/last and OUT/best when it fine-tunes).
     """
     from zoo import tasks
-    from zoo.fileio import claim_output
+    from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
     if out is None and resume is None:

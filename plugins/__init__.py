@@ -1,5 +1,5 @@
 """Built-in plugins of ``zoo``: one module per model family, plus built-in data sets.
 
 Each module is an ordinary pluggy plugin, written exactly as a third party would write
-one; :data:`zoo.manager.BUILTIN_PLUGINS` registers them by module name.
+one; :data:`zoo.registry.manager.BUILTIN_PLUGINS` registers them by module name.
 """

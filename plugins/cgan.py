@@ -36,7 +36,7 @@ from zoo.pluginkit import gan_hooks
 from zoo.plugins.vanilla_gan import boolean, image_options, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
 __all__ = ["resolve_options", "zoo_build_model", "zoo_model_specs"]
 

@@ -39,14 +39,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.adapters import Step
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
+from zoo.models.adapters import Step
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
 from zoo.plugins.vanilla_gan_model import (
     Maxout,
 )
-from zoo.spec import ModelSpec
+from zoo.registry.spec import ModelSpec
 
 __all__ = ["CGANAdapter", "Discriminator", "Generator", "one_hot"]
 
@@ -170,7 +170,7 @@ class CGANAdapter(GANAdapter):
         latent_dim: length of ``z``.
         num_classes: number of classes ``K``.
         class_names: the ``K`` class names in label order (default ``"0"`` ... ``"K-1"``);
-            they parse ``--label`` (:meth:`zoo.conditions.ConditionSpec.parse`) and are
+            they parse ``--label`` (:meth:`zoo.models.conditions.ConditionSpec.parse`) and are
             saved by :meth:`config` in the checkpoint's sidecar.
         mode_seeking: weight of the mode-seeking term added to the generator loss
             (:meth:`mode_seeking_term`, Mao et al. 2019); ``0`` is the paper's plain cGAN.
@@ -277,7 +277,7 @@ class CGANAdapter(GANAdapter):
         Args:
             batch: ``(images, labels)``: images ``(N, C, S, S)`` float in ``[-1, 1]``,
                 labels ``(N,)`` int64 class indices in ``[0, num_classes)``.
-            ctx: the trainer's :class:`zoo.gan.StepContext`.
+            ctx: the trainer's :class:`zoo.models.gan.StepContext`.
 
         Yields:
             ``Step("discriminator", d_loss, {"d_loss", "d_real", "d_fake"})`` with
@@ -355,7 +355,7 @@ class CGANAdapter(GANAdapter):
         by side, so they are one layer; the projection embedding scores the top features, so
         it joins the output layer. Three layers: ``[[x_branch maxout, y_branch maxout],
         [main maxout], [main linear (, embed)]]``. The generic rule (modules in registration
-        order, :func:`zoo.gan_transfer.discriminator_layers`) would list the label branch as
+        order, :func:`zoo.tasks.gan_transfer.discriminator_layers`) would list the label branch as
         a second layer and the embedding as a fourth.
         """
         top = ["discriminator.main.3"] + (["discriminator.embed"] if self.projection else [])

@@ -42,13 +42,14 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from zoo.adapters import Step
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, eval_mode, to_unit_range, truncate_to_uint8, without_param_grads
-from zoo.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
-from zoo.optim import OptimizerConfig, Schedule
-from zoo.spec import ModelSpec
+from zoo.io.images import truncate_to_uint8
+from zoo.io.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
+from zoo.models.adapters import Step
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range, without_param_grads
+from zoo.models.optim import OptimizerConfig, Schedule
+from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "CycleGANAdapter",
@@ -700,7 +701,7 @@ class CycleGANAdapter(GANAdapter):
         Args:
             batch: ``(images, labels)``: images ``(N, C, S, S)`` float in ``[-1, 1]``, labels
                 ``(N,)`` int64 domain indices (0 = A, 1 = B).
-            ctx: the trainer's :class:`zoo.gan.StepContext`; without ``update_generator`` the
+            ctx: the trainer's :class:`zoo.models.gan.StepContext`; without ``update_generator`` the
                 generators step is left out.
 
         Yields:
@@ -795,8 +796,8 @@ class CycleGANAdapter(GANAdapter):
         writes that array with ``util/visualizer.py`` ``save_images`` -> ``util.save_image``
         (PIL, no resize at the default ``--aspect_ratio 1.0``). :meth:`translate` returns
         ``(y + 1) / 2`` computed in float32 exactly as numpy does it, so ``255 x`` here is the
-        official float32 value and :func:`zoo.gan.truncate_to_uint8` its official level
-        (:func:`zoo.sampling.save_grid` tiles a grey image to RGB as ``tensor2im`` does).
+        official float32 value and :func:`zoo.models.gan.truncate_to_uint8` its official level
+        (:func:`zoo.tasks.sampling.save_grid` tiles a grey image to RGB as ``tensor2im`` does).
 
         Args:
             images: float images in ``[0, 1]`` (:meth:`translate`, :meth:`sample`), any shape.

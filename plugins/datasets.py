@@ -36,7 +36,7 @@ def _faces():
 def zoo_datasets():
     """``{"digits": DatasetSpec, "faces": DatasetSpec}``; each loader returns ``(images uint8
     (N, 1, H, W), labels int64 (N,), class names)`` as numpy arrays. Nothing is loaded here."""
-    from zoo.spec import DatasetSpec
+    from zoo.registry.spec import DatasetSpec
 
     return {
         "digits": DatasetSpec(

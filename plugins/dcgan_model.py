@@ -23,10 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
-from zoo.spec import ModelSpec
+from zoo.models.adapters import Step
+from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
+from zoo.registry.spec import ModelSpec
 
 __all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]
 
@@ -262,7 +262,7 @@ class DCGANAdapter(GANAdapter):
         Args:
             batch: ``(images, labels)`` or ``images``; images are ``(N, C, S, S)`` float
                 in ``[-1, 1]``; labels are ignored.
-            ctx: the trainer's :class:`zoo.gan.StepContext`; no generator step when
+            ctx: the trainer's :class:`zoo.models.gan.StepContext`; no generator step when
                 ``ctx.update_generator`` is false. Logs are detached scalar tensors.
 
         Yields:

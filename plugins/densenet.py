@@ -10,7 +10,7 @@ from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):
-    from zoo.backbones import stages_from_children
+    from zoo.models.backbones import stages_from_children
 
     return stages_from_children(model, root="features")
 

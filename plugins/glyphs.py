@@ -10,7 +10,7 @@ black, grey, one glyph per image), for transfer learning (``benchmarks/transfer.
 **Size.** :data:`PER_CLASS` = 1,400 images per class, 50,400 in all, 1 x 32 x 32 uint8
 (0 background, 255 ink), made once with seed :data:`SEED` = 0 and cached as
 ``$ZOO_CACHE/glyphs/glyphs-v1-32px-1400-seed0.npz`` (:func:`cache_path`; ``$ZOO_CACHE`` as
-:func:`zoo.download.cache_dir`), a compressed ``.npz`` of 32 MB. Generating it took 4.6 s and
+:func:`zoo.io.download.cache_dir`), a compressed ``.npz`` of 32 MB. Generating it took 4.6 s and
 writing it 4.1 s on one core of the 2-core development machine (Pillow 13.0, FreeType
 2.14.3); a second process waits for the first and reads its file. The same seed gives
 byte-identical arrays; the cache records the fonts' SHA-256 and the Pillow, FreeType and
@@ -81,8 +81,8 @@ VERSION = 1
 
 def cache_path() -> Path:
     """The cache file of the data set: ``<zoo cache>/glyphs/glyphs-v1-32px-1400-seed0.npz``
-    (:func:`zoo.download.cache_dir`, i.e. ``$ZOO_CACHE``). Nothing is created. Raises nothing."""
-    from zoo.download import cache_dir
+    (:func:`zoo.io.download.cache_dir`, i.e. ``$ZOO_CACHE``). Nothing is created. Raises nothing."""
+    from zoo.io.download import cache_dir
 
     return cache_dir() / "glyphs" / f"glyphs-v{VERSION}-{IMAGE_SIZE}px-{PER_CLASS}-seed{SEED}.npz"
 
@@ -106,7 +106,7 @@ def load() -> tuple[object, object, list[str]]:
 def zoo_datasets():
     """``{"glyphs": DatasetSpec}``: the loader :func:`load` with its classes, groups, size,
     image shape and cache file declared (nothing is loaded or generated here)."""
-    from zoo.spec import DatasetSpec
+    from zoo.registry.spec import DatasetSpec
 
     return {
         "glyphs": DatasetSpec(

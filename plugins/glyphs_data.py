@@ -398,8 +398,8 @@ def load_cached(path: str | os.PathLike[str], *, per_class: int, seed: int, imag
 
     The file is a compressed ``.npz`` of ``images`` uint8 ``(N, 1, S, S)``, ``labels`` int64
     ``(N,)``, ``font_index`` int16 ``(N,)`` and ``meta`` (JSON: the arguments, the font names
-    and :func:`fingerprint`). It is written whole or not at all (:func:`zoo.fileio.atomic_write`)
-    under the cache's lock (:func:`zoo.pins.cache_lock`): a second process waits for the
+    and :func:`fingerprint`). It is written whole or not at all (:func:`zoo.utils.fileio.atomic_write`)
+    under the cache's lock (:func:`zoo.io.pins.cache_lock`): a second process waits for the
     first and then reads its file instead of generating again. A file made with other
     arguments, fonts or library versions, or unreadable, is generated again.
 
@@ -415,8 +415,8 @@ def load_cached(path: str | os.PathLike[str], *, per_class: int, seed: int, imag
 
     import numpy as np
 
-    from zoo.fileio import atomic_write
-    from zoo.pins import cache_lock
+    from zoo.io.pins import cache_lock
+    from zoo.utils.fileio import atomic_write
 
     path = Path(path)
     fonts = font_sources()

@@ -29,12 +29,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.adapters import Step
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
+from zoo.models.adapters import Step
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
 from zoo.plugins.lapgan import resolve_options
-from zoo.spec import ModelSpec
+from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "BaseDiscriminator",
@@ -383,7 +383,7 @@ class LAPGANAdapter(GANAdapter):
         Args:
             batch: ``(images, labels)`` or ``images``: ``(N, C, S, S)`` float in ``[-1, 1]``
                 (labels ignored).
-            ctx: the trainer's :class:`zoo.gan.StepContext` (default: a fresh one).
+            ctx: the trainer's :class:`zoo.models.gan.StepContext` (default: a fresh one).
 
         Raises:
             ZooError: the images do not have the shape the model was built for.

@@ -14,7 +14,7 @@ from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):
-    from zoo.adapters import Stage
+    from zoo.models.adapters import Stage
 
     if hasattr(model, "features"):  # torchvision v2 / v3
         feats = [f"features.{n}" for n, _ in model.features.named_children()]

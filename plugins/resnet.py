@@ -15,8 +15,8 @@ from zoo.pluginkit import backbone_hooks
 
 
 def _stages(model):
-    from zoo.adapters import Stage
-    from zoo.backbones import stages_from_children
+    from zoo.models.adapters import Stage
+    from zoo.models.backbones import stages_from_children
 
     if hasattr(model, "layer1"):  # torchvision ResNet / ResNeXt
         return stages_from_children(model)

@@ -59,7 +59,7 @@ from zoo.pluginkit import gan_hooks
 from zoo.plugins.vanilla_gan import boolean, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
 __all__ = ["CONTENT_LOSSES", "FLAVOURS", "resolve_options", "zoo_build_model", "zoo_model_specs"]
 

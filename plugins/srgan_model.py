@@ -49,13 +49,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.adapters import Step
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, truncate_to_uint8
-from zoo.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
-from zoo.optim import OptimizerConfig
-from zoo.spec import ModelSpec
+from zoo.io.images import truncate_to_uint8
+from zoo.io.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
+from zoo.models.adapters import Step
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode
+from zoo.models.optim import OptimizerConfig
+from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "CONTENT_LAYERS",
@@ -560,8 +561,8 @@ def load_content_network(layer: str, weights: str, *, model: str = "srgan") -> V
     Args:
         layer: ``"vgg22"`` or ``"vgg54"``.
         weights: ``"imagenet"`` (zoo's published ``vgg19`` weights through
-            :func:`zoo.download.fetch_pretrained`: the cache, else a download) or a file or
-            zoo checkpoint directory (read by :func:`zoo.checkpoint.read_checkpoint`:
+            :func:`zoo.io.pretrained.fetch_pretrained`: the cache, else a download) or a file or
+            zoo checkpoint directory (read by :func:`zoo.io.checkpoint.read_checkpoint`:
             safetensors, or pickles with ``torch.load(weights_only=True)`` only).
         model: the model's name, for messages.
 
@@ -573,14 +574,14 @@ def load_content_network(layer: str, weights: str, *, model: str = "srgan") -> V
             unreadable, is a zoo checkpoint of another model, or lacks a tensor or has one of
             another shape (one line each; ``{param}`` is ``content_weights``).
     """
-    from zoo.checkpoint import read_checkpoint
+    from zoo.io.checkpoint import read_checkpoint
     from zoo.registry import get_spec
 
     spec = get_spec("vgg19")
     net = VGGFeatures(layer, spec.mean, spec.std)
     path: Any = weights
     if weights == "imagenet":
-        from zoo.download import fetch_pretrained
+        from zoo.io.pretrained import fetch_pretrained
 
         try:
             path = fetch_pretrained(spec, "imagenet")
@@ -642,7 +643,7 @@ def read_generator(path: str | os.PathLike[str], model: str) -> SRResNet | Leftt
             another family or shape (see :func:`load_official_srgan`); ``{param}`` is
             ``official_weights``, exit code 2.
     """
-    from zoo.checkpoint import read_checkpoint
+    from zoo.io.checkpoint import read_checkpoint
 
     p = Path(path).expanduser()
     source: Any = p
@@ -759,7 +760,7 @@ class SRGANAdapter(GANAdapter):
 
     default_lr = 1e-4
     betas = (0.9, 0.999)
-    #: the range of :meth:`preprocess` output (``zoo.translate`` shows inputs with it)
+    #: the range of :meth:`preprocess` output (``zoo.tasks.translate`` shows inputs with it)
     input_range = (0.0, 1.0)
 
     def __init__(
@@ -917,7 +918,7 @@ class SRGANAdapter(GANAdapter):
 
         ``srresnet`` yields ``Step("generator", mse, {"mse", "psnr"})`` (PSNR in dB on the
         ``[0, 1]`` RGB patches, no border crop). ``srgan`` yields ``Step("discriminator",
-        ..., {"d_loss", "d_real", "d_fake"})`` (:func:`zoo.gan.adversarial_steps`), then,
+        ..., {"d_loss", "d_real", "d_fake"})`` (:func:`zoo.models.gan.adversarial_steps`), then,
         when ``ctx.update_generator``, ``Step("generator", loss, {"g_loss", "content_loss",
         "adversarial_loss", "mse"})`` against the discriminator just stepped, with the
         discriminator's parameters out of the graph.
@@ -1007,7 +1008,7 @@ class SRGANAdapter(GANAdapter):
         """SRGAN's 8-bit images: truncation, the convention of both official inference scripts.
 
         One convention for the family (``srresnet`` and ``srgan``, either generator flavour,
-        official or trained by zoo), :func:`zoo.gan.truncate_to_uint8`:
+        official or trained by zoo), :func:`zoo.models.gan.truncate_to_uint8`:
 
         * Lornatang/SRGAN-PyTorch at 8842030: ``inference.py`` line 41 ``tensor_to_image(sr_tensor,
           False, args.half)``, ``imgproc.py`` line 182 ``tensor.squeeze(0).permute(1, 2,

@@ -50,12 +50,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from zoo import hookimpl
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
 from zoo.plugins.vanilla_gan import positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
 __all__ = ["MODES", "resolve_options", "zoo_build_model", "zoo_model_specs"]
 
@@ -168,6 +169,18 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
             value = str(value)  # a pathlib.Path
         out[key] = value
     return out
+
+
+@hookimpl
+def zoo_data_sources() -> dict[str, Any]:
+    """``--data celeba:DIR``: CelebA-style attribute data (:func:`zoo.plugins.stargan_data.resolve_celeba`)."""
+
+    def celeba(location: str, **options: Any) -> Any:
+        from zoo.plugins.stargan_data import resolve_celeba
+
+        return resolve_celeba(location, **options)
+
+    return {"celeba": celeba}
 
 
 zoo_model_specs, zoo_build_model = gan_hooks(__name__, adapter="zoo.plugins.stargan_model:StarGANAdapter", options=resolve_options)

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.data import DataSource, load_rgb
+from zoo.data import DataSource
 from zoo.errors import ZooError, did_you_mean
+from zoo.io.images import load_rgb
 
 __all__ = [
     "ATTR_FILE",
@@ -262,20 +263,27 @@ def celeba_source(
     )
 
 
-def resolve_celeba(data: str, attrs: list[str] | tuple[str, ...] | str | None = None, *, val_fraction: float = 0.2) -> AttributeSource:
-    """``--data celeba:DIR [--attrs A,B,...]`` -> :func:`celeba_source` ``(DIR, attrs)``.
+def resolve_celeba(
+    location: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: list[str] | tuple[str, ...] | str | None = None
+) -> AttributeSource:
+    """``--data celeba:DIR [--attrs A,B,...]``: the ``zoo_data_sources`` resolver of the ``celeba``
+    prefix, :func:`celeba_source` ``(DIR, attrs)``.
 
     Args:
-        data: ``"celeba:DIR"``.
-        attrs: the selected attributes (default: the released models' 5).
+        location: ``DIR``, the text after ``celeba:`` (the folder with ``list_attr_celeba.txt``).
+        seed: unused (the split is CelebA's own ``list_eval_partition.txt`` when present,
+            else :func:`celeba_source`'s); accepted as every resolver is called with it.
         val_fraction: as :func:`celeba_source`.
+        attrs: the selected attributes (default: the released models' 5).
 
     Raises:
-        ZooError: ``data`` does not start with ``celeba:`` or names no folder; as :func:`celeba_source`.
+        ZooError: ``location`` is empty; as :func:`celeba_source`.
     """
-    prefix, sep, root = data.partition(":")
-    if prefix != "celeba" or not sep or not root:
-        raise ZooError(f"--data {data}: CelebA attribute data is given as celeba:DIR (the folder with {ATTR_FILE})", exit_code=2)
+    del seed
+    if not location:
+        raise ZooError(
+            f"--data celeba: names no folder; CelebA attribute data is given as celeba:DIR (the folder with {ATTR_FILE})", exit_code=2
+        )
     if attrs is None:
-        return celeba_source(root, val_fraction=val_fraction)
-    return celeba_source(root, attrs, val_fraction=val_fraction)
+        return celeba_source(location, val_fraction=val_fraction)
+    return celeba_source(location, attrs, val_fraction=val_fraction)

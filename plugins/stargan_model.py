@@ -44,13 +44,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from zoo.adapters import Step
-from zoo.conditions import NUMBER_WORDS, ConditionSpec
 from zoo.errors import ZooError, warn
-from zoo.gan import GANAdapter, StepContext, round_to_uint8, to_unit_range, without_param_grads
-from zoo.official import check_choice, count_indexed, load_strict, official_kind, read_official
-from zoo.optim import Schedule
-from zoo.spec import ModelSpec
+from zoo.io.images import round_to_uint8
+from zoo.io.official import check_choice, count_indexed, load_strict, official_kind, read_official
+from zoo.models.adapters import Step
+from zoo.models.conditions import NUMBER_WORDS, ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, to_unit_range, without_param_grads
+from zoo.models.optim import Schedule
+from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "CELEBA_ATTRIBUTES",
@@ -558,7 +559,7 @@ class StarGANAdapter(GANAdapter):
         ``ToTensor``, ``Normalize(0.5, 0.5)``; on a PIL image the crop and resize run in PIL
         (bilinear), as the official ``torchvision.transforms`` do. Grey images become RGB.
         Without ``crop_size``, or with ``resize_only`` (built-in data such as ``digits``):
-        :meth:`zoo.gan.GANAdapter.transforms` (resize and centre crop, no flip: a flipped
+        :meth:`zoo.models.gan.GANAdapter.transforms` (resize and centre crop, no flip: a flipped
         digit is another glyph).
         """
         if not self.crop_size or resize_only:
@@ -762,7 +763,7 @@ class StarGANAdapter(GANAdapter):
         ``save_image(self.denorm(x_concat.data.cpu()), result_path, nrow=1, padding=0)``, with
         ``denorm`` (lines 123-126) ``(x + 1) / 2`` clamped to ``[0, 1]`` (:meth:`translate`
         returns exactly that), and torchvision's ``save_image`` rounds
-        (:func:`zoo.gan.round_to_uint8`, the rule of torchvision 0.29.1, the fixtures'
+        (:func:`zoo.models.gan.round_to_uint8`, the rule of torchvision 0.29.1, the fixtures'
         version). The official file is a JPEG (``{i}-images.jpg``), so its decoded pixels
         also carry JPEG's loss; these are the levels it encodes. Whether the torchvision of
         StarGAN's time (2018) rounded too was not checked here.
@@ -865,7 +866,7 @@ class StarGANAdapter(GANAdapter):
             batch: ``(images, labels)``: images ``(N, 3, S, S)`` (or ``(N, 1, S, S)`` grey,
                 repeated to RGB) float in ``[-1, 1]``; labels ``(N, c_dim)`` float 0/1
                 (attribute mode) or ``(N,)`` int64 domain indices (domain mode).
-            ctx: the trainer's :class:`zoo.gan.StepContext` (``update_generator`` every
+            ctx: the trainer's :class:`zoo.models.gan.StepContext` (``update_generator`` every
                 ``n_critic`` = 5 iterations; the gradient penalty).
 
         Yields:

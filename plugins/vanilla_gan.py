@@ -34,7 +34,7 @@ from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
 __all__ = ["boolean", "image_options", "positive_int", "resolve_options", "zoo_build_model", "zoo_model_specs"]
 

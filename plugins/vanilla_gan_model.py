@@ -4,7 +4,7 @@ The hook module :mod:`zoo.plugins.vanilla_gan` names :class:`VanillaGANAdapter` 
 dotted path (:func:`zoo.pluginkit.gan_hooks`), so this module is imported only when a
 model is built. The cGAN (:mod:`zoo.plugins.cgan_model`) reuses :class:`Maxout`
 from here; both take the image check, the adversarial step and the sampling helpers from
-:mod:`zoo.gan`.
+:mod:`zoo.models.gan`.
 
 Origin: Goodfellow et al. 2014, "Generative Adversarial Nets", arXiv:1406.2661. The
 networks are the paper's MNIST model as released in goodfeli/adversarial ``mnist.yaml``
@@ -36,10 +36,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.adapters import Step
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
-from zoo.spec import ModelSpec
+from zoo.models.adapters import Step
+from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
+from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "Discriminator",
@@ -223,7 +223,7 @@ class VanillaGANAdapter(GANAdapter):
         Args:
             batch: ``images`` or ``(images, labels)``; images ``(N, C, S, S)`` float in
                 ``[-1, 1]`` (labels are ignored).
-            ctx: the trainer's :class:`zoo.gan.StepContext`.
+            ctx: the trainer's :class:`zoo.models.gan.StepContext`.
 
         Yields:
             ``Step("discriminator", d_loss, {"d_loss", "d_real", "d_fake"})`` with

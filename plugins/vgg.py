@@ -13,7 +13,7 @@ from zoo.pluginkit import backbone_hooks
 def _stages(model):
     from torch import nn
 
-    from zoo.adapters import Stage
+    from zoo.models.adapters import Stage
 
     stages, current = [], []
     for name, layer in model.features.named_children():

@@ -368,7 +368,7 @@ def scratch(tmp_path_factory):
 
     import torch
 
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
     from zoo.registry import build
 
     torch.manual_seed(0)

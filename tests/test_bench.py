@@ -1,8 +1,8 @@
-"""``zoo bench``: the measurements of :mod:`zoo.measure`, the rows of :mod:`zoo.bench`, the CLI.
+"""``zoo bench``: the measurements of :mod:`zoo.measure`, the rows of :mod:`zoo.tasks.bench`, the CLI.
 
 Depth is checked against the numbers in the models' names and MATLAB's table, with the
 networks built on the ``meta`` device (no memory, no compute) straight from
-torchvision/timm. Rows are checked against the types :class:`zoo.bench.BenchRow`
+torchvision/timm. Rows are checked against the types :class:`zoo.tasks.bench.BenchRow`
 declares, on a fake registry (fast) and on real registry models. Offline and seeded.
 """
 
@@ -27,11 +27,11 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from zoo import bench
-from zoo.bench import BenchRow
 from zoo.errors import ZooError
 from zoo.measure import count_flops, count_params, model_depth, peak_memory_mb, size_mb, time_forward
-from zoo.spec import ModelSpec
+from zoo.registry.spec import ModelSpec
+from zoo.tasks import bench
+from zoo.tasks.bench import BenchRow
 
 # ---- depth -------------------------------------------------------------------------------
 DEPTHS = [
@@ -176,7 +176,7 @@ assert depth.model_depth(m, (1, 3, 8, 8)) == 2 and flops.count_params(m) == 402 
 assert abs(flops.count_flops(m, x) - 2 * (4 * 6 * 6 * 27 + 144 * 2) / 1e9) < 1e-15
 assert timing.time_forward(lambda: m(x), budget_s=0.01, min_reps=3).reps >= 3
 assert memory.peak_memory_mb(lambda: m(x), model=m, inputs=(x,))[0] > flops.size_mb(m)
-loaded = [k for k in ("zoo.bench", "zoo.registry", "zoo.cli") if k in sys.modules]
+loaded = [k for k in ("zoo.tasks.bench", "zoo.registry", "zoo.cli") if k in sys.modules]
 assert not loaded, loaded
 """
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -18,12 +18,12 @@ from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from zoo.errors import ZooError
-from zoo.gan import StepContext, to_unit_range
-from zoo.optim import build_optimizer
+from zoo.models.gan import StepContext, to_unit_range
 from zoo.plugins import cyclegan
 from zoo.plugins import cyclegan_model as cm
 from zoo.registry import build, get_spec
-from zoo.trainer import Trainer
+from zoo.training.optim import build_optimizer
+from zoo.training.trainer import Trainer
 
 NAME = "cyclegan"
 
@@ -429,7 +429,7 @@ def test_small_released_file_and_its_safetensors_conversion_load(tmp_path):
     g = cm.ResnetGenerator(3, 3, ngf=4, n_blocks=2)
     pth, st = tmp_path / "tiny.pth", tmp_path / "tiny.safetensors"
     torch.save(released_file(g), pth)
-    save_file(dict(released_file(g)), str(st))  # what zoo.download.fetch_pretrained caches
+    save_file(dict(released_file(g)), str(st))  # what zoo.io.pretrained.fetch_pretrained caches
     for path in (pth, st):
         adapter = build(NAME, official_weights=str(path), image_size=32)
         assert (adapter.ngf, adapter.n_blocks, adapter.channels) == (4, 2, 3)
@@ -468,7 +468,8 @@ def test_registry_lists_the_released_generators():
 
 
 def test_train_on_two_digit_classes_saves_reloads_and_translates(tmp_path):
-    from zoo import sampling, tasks
+    from zoo import tasks
+    from zoo.tasks import sampling
 
     random.seed(0)
     out = tmp_path / "run"

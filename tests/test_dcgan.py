@@ -24,12 +24,12 @@ import torch.nn.functional as F
 from reference_fixtures import load_reference, synthetic_state_dict, weights_sha256
 from torch.utils.data import DataLoader, TensorDataset
 
-from zoo.catalog import builtin_specs
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
 from zoo.plugins import dcgan
 from zoo.plugins.dcgan_model import DCGANAdapter, infer_reference_config
-from zoo.trainer import Trainer
+from zoo.registry.catalog import builtin_specs
+from zoo.training.trainer import Trainer
 
 G_PARAMS = 3_576_704  # pytorch/examples Generator (nz=100, ngf=64, nc=3)
 D_PARAMS = 2_765_568  # pytorch/examples Discriminator (ndf=64, nc=3)
@@ -288,7 +288,7 @@ def digits():
 
 
 def test_training_through_the_trainer_on_digits(spec, digits):
-    """Three iterations of zoo.trainer.Trainer: per iteration the discriminator sees the real
+    """Three iterations of zoo.training.trainer.Trainer: per iteration the discriminator sees the real
     then the fake batch, is stepped, and only then is the generator loss computed, through a
     discriminator excluded from the generator step's graph (pytorch/examples' order)."""
     adapter = build(spec, image_size=32, channels=1, ngf=16, ndf=16)
@@ -391,7 +391,7 @@ def _umask() -> int:
 def test_save_grid_writes_one_png_atomically(tmp_path):
     from PIL import Image
 
-    from zoo.tasks import save_grid
+    from zoo.io.images import save_grid
 
     images = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     path = save_grid(images, tmp_path / "sub" / "grid.png")

@@ -1,4 +1,4 @@
-"""Several processes (zoo.distributed): 2 CPU processes (gloo) train as 1 process with the same global batch.
+"""Several processes (zoo.training.distributed): 2 CPU processes (gloo) train as 1 process with the same global batch.
 
 The 2-process runs start this file as a script, one process per rank, with the environment
 torchrun sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT`` on
@@ -35,7 +35,7 @@ def _backbone():
     """A backbone without batch norm (per-process batch statistics would differ from one process's)."""
     from torch import nn
 
-    from zoo.adapters import BackboneAdapter, stages_from_children
+    from zoo.models.adapters import BackboneAdapter, stages_from_children
     from zoo.registry import get_spec
 
     torch.manual_seed(0)
@@ -57,7 +57,7 @@ def _source(n_train: int, n_val: int, size: int):
 
 def _fit(adapter, source, *, batch_size: int, epochs: int, callbacks=()):
     from zoo.data import make_loaders
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     train, val = make_loaders(source, train_transform=lambda x: x, val_transform=lambda x: x, batch_size=batch_size, seed=0)
     trainer = Trainer(epochs=epochs, lr=0.05, seed=0, progress=False, callbacks=callbacks)
@@ -209,7 +209,7 @@ def test_torchrun_trains_a_gan_and_only_rank_zero_writes(tmp_path):
 
 
 def test_batch_size_is_global_and_must_split_evenly(monkeypatch):
-    from zoo.trainer import check_training_args
+    from zoo.training.trainer import check_training_args
 
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "4")
@@ -240,7 +240,7 @@ def test_shards_are_disjoint_and_the_held_out_split_is_not_padded(monkeypatch):
 
 
 def test_context_and_per_process_seeds(monkeypatch):
-    from zoo.distributed import context, epoch_seed
+    from zoo.utils.dist import context, epoch_seed
 
     for var in TORCHRUN_ENV:
         monkeypatch.delenv(var, raising=False)

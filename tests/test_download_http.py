@@ -34,10 +34,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo import download, pins, state_dict, weights
-from zoo.download import WeightsUnavailable
 from zoo.errors import ZooError
-from zoo.spec import ModelSpec, WeightSource
+from zoo.io import download, pins, pretrained, state_dict
+from zoo.io.download import WeightsUnavailable
+from zoo.models import weights
+from zoo.registry.spec import ModelSpec, WeightSource
 
 # ---------------------------------------------------------------------------------
 # the server
@@ -272,7 +273,7 @@ def test_wrong_digest_is_refused_and_nothing_is_cached(server):
     wrong = ("f" if not _sha(data).startswith("f") else "0") * 64
     spec = _spec(server.url + "/w.pth", sha256=wrong)
     with pytest.raises(ZooError) as ei:
-        download.fetch_pretrained(spec, progress=False)
+        pretrained.fetch_pretrained(spec, progress=False)
     assert str(ei.value) == (
         f"sha256 mismatch for {server.url}/w.pth: expected {wrong}, got {_sha(data)}; the file was deleted, "
         "try again or download it yourself and pass --weights FILE"
@@ -301,25 +302,25 @@ def test_converted_weights_are_pinned_and_checked_on_every_use(server, monkeypat
     data, sd = _pth()
     server.state.files["/w.pth"] = _File(data)
     spec = _spec(server.url + "/w.pth")  # no published digest
-    path = download.fetch_pretrained(spec, progress=False)
+    path = pretrained.fetch_pretrained(spec, progress=False)
     root = download.cache_dir()
     assert path == root / "tiny" / "t.safetensors" and not (root / "downloads" / "w.pth").exists()
     assert pins.file_pin(root, path) == {"sha256": pins.sha256_file(path), "size": path.stat().st_size, "source": server.url + "/w.pth"}
     assert pins.url_pin(root, server.url + "/w.pth") == _sha(data)
-    assert download.fetch_pretrained(spec, progress=False) == path and len(server.state.requests) == 1  # verified, no request
+    assert pretrained.fetch_pretrained(spec, progress=False) == path and len(server.state.requests) == 1  # verified, no request
 
     good = path.read_bytes()
     path.write_bytes(good[:-4] + b"\0\0\0\0")  # a changed cache file
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(ZooError) as ei:
-        download.fetch_pretrained(spec, progress=False)
+        pretrained.fetch_pretrained(spec, progress=False)
     assert str(ei.value) == (
         f"cached {path} changed since zoo wrote it (sha256 {pins.sha256_file(path)}, pinned {_sha(good)}); "
         "refusing it (ZOO_OFFLINE is set): go online so zoo fetches it again, or delete it"
     )
     monkeypatch.delenv("ZOO_OFFLINE")
     capsys.readouterr()
-    assert download.fetch_pretrained(spec, progress=False) == path  # online: fetched again, verified by the URL's pin
+    assert pretrained.fetch_pretrained(spec, progress=False) == path  # online: fetched again, verified by the URL's pin
     assert _same(state_dict.load_state_file(path), sd) and len(server.state.requests) == 2
     assert pins.file_pin(root, path)["sha256"] == pins.sha256_file(path)
     assert capsys.readouterr().err.startswith(f"Warning: cached {path} changed since zoo wrote it")
@@ -327,7 +328,7 @@ def test_converted_weights_are_pinned_and_checked_on_every_use(server, monkeypat
     path.unlink()  # an unpinned file put in its place is not trusted either
     pins.forget_file(root, path)
     state_dict.save_state_file({k: v + 1 for k, v in sd.items()}, path)
-    assert download.fetch_pretrained(spec, progress=False) == path and _same(state_dict.load_state_file(path), sd)
+    assert pretrained.fetch_pretrained(spec, progress=False) == path and _same(state_dict.load_state_file(path), sd)
     assert capsys.readouterr().err == f"Warning: cached {path} is not pinned in {root / 'pins.json'}; fetching it again\n"
 
 
@@ -374,7 +375,7 @@ def test_only_https_urls(url, tmp_path):
     )
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(WeightsUnavailable, match="over https only"):
-        download.fetch_pretrained(_spec(url), progress=False)
+        pretrained.fetch_pretrained(_spec(url), progress=False)
 
 
 def test_redirects_only_to_https(server, tmp_path):
@@ -418,15 +419,15 @@ def _gan_ckpt() -> tuple[bytes, dict[str, torch.Tensor], dict[str, torch.Tensor]
 
 
 def test_gan_weights_from_a_zip_are_cached_as_published(server):
-    from zoo.official import read_official
+    from zoo.io.official import read_official
 
     ckpt, raw, ema = _gan_ckpt()
     archive = _zip({"stargan_celeba_128/models/200000-D.ckpt": b"the discriminator", MEMBER: ckpt})
     server.state.files["/celeba-128x128-5attrs.zip"] = _File(archive, etag='"z"')
     spec = _spec(server.url + "/celeba-128x128-5attrs.zip", sha256=_sha(archive), fmt="zip", kind="gan", member=MEMBER)
-    path = download.fetch_pretrained(spec, progress=False)
+    path = pretrained.fetch_pretrained(spec, progress=False)
     root = download.cache_dir()
-    assert path == root / "tiny" / "t.ckpt" == download.pretrained_path(spec)
+    assert path == root / "tiny" / "t.ckpt" == pretrained.pretrained_path(spec)
     assert path.read_bytes() == ckpt  # the official file, unconverted
     assert _files(root) == ["pins.json", "tiny/t.ckpt"]
     assert pins.file_pin(root, path)["source"] == f"{spec.weights[0].url}#{MEMBER}"
@@ -435,14 +436,14 @@ def test_gan_weights_from_a_zip_are_cached_as_published(server):
     assert set(state) == set(ema) and all(torch.equal(state[k], ema[k]) for k in ema)
     # a converted file would have kept the plain 'state_dict' only
     assert all(torch.equal(state_dict.load_state_file(path)[k], raw[k]) for k in raw)
-    assert download.fetch_pretrained(spec, progress=False) == path and len(server.state.requests) == 1
+    assert pretrained.fetch_pretrained(spec, progress=False) == path and len(server.state.requests) == 1
 
 
 def test_backbone_weights_from_a_zip_are_converted(server):
     data, sd = _pth()
     archive = _zip({"weights/w.pth": data})
     server.state.files["/w.zip"] = _File(archive)
-    path = download.fetch_pretrained(_spec(server.url + "/w.zip", fmt="zip", member="weights/w.pth"), progress=False)
+    path = pretrained.fetch_pretrained(_spec(server.url + "/w.zip", fmt="zip", member="weights/w.pth"), progress=False)
     assert path.suffix == ".safetensors"
     state = state_dict.load_state_file(path)
     assert set(state) == set(sd) and all(torch.equal(state[k], sd[k]) for k in sd)
@@ -464,9 +465,9 @@ def test_bad_zip_members_are_refused(server, member, message):
     server.state.files["/w.zip"] = _File(_zip({f"a/{i}.ckpt": b"x" for i in range(5)}))
     url = server.url + "/w.zip"
     with pytest.raises(ZooError) as ei:
-        download.fetch_pretrained(_spec(url, fmt="zip", kind="gan", member=member), progress=False)
+        pretrained.fetch_pretrained(_spec(url, fmt="zip", kind="gan", member=member), progress=False)
     assert str(ei.value) == message.format(url=url)
-    assert not download.pretrained_path(_spec(url, fmt="zip", kind="gan", member=member)).exists()
+    assert not pretrained.pretrained_path(_spec(url, fmt="zip", kind="gan", member=member)).exists()
     assert not (download.cache_dir() / "downloads" / "w.zip").exists()
 
 
@@ -508,7 +509,7 @@ def test_auto_falls_back_only_when_the_weights_cannot_be_had(server, capsys):
 # two fetches at once
 # ---------------------------------------------------------------------------------
 class _Lines:
-    """A stand-in for ``sys.stderr`` in :mod:`zoo.pins` that keeps what is written."""
+    """A stand-in for ``sys.stderr`` in :mod:`zoo.io.pins` that keeps what is written."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -535,7 +536,7 @@ def test_two_threads_convert_once_inside_the_lock(server, monkeypatch):
 
     def fetch() -> None:
         start.wait()
-        results.append(download.fetch_pretrained(spec, progress=False))
+        results.append(pretrained.fetch_pretrained(spec, progress=False))
 
     threads = [threading.Thread(target=fetch) for _ in range(2)]
     for t in threads:
@@ -558,9 +559,9 @@ def guard(address, *a, **k):
         raise OSError("the tests may not reach " + str(address[0]))
     return real(address, *a, **k)
 socket.create_connection = guard
-from zoo import pins
-from zoo.download import fetch_pretrained
-from zoo.spec import ModelSpec, WeightSource
+from zoo.io import pins
+from zoo.io.download import fetch_pretrained
+from zoo.registry.spec import ModelSpec, WeightSource
 url, who, ready = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 class Tee:  # stderr, and a file that tells the server this process waits for the lock
     def write(self, text):

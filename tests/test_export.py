@@ -14,7 +14,7 @@ def _save_classifier(name: str, out, img_size: int = 32):
     """A 5-class checkpoint of ``name`` as zoo adapt writes it, with seeded random BatchNorm
     statistics and affine parameters (freshly built networks have identity BatchNorm and
     near-zero outputs, which would make the parity check trivially true)."""
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
     from zoo.registry import build
     from zoo.tasks import _preprocessing
 
@@ -92,7 +92,7 @@ def test_export_bad_inputs(tmp_path, monkeypatch):
     assert_user_error(run("export", ckpt, "--format", "torchscript", "--out", tmp_path / "taken.pt"), "already exists", "--overwrite")
 
     # an export that does not match PyTorch is refused, and nothing is left behind
-    import zoo.export as zexport
+    import zoo.tasks.export as zexport
 
     real = zexport._run_torchscript
     monkeypatch.setattr(zexport, "_run_torchscript", lambda path, x: (real(path, x)[0] + 0.01, "tampered"))
@@ -105,7 +105,7 @@ def test_export_bad_inputs(tmp_path, monkeypatch):
 
 
 def test_export_refuses_a_gan(tmp_path):
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
     from zoo.registry import build
 
     ckpt = tmp_path / "dcgan"

@@ -9,7 +9,7 @@ How the faults are made, without root or a real full disk:
 
 * disk full at ``fsync`` (:func:`fail_fsync`): ``os.fsync`` raises ``ENOSPC`` for files under
   a directory, as NFS or a quota report a failed write only then;
-* disk full at ``write`` (:func:`short_writes`): the file object ``zoo.fileio`` opens writes
+* disk full at ``write`` (:func:`short_writes`): the file object ``zoo.utils.fileio`` opens writes
   half of what it is given, then raises ``ENOSPC``;
 * safetensors' writer writes half of the file, then raises the error given;
 * read-only (:func:`read_only`): ``chmod 0o555``, and, because root ignores that, the calls
@@ -38,7 +38,7 @@ import safetensors.torch
 from cli_helpers import assert_user_error, run
 from test_resume import one_thread  # noqa: F401  (fixture)
 
-import zoo.fileio
+import zoo.utils.fileio
 
 ADAPT = ("adapt", "resnet18", "--head", "2", "--weights", "none")
 FULL = "No space left on device"
@@ -100,7 +100,7 @@ class _ShortFile:
 
 
 def short_writes(monkeypatch, *names: str) -> None:
-    """Files ``zoo.fileio`` opens for writing whose final name is in ``names`` fill the disk."""
+    """Files ``zoo.utils.fileio`` opens for writing whose final name is in ``names`` fill the disk."""
 
     def fopen(file, mode="r", *args, **kwargs):
         fh = builtins.open(file, mode, *args, **kwargs)  # noqa: SIM115  (returned open)
@@ -109,7 +109,7 @@ def short_writes(monkeypatch, *names: str) -> None:
             return _ShortFile(fh)
         return fh
 
-    monkeypatch.setattr(zoo.fileio, "open", fopen, raising=False)
+    monkeypatch.setattr(zoo.utils.fileio, "open", fopen, raising=False)
 
 
 def failing_writer(real, exc: BaseException):
@@ -233,7 +233,7 @@ def earlier(tmp_path_factory):
     ImageFolder of 2 x 5 images, and a two-class ResNet-18 trained one epoch on it."""
     import torch
 
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
     from zoo.registry import build
 
     w = tmp_path_factory.mktemp("earlier")
@@ -302,7 +302,7 @@ def test_a_failed_model_write_keeps_the_earlier_run(earlier, monkeypatch, exc):
 
 
 def test_safetensors_error_writing_features_is_one_line(earlier, monkeypatch):
-    """``SafetensorError`` is no ``OSError``: zoo.fileio turns it into one for every writer."""
+    """``SafetensorError`` is no ``OSError``: zoo.utils.fileio turns it into one for every writer."""
     before = snapshot(earlier)
     exc = safetensors.SafetensorError(f"Error while serializing: I/O error: {FULL} (os error 28)")
     monkeypatch.setattr(safetensors.torch, "save_file", failing_writer(safetensors.torch.save_file, exc))
@@ -312,7 +312,7 @@ def test_safetensors_error_writing_features_is_one_line(earlier, monkeypatch):
 
 
 def test_as_os_error_reads_the_errno_of_a_safetensors_error():
-    from zoo.fileio import as_os_error
+    from zoo.utils.fileio import as_os_error
 
     new = as_os_error(safetensors.SafetensorError("Error while serializing: I/O error: Read-only file system (os error 30)"))
     assert (new.errno, new.strerror) == (errno.EROFS, RO)
@@ -327,7 +327,7 @@ def test_read_only_output_directory_is_one_line(earlier, command, access):
     before = snapshot(earlier)
     with read_only(earlier, access=access):
         res = run(*argv, "--overwrite")
-    if access:  # zoo.fileio.claim_output checks the directory before any work
+    if access:  # zoo.utils.outputs.claim_output checks the directory before any work
         parent = argv[-1].parent if command in ("sample", "features", "export") else argv[-1]
         _expect(res, f"cannot write {argv[-1]}: {parent} is not a writable directory; choose another --out", "")
     else:
@@ -434,10 +434,10 @@ def test_read_only_cache_is_one_line(tmp_path, monkeypatch, online, args, lock, 
 
 def test_read_only_cache_with_the_weights_in_it_is_used(tmp_path, monkeypatch):
     """A team's shared, read-only cache: verified cached weights are read without a lock or a write."""
-    from zoo import pins
-    from zoo.pretrained import fetch_pretrained, pretrained_path
+    from zoo.io import pins
+    from zoo.io.pretrained import fetch_pretrained, pretrained_path
+    from zoo.io.state_dict import save_state_file
     from zoo.registry import get_spec
-    from zoo.state_dict import save_state_file
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("ZOO_CACHE", str(cache))
@@ -461,7 +461,7 @@ def test_disk_full_during_a_download_deletes_the_partial_file(tmp_path, monkeypa
     monkeypatch.setattr(socket, "create_connection", http._loopback_only)
     from http.server import ThreadingHTTPServer
 
-    import zoo.download as download
+    import zoo.io.download as download
     from zoo.errors import ZooError
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), http._Handler)
@@ -545,7 +545,7 @@ def test_a_large_image_under_twice_the_limit_is_one_warning_naming_it_once(tmp_p
 
     from PIL import Image
 
-    from zoo.data import load_rgb
+    from zoo.io.images import load_rgb
 
     data = _folder(tmp_path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1,600 px: over the limit, under twice it
@@ -603,7 +603,7 @@ def test_a_real_full_disk(earlier, tiny_disk, argv, start):
 def test_the_fault_helpers_do_fault(tmp_path, monkeypatch):
     """The injected faults are real failures of the calls zoo makes (a helper that faulted
     nothing would let every test above pass)."""
-    from zoo.fileio import atomic_write_text
+    from zoo.utils.fileio import atomic_write_text
 
     fail_fsync(monkeypatch, tmp_path)
     with pytest.raises(OSError) as err:

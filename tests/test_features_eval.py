@@ -53,7 +53,7 @@ def test_features_of_a_checkpoint_and_logistic_probe(checkpoint, tmp_path):
     from torchvision.models.feature_extraction import create_feature_extractor
 
     from zoo.data import resolve_data
-    from zoo.features import load_run
+    from zoo.tasks.features import load_run
 
     ckpt, _ = checkpoint
     out = tmp_path / "feats.safetensors"
@@ -132,7 +132,7 @@ def test_logistic_probe_chooses_C_by_cross_validation():
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.preprocessing import StandardScaler
 
-    from zoo.features import LOGISTIC_CS, logistic_probe
+    from zoo.tasks.features import LOGISTIC_CS, logistic_probe
 
     tx, ty = _blobs(12, seed=1)
     vx, vy = _blobs(40, seed=2)
@@ -150,7 +150,7 @@ def test_logistic_probe_chooses_C_by_cross_validation():
 
 
 def test_logistic_probe_folds_never_exceed_the_smallest_class():
-    from zoo.features import logistic_probe
+    from zoo.tasks.features import logistic_probe
 
     vx, vy = _blobs(10, seed=2)
     for per_class, folds in ((2, 2), (3, 3), (5, 5), (9, 5)):
@@ -187,7 +187,7 @@ def test_features_classifier_with_shots(checkpoint, tmp_path):
 # metrics, by hand
 # ---------------------------------------------------------------------------------
 def test_metrics_against_a_hand_computation():
-    from zoo.evaluate import classification_metrics
+    from zoo.tasks.evaluate import classification_metrics
 
     # 7 classes, 8 images; the ranking of each row is given, the scores only order them
     rankings = [
@@ -269,8 +269,8 @@ def test_eval_bad_inputs(checkpoint, tmp_path):
 # zoo predict
 # ---------------------------------------------------------------------------------
 def test_predict_topk_and_probabilities(checkpoint, digit_pngs):
-    from zoo.evaluate import load_image
-    from zoo.features import load_run
+    from zoo.io.images import read_image
+    from zoo.tasks.features import load_run
 
     ckpt, _ = checkpoint
     res = run("predict", ckpt, *digit_pngs, "--topk", "5", "--json")
@@ -283,7 +283,7 @@ def test_predict_topk_and_probabilities(checkpoint, digit_pngs):
         probs = [t["probability"] for t in p["top"]]
         assert len(probs) == 5 and sum(probs) == pytest.approx(1.0, abs=1e-5) and probs == sorted(probs, reverse=True)
         assert {t["class"] for t in p["top"]} == {"0", "1", "2", "3", "4"}
-        ref = torch.softmax(extractor.logits(transform(load_image(p["image"]))[None]), 1)[0]
+        ref = torch.softmax(extractor.logits(transform(read_image(p["image"], mode="RGB"))[None]), 1)[0]
         assert p["top"][0]["index"] == int(ref.argmax())
         assert probs == pytest.approx([float(ref[t["index"]]) for t in p["top"]], abs=1e-5)
     two = run("predict", ckpt, digit_pngs[0], "--topk", "2")

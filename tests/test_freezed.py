@@ -18,8 +18,8 @@ from safetensors.torch import load_file
 from test_resume import assert_same_weights, one_thread  # noqa: F401  (fixture)
 
 from zoo import tasks
-from zoo.gan_transfer import discriminator_layers
 from zoo.registry import build
+from zoo.tasks.gan_transfer import discriminator_layers
 
 SOURCE, TARGET = "digits:0,1", "digits:5,6"  # two classes: CycleGAN's two domains, StarGAN's domain mode
 TINY = {

@@ -10,14 +10,15 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from zoo.adapters import Step
 from zoo.cli.app import app
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext, gradient_penalty
-from zoo.optim import OptimizerConfig, Schedule, build_optimizer, build_scheduler
+from zoo.models.adapters import Step
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter, StepContext, gradient_penalty
+from zoo.models.optim import OptimizerConfig, Schedule
 from zoo.registry import get_spec
-from zoo.trainer import Trainer
+from zoo.training.optim import build_optimizer, build_scheduler
+from zoo.training.trainer import Trainer
 
 CELEBA = ConditionSpec(
     kind="attribute",

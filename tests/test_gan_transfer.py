@@ -16,8 +16,8 @@ from safetensors.torch import load_file
 from test_resume import GAN_ARGS, one_thread  # noqa: F401  (fixture)
 
 from zoo import tasks
-from zoo.gan_transfer import discriminator_layers, freeze_discriminator
 from zoo.registry import build
+from zoo.tasks.gan_transfer import discriminator_layers, freeze_discriminator
 
 
 @pytest.fixture(scope="module")

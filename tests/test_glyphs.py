@@ -225,7 +225,7 @@ def test_named_groups_and_ranges(tiny):
 
 
 def test_dataset_spec_checks_its_groups():
-    from zoo.spec import DatasetSpec
+    from zoo.registry.spec import DatasetSpec
 
     def loader():
         return None

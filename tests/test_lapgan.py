@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from zoo.errors import ZooError
-from zoo.gan import StepContext
-from zoo.optim import build_optimizer
+from zoo.models.gan import StepContext
 from zoo.registry import build, get_spec
+from zoo.training.optim import build_optimizer
 
 # Default build (16x16x1, levels 3, latent 100, base MLP 600/300, ngf = ndf = 64), by hand:
 BASE_G = (100 * 600 + 2 * 600) + (600 * 600 + 2 * 600) + (600 * 16 + 16)  # 432,016: Linear (no bias) + BatchNorm1d

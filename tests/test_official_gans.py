@@ -22,7 +22,7 @@ from reference_fixtures import load_reference, synthetic_state_dict, weights_sha
 from safetensors.torch import save_file
 
 from zoo.errors import ZooError
-from zoo.official import OFFICIAL_KINDS, identify_official
+from zoo.io.official import OFFICIAL_KINDS, identify_official
 from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
 from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
 from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan

@@ -16,7 +16,8 @@ from test_resume import TINY_ARGS, TINY_DATA, interrupt_at, one_thread, tiny  # 
 from typer.testing import CliRunner
 
 from zoo.errors import ZooError
-from zoo.fileio import claim_output, numbered_dir, remove_stale_temps
+from zoo.utils.fileio import remove_stale_temps
+from zoo.utils.outputs import claim_output, numbered_dir
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d"
 
@@ -190,8 +191,8 @@ def test_a_crash_between_the_two_renames_is_a_one_line_error_on_read(tmp_path, t
     """The final pair: weights renamed into place, then the sidecar; failing the second
     rename leaves new weights beside the old sidecar, which read_checkpoint refuses."""
     from zoo import tasks
-    from zoo.checkpoint import read_checkpoint, save_checkpoint
-    from zoo.weights import load_weights
+    from zoo.io.checkpoint import read_checkpoint, save_checkpoint
+    from zoo.models.weights import load_weights
 
     run = tmp_path / "run"
     tasks.train("tiny", TINY_DATA, epochs=1, out=run, **TINY_ARGS)
@@ -230,7 +231,7 @@ def test_a_crash_between_the_two_renames_is_a_one_line_error_on_read(tmp_path, t
 
 def test_an_unfinished_run_points_at_its_last_epoch(tmp_path, tiny, monkeypatch):  # noqa: F811
     from zoo import tasks
-    from zoo.checkpoint import read_checkpoint
+    from zoo.io.checkpoint import read_checkpoint
 
     run = tmp_path / "run"
     interrupt_at(monkeypatch, 10)

@@ -30,7 +30,7 @@ from zoo import hookimpl
 
 SPEC = """
 from zoo import hookimpl
-from zoo.spec import ModelSpec
+from zoo.registry.spec import ModelSpec
 
 SPEC = ModelSpec(name="{model}", family="{model}", kind="backbone", plugin="{plugin}", arch="{plugin}:{model}",
                  input_size=(3, 32, 32), min_size=8, num_classes=10, stages=("body", "fc"), head="fc")
@@ -66,7 +66,7 @@ def zoo_build_model(spec, options):
     if spec.plugin != "shapezoo":
         return None
     from torch import nn
-    from zoo.adapters import BackboneAdapter, Stage
+    from zoo.models.adapters import BackboneAdapter, Stage
 
     class Flat(nn.Module):
         def __init__(self, num_classes):

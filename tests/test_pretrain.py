@@ -16,10 +16,11 @@ from cli_helpers import assert_user_error, run
 from test_resume import TINY_DATA, one_thread, tiny  # noqa: F401  (fixtures)
 
 import zoo.registry as registry
-from zoo.pretrain import Reconstruction, StageTaps, decoder_for, freeze_for_stage, pretrain
+from zoo.models.weights import load_weights
 from zoo.registry import list_models
-from zoo.trainer import Trainer, seed_everything
-from zoo.weights import load_weights
+from zoo.tasks.pretrain import Reconstruction, StageTaps, decoder_for, freeze_for_stage, pretrain
+from zoo.training.trainer import Trainer
+from zoo.utils.seeding import seed_everything
 
 BACKBONES = [s.name for s in list_models(kind="backbone")]
 
@@ -220,7 +221,7 @@ def test_empty_folder_and_an_earlier_run_are_refused(tmp_path):
 
 @pytest.mark.usefixtures("tiny")
 def test_ctrl_c_keeps_the_last_complete_epoch(tmp_path, monkeypatch):
-    from zoo.trainer import TrainingInterrupted
+    from zoo.training.trainer import TrainingInterrupted
 
     calls = []
     call = Trainer._call

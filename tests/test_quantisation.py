@@ -9,8 +9,8 @@ in each helper), independently of zoo: where the official code calls a torchvisi
 
 The fixtures of ``tests/fixtures/reference`` (synthetic weights, stored input, the output
 the official code computed) give the official float output; our model is run on the same
-input through the path ``zoo sample`` takes (:func:`zoo.sampling.load_gan` with the file,
-``translate``, :func:`zoo.sampling.save_grid` with the family's quantisation, the PNG read
+input through the path ``zoo sample`` takes (:func:`zoo.tasks.sampling.load_gan` with the file,
+``translate``, :func:`zoo.tasks.sampling.save_grid` with the family's quantisation, the PNG read
 back), and 0 levels may differ. Then ``zoo sample`` itself, end to end, on small weights.
 """
 
@@ -25,9 +25,9 @@ from cli_helpers import run
 from PIL import Image
 from reference_fixtures import load_reference, synthetic_state_dict
 
-from zoo.gan import round_to_uint8, truncate_to_uint8
+from zoo.io.images import round_to_uint8, save_grid, truncate_to_uint8
 from zoo.registry import build
-from zoo.sampling import load_gan, save_grid
+from zoo.tasks.sampling import load_gan
 
 # -- the official rules, from the official code ----------------------------------------------------
 
@@ -98,7 +98,7 @@ def test_zoo_sample_writes_the_official_pixels(tmp_path, fixture):
     adapter = load_gan(name, None, weights=weights)  # as zoo sample --weights FILE
     args = (io["input"], io["label"]) if name == "stargan" else (io["input"],)  # StarGAN: the fixture's full label
     ours = adapter.translate(*args)
-    out = save_grid(ours, tmp_path / "out.png", min_cell=1, quantise=adapter.quantise)  # zoo.translate's writer, one image
+    out = save_grid(ours, tmp_path / "out.png", min_cell=1, quantise=adapter.quantise)  # zoo.tasks.translate's writer, one image
     want = official(io[stored])
     assert want.shape == (*io[stored].shape[-2:], 3)
     assert levels(png_pixels(out), want) == 0

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from zoo.catalog import specs_from_toml
 from zoo.errors import ZooError
 from zoo.registry import build, get_spec, list_models, load_registry
-from zoo.spec import ModelSpec, spec_from_dict
+from zoo.registry.catalog import specs_from_toml
+from zoo.registry.spec import ModelSpec, spec_from_dict
 
 ALL = [s.name for s in list_models()]
 BACKBONES = [s.name for s in list_models(kind="backbone")]
@@ -121,7 +121,7 @@ def test_backbone_builds_runs_and_counts(name):
     assert set(owners) == {n for n, _ in model.named_parameters()}
 
     # exact trainable counts of every strategy at every stage (issue 9)
-    from zoo.transfer import check_strategy, gradual_frozen_until
+    from zoo.models.transfer import check_strategy, gradual_frozen_until
 
     names = list(spec.stages)
     per_stage = adapter.stage_param_counts()
@@ -169,8 +169,8 @@ def test_gan_builds_trains_one_step_and_samples(name):
     noise-to-image families, translations of image-to-image ones."""
     import torch
 
-    from zoo.sampling import translates
-    from zoo.trainer import Trainer
+    from zoo.tasks.sampling import translates
+    from zoo.training.trainer import Trainer
 
     spec = get_spec(name)
     assert sum(p.numel() for p in build(name).model.parameters()) == spec.num_params
@@ -180,7 +180,7 @@ def test_gan_builds_trains_one_step_and_samples(name):
     x = torch.rand(8, adapter.channels, size, size) * 2 - 1
     y = torch.arange(8) % 2
     if name != "srresnet":  # FreezeD (issue 9): the lowest discriminator layer of every discriminator frozen
-        from zoo.gan_transfer import discriminator_layers, freeze_discriminator
+        from zoo.tasks.gan_transfer import discriminator_layers, freeze_discriminator
 
         lowest = tuple(p + "." for layers in discriminator_layers(adapter).values() for p in layers[0])
         freeze_discriminator(adapter, 1)
@@ -210,7 +210,7 @@ def test_duplicate_model_name_across_plugins_is_an_error(fresh_registry):
     import types
 
     from zoo import hookimpl
-    from zoo.manager import get_plugin_manager
+    from zoo.registry.manager import get_plugin_manager
 
     clash = types.ModuleType("clashzoo")
     clash.zoo_model_specs = hookimpl(

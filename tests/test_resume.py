@@ -42,7 +42,7 @@ GAN_ARGS = {"img_size": 16, "batch_size": 32, "progress": False, "build_options"
 
 
 def _tiny_spec():
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
     return ModelSpec(
         name="tiny",
@@ -83,7 +83,7 @@ class TinyNet(nn.Module):
 def tiny(monkeypatch):
     """Register ``tiny`` for this test (zoo.registry.get_spec / build answer it)."""
     import zoo.registry as registry
-    from zoo.adapters import BackboneAdapter, Stage
+    from zoo.models.adapters import BackboneAdapter, Stage
 
     spec = _tiny_spec()
     get_spec, build = registry.get_spec, registry.build
@@ -108,7 +108,7 @@ def tiny(monkeypatch):
 def interrupt_at(monkeypatch, global_step: int):
     """Ctrl-C from a callback: ``KeyboardInterrupt`` in ``on_optimizer_step`` once
     ``trainer.global_step == global_step`` (iterations done before this one)."""
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     call = Trainer._call
 
@@ -140,7 +140,7 @@ def losses(history):
 
 def test_backbone_resume_after_ctrl_c_is_bit_exact(tmp_path, tiny, monkeypatch):
     from zoo import tasks
-    from zoo.trainer import TrainingInterrupted
+    from zoo.training.trainer import TrainingInterrupted
 
     ref = tasks.train("tiny", TINY_DATA, epochs=4, out=tmp_path / "ref", **TINY_ARGS)
     # 9 iterations per epoch: Ctrl-C during epoch 3, step 2 (18 iterations done)
@@ -338,8 +338,8 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp_p
 
 
 def test_divergence_flag_is_read_per_epoch_or_every_few_seconds_not_per_step(tmp_path, tiny, monkeypatch):
-    import zoo.resume as resume
-    import zoo.trainer as trainer
+    import zoo.training.resume as resume
+    import zoo.training.trainer as trainer
     from zoo import tasks
 
     reads = []
@@ -371,8 +371,8 @@ def test_metrics_and_sidecar_are_strict_json(tmp_path):
     """A non-finite logged value is written as null with a note, never as a NaN token."""
     from test_trainer import blobs, tiny_classifier
 
-    from zoo.fileio import dumps_strict
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
+    from zoo.utils.fileio import dumps_strict
 
     adapter = tiny_classifier()
     step = adapter.training_step
@@ -392,7 +392,7 @@ def test_metrics_and_sidecar_are_strict_json(tmp_path):
         '{"a": [1.0, null], "b": {"c": null}, "nonfinite": ["a.1", "b.c"]}'
     )
 
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
 
     save_checkpoint(tmp_path / "ckpt", adapter, {"metrics": {"val_loss": float("nan")}})
     side = (tmp_path / "ckpt" / "model.json").read_text()
@@ -413,7 +413,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import torch
-    import zoo.trainer as trainer
+    import zoo.training.trainer as trainer
     from zoo import tasks
 
     call = trainer.Trainer._call

@@ -13,7 +13,7 @@ from reference_fixtures import load_reference, synthetic_state_dict
 from safetensors.torch import save_file
 
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
+from zoo.models.gan import GANAdapter, StepContext
 from zoo.plugins import srgan
 from zoo.plugins.srgan_model import (
     CONTENT_LAYERS,
@@ -26,7 +26,7 @@ from zoo.plugins.srgan_model import (
     load_official_srgan,
 )
 from zoo.registry import build, get_spec
-from zoo.trainer import Trainer
+from zoo.training.trainer import Trainer
 
 SMALL = {"ngf": 8, "n_blocks": 1}
 
@@ -318,7 +318,7 @@ def test_bad_content_weights_are_one_line_errors(tmp_path):
     with pytest.raises(ZooError, match=r"^content_weights are unused by content_loss='pixel'; leave them out or pick vgg22 / vgg54$"):
         small("srgan", content_weights=str(wrong))
     checkpoint = tmp_path / "res"
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
 
     save_checkpoint(checkpoint, small("srresnet"), {})
     with pytest.raises(ZooError, match=r"^content_weights .*res is a checkpoint of srresnet, not of vgg19; give VGG19 weights$"):
@@ -432,7 +432,7 @@ def test_official_leftthomas_file_and_its_safetensors_conversion(tmp_path):
 
 
 def test_zoo_srresnet_checkpoint_starts_srgan(tmp_path):
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
 
     res = small("srresnet")
     Trainer(epochs=1, progress=False).fit(res, [hr_batch()])
@@ -458,7 +458,7 @@ def test_wrong_official_files_are_one_line_errors(tmp_path):
         "or a zoo train srresnet/srgan checkpoint"
     )
     assert info.value.exit_code == 2
-    from zoo.checkpoint import save_checkpoint
+    from zoo.io.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "dcgan", build("dcgan", image_size=16, ngf=4, ndf=4), {})
@@ -472,7 +472,8 @@ def test_wrong_official_files_are_one_line_errors(tmp_path):
 
 def test_sampling_a_checkpoint_writes_the_4x_image(tmp_path):
     """``zoo train srresnet --data DIR`` then ``zoo sample srresnet --checkpoint RUN --image small.png``, through the library."""
-    from zoo import sampling, tasks
+    from zoo import tasks
+    from zoo.tasks import sampling
 
     for split in ("train", "val"):  # one folder of photographs: train/ and val/ with one class each
         (tmp_path / "data" / split / "photos").mkdir(parents=True)

@@ -19,8 +19,7 @@ from reference_fixtures import load_reference, synthetic_state_dict
 from safetensors.torch import save_file
 
 from zoo.errors import ZooError
-from zoo.gan import StepContext
-from zoo.optim import build_optimizer
+from zoo.models.gan import StepContext
 from zoo.plugins import stargan
 from zoo.plugins.stargan_data import AttributeSource, celeba_source, read_attributes, resolve_celeba
 from zoo.plugins.stargan_model import (
@@ -33,6 +32,7 @@ from zoo.plugins.stargan_model import (
     official_inference,
 )
 from zoo.registry import build, get_spec
+from zoo.training.optim import build_optimizer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -130,7 +130,7 @@ def test_config_rebuilds_the_same_model():
         "lambda_rec": 10.0,
         "lambda_gp": 10.0,
     }
-    # what zoo.sampling.load_gan passes back: the sidecar config plus the condition's names as class_names
+    # what zoo.tasks.sampling.load_gan passes back: the sidecar config plus the condition's names as class_names
     again = build("stargan", **adapter.config(), class_names=DIGITS)
     assert again.config() == adapter.config() and again.condition == adapter.condition
     shapes = {k: v.shape for k, v in adapter.model.state_dict().items()}
@@ -233,7 +233,7 @@ def test_classification_losses_are_the_official_ones():
 
 
 def test_the_trainer_steps_the_generator_every_fifth_iteration():
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     adapter = small(class_names=DIGITS)
     before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
@@ -394,7 +394,7 @@ def test_domain_translation_names_one_domain():
 
 
 def test_sample_is_the_official_debug_grid_after_training():
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     adapter = small(class_names=DIGITS)
     with pytest.raises(ZooError) as err:
@@ -442,7 +442,7 @@ def test_official_files_load_through_the_build_option(tmp_path, capsys):
     assert {k: v.shape for k, v in rebuilt.model.state_dict().items()} == {k: v.shape for k, v in adapter.model.state_dict().items()}
     assert rebuilt.condition == adapter.condition
 
-    converted = tmp_path / "cache.safetensors"  # what zoo.download converts the official file to
+    converted = tmp_path / "cache.safetensors"  # what zoo.io.download converts the official file to
     save_file(OrderedDict((k, v) for k, v in g.state_dict().items() if "num_batches" not in k), str(converted))
     loaded = build("stargan", official_weights=str(converted))
     assert all(torch.equal(v, adapter.generator.state_dict()[k]) for k, v in loaded.generator.state_dict().items())
@@ -480,7 +480,7 @@ def test_wrong_official_files_are_one_line_errors(tmp_path):
 def test_zoo_sample_translates_the_portrait_with_official_weights(tmp_path):
     from PIL import Image
 
-    from zoo.sampling import sample
+    from zoo.tasks.sampling import sample
 
     torch.manual_seed(0)
     g_path = save_official(tmp_path, "200000-G.ckpt", Generator(conv_dim=4, c_dim=5, repeat_num=1).state_dict())
@@ -532,12 +532,12 @@ def test_celeba_source_splits_as_the_official_loader(tmp_path):
     assert image.mode == "RGB" and image.size == (40, 48)
     i = order[2]
     assert label.dtype == torch.float32 and label.tolist() == [float((i >> 1) & 1), float((i >> 2) & 1), float((i >> 4) & 1)]
-    assert resolve_celeba(f"celeba:{tmp_path}").classes == list(CELEBA_ATTRIBUTES)
+    assert resolve_celeba(str(tmp_path)).classes == list(CELEBA_ATTRIBUTES)
 
 
 def test_celeba_data_trains_stargan_in_attribute_mode(tmp_path):
     from zoo.data import make_loaders
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     write_celeba(tmp_path, 10)
     source = celeba_source(tmp_path, "Black_Hair,Blond_Hair,Male")
@@ -583,8 +583,8 @@ def test_celeba_data_trains_stargan_in_attribute_mode(tmp_path):
         ),
         (
             lambda p: None,
-            lambda p: resolve_celeba("celeba:"),
-            "--data celeba:: CelebA attribute data is given as celeba:DIR (the folder with list_attr_celeba.txt)",
+            lambda p: resolve_celeba(""),
+            "--data celeba: names no folder; CelebA attribute data is given as celeba:DIR (the folder with list_attr_celeba.txt)",
         ),
     ],
 )
@@ -598,7 +598,7 @@ def test_bad_celeba_data_is_a_one_line_error(tmp_path, setup, call, message):
 
 def test_zoo_train_on_digit_domains_then_sample_from_the_checkpoint(tmp_path):
     from zoo import tasks
-    from zoo.sampling import load_gan
+    from zoo.tasks.sampling import load_gan
 
     out = tmp_path / "run"
     options = {"g_conv_dim": 4, "d_conv_dim": 4, "g_repeat_num": 1}

@@ -19,7 +19,7 @@ from test_resume import TINY_DATA, assert_same_weights, interrupt_at, one_thread
 from torch import nn
 
 import zoo.registry as registry
-from zoo.transfer import AUGMENTS, check_lr_decay, check_strategy, gradual_frozen_until
+from zoo.models.transfer import AUGMENTS, check_lr_decay, check_strategy, gradual_frozen_until
 
 COMMON = {"weights": "none", "data": TINY_DATA, "img_size": 8, "progress": False, "num_classes": 2}
 
@@ -38,7 +38,7 @@ def changed_stages(before: dict[str, torch.Tensor], after: dict[str, torch.Tenso
 def fit_tiny(adapter, epochs: int, lr: float = 0.05):
     """Train ``adapter`` on digits 0-1 at 8 px with the zoo Trainer; the state after each epoch."""
     from zoo.data import make_loaders, resolve_data
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     source = resolve_data(TINY_DATA, seed=0)
     train, _ = make_loaders(
@@ -137,7 +137,7 @@ def test_full_and_freeze_until_through_adapt(tmp_path):
 
 
 def test_lr_decay_gives_each_stage_its_rate_and_the_schedule_keeps_the_ratios():
-    from zoo.optim import build_optimizer, build_scheduler
+    from zoo.training.optim import build_optimizer, build_scheduler
 
     torch.manual_seed(0)
     adapter = registry.build("resnet18")
@@ -255,7 +255,7 @@ def test_bad_strategy_options_are_one_line(tmp_path, args, line):
 
 @pytest.mark.usefixtures("tiny")
 def test_channels_last_trains_the_same_numbers_in_nhwc():
-    from zoo.trainer import Trainer
+    from zoo.training.trainer import Trainer
 
     results = {}
     for channels_last in (False, True):

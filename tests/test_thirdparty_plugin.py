@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 PLUGIN = '''
 """tinyzoo: a third-party zoo plugin with one tiny backbone."""
 from zoo import hookimpl
-from zoo.spec import ModelSpec
+from zoo.registry.spec import ModelSpec
 
 SPEC = ModelSpec(
     name="tinynet", family="tiny", kind="backbone", plugin="tinyzoo", arch="tinyzoo:tinynet",
@@ -29,7 +29,7 @@ def zoo_build_model(spec, options):
     if spec.plugin != "tinyzoo":
         return None
     from torch import nn
-    from zoo.adapters import BackboneAdapter, Stage
+    from zoo.models.adapters import BackboneAdapter, Stage
 
     class TinyNet(nn.Module):
         def __init__(self, num_classes):

@@ -1,4 +1,4 @@
-"""CPU thread defaults (zoo.threads): the CPUs a process may use, the environment set before
+"""CPU thread defaults (zoo.utils.threads): the CPUs a process may use, the environment set before
 torch loads, and ``--threads``. Why they exist is measured in benchmarks/threads.md."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from zoo import threads
 from zoo.errors import ZooError
+from zoo.utils import threads
 
 
 def test_available_cpus_is_the_affinity_mask_capped_by_the_cgroup_quota(tmp_path, monkeypatch):
@@ -73,7 +73,7 @@ def test_the_zoo_command_starts_torch_with_passive_threads_on_the_available_cpus
         "from zoo.__main__ import main\n"
         "assert main(['--help']) == 0 and 'torch' not in sys.modules\n"
         "import torch\n"
-        "from zoo.threads import available_cpus\n"
+        "from zoo.utils.threads import available_cpus\n"
         "print(torch.get_num_threads(), available_cpus(), os.environ['OMP_WAIT_POLICY'])\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "ZOO_THREADS")}

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from zoo.adapters import BackboneAdapter, stages_from_children
-from zoo.catalog import builtin_specs
 from zoo.errors import ZooError
+from zoo.models.adapters import BackboneAdapter, stages_from_children
 from zoo.plugins import dcgan
-from zoo.trainer import Trainer, check_training_args
+from zoo.registry.catalog import builtin_specs
+from zoo.training.trainer import Trainer, check_training_args
 
 
 def tiny_classifier(seed: int = 0) -> BackboneAdapter:

@@ -8,7 +8,7 @@ import torch
 from zoo.data import few_shot, make_loaders, resolve_data
 from zoo.errors import ZooError
 from zoo.registry import build
-from zoo.trainer import Trainer
+from zoo.training.trainer import Trainer
 
 
 def test_frozen_stages_do_not_change_during_training():

@@ -1,4 +1,4 @@
-"""Image-to-image sampling plumbing (zoo.translate): inputs, the built-in portrait, the output PNG."""
+"""Image-to-image sampling plumbing (zoo.tasks.translate): inputs, the built-in portrait, the output PNG."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from zoo.conditions import ConditionSpec
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter
-from zoo.spec import ModelSpec
-from zoo.translate import PORTRAIT_ATTRIBUTES, portrait, read_image, translate_images
+from zoo.io.images import read_image
+from zoo.models.conditions import ConditionSpec
+from zoo.models.gan import GANAdapter
+from zoo.registry.spec import ModelSpec
+from zoo.tasks.translate import PORTRAIT_ATTRIBUTES, portrait, translate_images
 
 
 class _Doubler(GANAdapter):

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from zoo.errors import ZooError
-from zoo.gan import GANAdapter, StepContext
-from zoo.optim import build_optimizer
+from zoo.models.gan import GANAdapter, StepContext
 from zoo.plugins import cgan, vanilla_gan
 from zoo.registry import build, get_spec
+from zoo.training.optim import build_optimizer
 
 NAMES = ["vanilla_gan", "cgan"]
 STEPS = 300  # digits training steps (batch 64): ~10 s on 2 idle CPU cores

@@ -27,9 +27,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach a model hub
 import pytest
 import torch
 
-from zoo import checkpoint, download, state_dict, weights
 from zoo.errors import ZooError
-from zoo.spec import WeightSource
+from zoo.io import checkpoint, download, pretrained, state_dict
+from zoo.models import weights
+from zoo.registry.spec import WeightSource
 
 # ---------------------------------------------------------------------------------
 # a local HTTP server with Range support
@@ -183,7 +184,7 @@ def test_download_full_sha_with_progress(server, tmp_path, capsys):
     dest = tmp_path / "sub" / "w.bin"
     out = download.download(server.url + "/w.bin", dest, sha256=_sha(data), progress=True)
     assert out == dest and dest.read_bytes() == data
-    err = capsys.readouterr().err  # zoo.progress's "bytes" bar on stderr: name, bytes done/total
+    err = capsys.readouterr().err  # zoo.utils.progress's "bytes" bar on stderr: name, bytes done/total
     assert "w.bin" in err and "300.0/300.0 kB" in err
     assert not dest.with_name("w.bin.part").exists()
     assert [r["range"] for r in server.state.requests] == [None]
@@ -196,7 +197,7 @@ def test_download_sha_prefix_and_unchecked(server, tmp_path, caplog):
     dest = tmp_path / "resnet.pth"
     download.download(server.url + "/resnet-abc.pth", dest, sha256=_sha(data)[:8].upper(), progress=False)
     assert dest.read_bytes() == data
-    with caplog.at_level(logging.INFO, logger="zoo.download"):  # no published digest: pinned, and said so
+    with caplog.at_level(logging.INFO, logger="zoo.io.download"):  # no published digest: pinned, and said so
         download.download(server.url + "/other.pth", tmp_path / "again.pth", progress=False)
     assert _sha(data[::-1]) in caplog.text and "pinned" in caplog.text
     pinned = json.loads((download.cache_dir() / "pins.json").read_text())["urls"]
@@ -307,7 +308,7 @@ def test_offline_makes_no_request(server, tmp_path, monkeypatch, var):
 
 def test_concurrent_download_waits_for_the_lock(server, tmp_path, monkeypatch, capsys):
     fcntl = pytest.importorskip("fcntl")
-    from zoo import pins
+    from zoo.io import pins
 
     monkeypatch.setattr(pins, "LOCK_MESSAGE_EVERY", 0.1)
     server.state.files["/w.bin"] = b"abc"
@@ -400,7 +401,7 @@ def test_fetch_pretrained_converts_caches_and_loads(server, small_pth, monkeypat
     server.state.files["/models/" + fname] = data
     spec = _spec_with_source(MODEL, f"{server.url}/models/{fname}", sha[:8])
 
-    path = download.fetch_pretrained(spec, progress=False)
+    path = pretrained.fetch_pretrained(spec, progress=False)
     assert path == download.cache_dir() / MODEL / "imagenet.safetensors"
     assert not (download.cache_dir() / "downloads" / fname).exists()  # original converted, then removed
     assert not list(path.parent.glob("*.tmp"))
@@ -415,7 +416,7 @@ def test_fetch_pretrained_converts_caches_and_loads(server, small_pth, monkeypat
 
     # cached: no request at all, even offline
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert download.fetch_pretrained(spec, "imagenet", progress=False) == path
+    assert pretrained.fetch_pretrained(spec, "imagenet", progress=False) == path
     adapter = _build(spec, seed=123)
     assert weights.load_weights(adapter, "imagenet", progress=False) == "imagenet"
     _same_state(adapter.model, sd)
@@ -437,10 +438,10 @@ def test_fetch_pretrained_offline_uses_a_file_put_in_downloads(small_pth, monkey
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     dest = download.cache_dir() / "downloads" / "small-x.pth"
     with pytest.raises(ZooError, match=f"put the file at {re.escape(str(dest))}"):
-        download.fetch_pretrained(spec, progress=False)
+        pretrained.fetch_pretrained(spec, progress=False)
     dest.parent.mkdir(parents=True)
     dest.write_bytes(data)
-    state = state_dict.load_state_file(download.fetch_pretrained(spec, progress=False))
+    state = state_dict.load_state_file(pretrained.fetch_pretrained(spec, progress=False))
     assert all(torch.equal(state[k], sd[k]) for k in sd)
 
 
@@ -451,14 +452,14 @@ def test_fetch_pretrained_safetensors_source(server, small_pth):
     blob = st.save(sd)
     server.state.files["/timm/model.safetensors"] = blob
     spec = _spec_with_source(MODEL, f"{server.url}/timm/model.safetensors", _sha(blob), fmt="safetensors")
-    path = download.fetch_pretrained(spec, progress=False)
+    path = pretrained.fetch_pretrained(spec, progress=False)
     assert path == download.cache_dir() / MODEL / "imagenet.safetensors" and path.read_bytes() == blob
 
     # a corrupt download (checksum unknown) is not cached
     server.state.files["/bad/model.safetensors"] = _blob(4000)
     bad = dataclasses.replace(_spec_with_source(MODEL, f"{server.url}/bad/model.safetensors", fmt="safetensors"), name="bad_model")
     with pytest.raises(ZooError, match="not a readable safetensors file"):
-        download.fetch_pretrained(bad, progress=False)
+        pretrained.fetch_pretrained(bad, progress=False)
     assert not (download.cache_dir() / "bad_model" / "imagenet.safetensors").exists()
 
 
@@ -497,7 +498,7 @@ def test_pickle_with_objects_is_rejected(tmp_path, server):
     server.state.files["/evil-00.pth"] = evil.read_bytes()
     spec = _spec_with_source(MODEL, f"{server.url}/evil-00.pth")
     with pytest.raises(ZooError, match="not a readable PyTorch file"):
-        download.fetch_pretrained(spec, progress=False)
+        pretrained.fetch_pretrained(spec, progress=False)
     assert not (download.cache_dir() / MODEL / "imagenet.safetensors").exists()
     assert not marker.exists() and not _MARKER
 
@@ -802,13 +803,13 @@ def test_argument_errors_name_the_parameter(tmp_path):
 
 
 def test_module_boundaries():
-    """download/state_dict/checkpoint never import zoo.weights (no cycles); zoo.download needs no torch."""
+    """download/state_dict/checkpoint never import zoo.models.weights (no cycles); zoo.io.download needs no torch."""
     import subprocess
     import sys
 
     code = (
-        "import sys, zoo.download; assert 'torch' not in sys.modules, 'torch'; "
-        "import zoo.checkpoint, zoo.state_dict; assert 'zoo.weights' not in sys.modules, 'zoo.weights'"
+        "import sys, zoo.io.download; assert 'torch' not in sys.modules, 'torch'; "
+        "import zoo.io.checkpoint, zoo.io.state_dict; assert 'zoo.models.weights' not in sys.modules, 'zoo.models.weights'"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

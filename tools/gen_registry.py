@@ -259,7 +259,7 @@ def _gan_tables() -> str:
     """The hand-written GAN tables of the current ``registry.toml`` (every ``[models.*]``
     table with ``kind = "gan"``, with its sub-tables), kept verbatim: GAN families are
     declared by hand, backbones are generated."""
-    text = (ROOT / "zoo" / "registry.toml").read_text()
+    text = (ROOT / "zoo" / "registry" / "registry.toml").read_text()
     chunks = re.split(r"(?m)^(?=\[models\.[^.\]]+\]\s*$)", text)
     gans = [c for c in chunks if re.search(r'(?m)^kind = "gan"\s*$', c)]
     return "\n" + "".join(gans).rstrip() + "\n"
@@ -337,9 +337,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from zoo.adapters import BackboneAdapter  # noqa: F401
-    from zoo.fileio import atomic_write_text
-    from zoo.spec import spec_from_dict
+    from zoo.models.adapters import BackboneAdapter  # noqa: F401
+    from zoo.registry.spec import spec_from_dict
+    from zoo.utils.fileio import atomic_write_text
 
     results_path = ROOT / "tools" / "timm_results.json"
     results = {}
@@ -418,7 +418,7 @@ def main() -> None:
         print(f"{name:22s} {table['num_params']:>12,d} stages={len(table['stages'])}", file=sys.stderr)
         del adapter
     text = "\n".join(out) + _gan_tables()
-    dst = ROOT / "zoo" / "registry.toml"
+    dst = ROOT / "zoo" / "registry" / "registry.toml"
     atomic_write_text(dst, text)
     print(f"wrote {dst}", file=sys.stderr)
 

@@ -1,6 +1,6 @@
 """``python -m zoo``: the CLI, and one process of ``torchrun --nproc-per-node N -m zoo train|adapt ...``.
 
-Under torchrun (``RANK`` and ``WORLD_SIZE`` set, :mod:`zoo.distributed`) with several
+Under torchrun (``RANK`` and ``WORLD_SIZE`` set, :mod:`zoo.training.distributed`) with several
 processes, each joins the process group before the command runs (so a process that fails
 later is noticed by the others at their next collective) and leaves it on the way out.
 Rank 0 prints as usual; the other ranks print only their error lines, prefixed
@@ -51,9 +51,9 @@ class ReplicaStderr(io.TextIOBase):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI (``zoo.cli.app.main``) as this process of a torchrun job, or alone; returns the exit code.
-    The process's thread defaults are set first (:func:`zoo.threads.configure_process`, before torch loads)."""
+    The process's thread defaults are set first (:func:`zoo.utils.threads.configure_process`, before torch loads)."""
     from zoo.errors import ZooError
-    from zoo.threads import configure_process
+    from zoo.utils.threads import configure_process
 
     try:
         configure_process()
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         from zoo.cli.app import main as cli_main
 
         return cli_main(argv)
-    from zoo import distributed
+    from zoo.utils import dist as distributed
 
     try:
         ctx = distributed.context()

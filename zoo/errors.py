@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["ZooError", "did_you_mean", "warn"]
+__all__ = ["ZooError", "did_you_mean", "first_line", "warn"]
 
 
 class ZooError(Exception):
@@ -42,6 +42,20 @@ class ZooError(Exception):
             return str(self)
         flag = (flags or {}).get(self.param) or "--" + self.param.replace("_", "-")
         return self.template.replace("{param}", flag)
+
+
+def first_line(exc: BaseException, limit: int = 200, *, fallback: bool = True) -> str:
+    """The first non-empty line of ``str(exc)``, without terminal bold codes, cut to ``limit``
+    characters (ending in ``...`` when cut): how every one-line error quotes a library's exception.
+
+    Args:
+        exc: any exception.
+        limit: the longest result, in characters (at least 4).
+        fallback: with an empty message, return the exception's type name (``True``) or ``""``.
+    """
+    text = str(exc).replace("\x1b[1m", "").replace("\x1b[0m", "")
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__ if fallback else "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, n: int = 3) -> str:

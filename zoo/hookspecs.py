@@ -11,7 +11,7 @@ A third-party ``pyproject.toml``::
     myzoo = "myzoo.plugin"
 
 zoo calls each implementation on its own (``ZooPluginManager.call_each`` in
-:mod:`zoo.manager`), so that a third-party plugin is isolated: if it fails to import, or
+:mod:`zoo.registry.manager`), so that a third-party plugin is isolated: if it fails to import, or
 its ``zoo_model_specs``, ``zoo_datasets`` or ``zoo_cli_commands`` raises, it is disabled
 with one warning line on stderr naming it and its distribution (``Warning: plugin 'myzoo'
 (myzoo 0.1) failed to load: ImportError: ...; it is disabled``), ``zoo plugins`` shows it
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.spec import ModelSpec
+    from zoo.registry.spec import ModelSpec
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -46,7 +46,7 @@ def zoo_model_specs() -> list[ModelSpec]:
     command that names a model). Must be cheap: no torch import, no network.
 
     Returns:
-        A list of :class:`zoo.spec.ModelSpec`. Names must be unique across all plugins;
+        A list of :class:`zoo.registry.spec.ModelSpec`. Names must be unique across all plugins;
         a duplicate name is an error that names both plugins. A third-party plugin whose
         hook raises, or returns anything but specs, is disabled with one warning line.
     """
@@ -67,9 +67,9 @@ def zoo_build_model(spec: ModelSpec, options: dict[str, Any]) -> Any:
             options must be ignored.
 
     Returns:
-        A :class:`zoo.adapters.BackboneAdapter` (``kind == "backbone"``) or a
-        :class:`zoo.gan.GANAdapter` (``kind == "gan"``), with random init
-        (weights are loaded afterwards by :mod:`zoo.weights`); or ``None``.
+        A :class:`zoo.models.adapters.BackboneAdapter` (``kind == "backbone"``) or a
+        :class:`zoo.models.gan.GANAdapter` (``kind == "gan"``), with random init
+        (weights are loaded afterwards by :mod:`zoo.models.weights`); or ``None``.
 
     Raising :class:`zoo.errors.ZooError` gives the user its message. Any other exception
     raised for the plugin's own model fails that command with one line naming the plugin
@@ -89,13 +89,29 @@ def zoo_datasets() -> dict[str, Any]:
         ``(images, labels, class_names)``: a numpy uint8 array ``(N, C, H, W)``, a numpy
         int64 array ``(N,)`` of class indices, and the list of class names. zoo applies the
         ``NAME:CLASSES`` filter, the seeded stratified split and the transforms itself.
-        A loader may be a :class:`zoo.spec.DatasetSpec` (the loader with its class names,
+        A loader may be a :class:`zoo.registry.spec.DatasetSpec` (the loader with its class names,
         size, image shape, named class groups, cache file): ``zoo plugins`` then describes
         the data set without loading it, and ``NAME:GROUP`` selects a group's classes. Keep
         the hook cheap: declare the metadata, load nothing.
         Names must be unique across all plugins: a duplicate is an error that names both
         plugins. A loader that raises fails that command with one line naming the plugin
         and the data set; a hook that raises disables the plugin with a warning.
+    """
+
+
+@hookspec
+def zoo_data_sources() -> dict[str, Any]:
+    """Contribute data sources given as ``--data PREFIX:LOCATION`` (``celeba:DIR`` is StarGAN's).
+
+    Called when a ``--data`` value starts with ``PREFIX:``.
+
+    Returns:
+        ``{prefix: resolve}`` where ``resolve(location, *, seed, val_fraction, attrs)`` gets the
+        text after ``PREFIX:`` (a folder, say), the split's seed (int) and held-out fraction
+        (float in ``[0, 1)``), and the selected attribute names (``--attrs``, a list of str,
+        or ``None``), and returns a :class:`zoo.data.DataSource`; it raises
+        :class:`zoo.errors.ZooError` for a bad location or attribute. Keep the hook cheap
+        (import the reader inside ``resolve``). Prefixes are unique across plugins, as data-set names.
     """
 
 

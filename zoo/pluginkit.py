@@ -5,7 +5,7 @@ naming; :func:`backbone_hooks` makes its two hook implementations::
 
     # myzoo/plugin.py
     from zoo.pluginkit import backbone_hooks
-    from zoo.catalog import specs_from_toml
+    from zoo.registry.catalog import specs_from_toml
 
     zoo_model_specs, zoo_build_model = backbone_hooks(
         "myzoo", specs=lambda: specs_from_toml(Path(__file__).with_name("models.toml"), plugin="myzoo"))
@@ -16,7 +16,7 @@ and the adapter, imported by :func:`gan_hooks` only when a model is built::
 
     # mygan/plugin.py: the entry point ([project.entry-points.zoo] mygan = "mygan.plugin")
     from pathlib import Path
-    from zoo.catalog import specs_from_toml
+    from zoo.registry.catalog import specs_from_toml
     from zoo.errors import ZooError
     from zoo.pluginkit import gan_hooks
 
@@ -31,7 +31,7 @@ and the adapter, imported by :func:`gan_hooks` only when a model is built::
         specs=lambda: specs_from_toml(Path(__file__).with_name("models.toml"), plugin="mygan"))
 
     # mygan/model.py: imports torch; MyGANAdapter(spec, **options) subclasses
-    # zoo.gan.GANAdapter (training_step yields Step("discriminator", ...), then
+    # zoo.models.gan.GANAdapter (training_step yields Step("discriminator", ...), then
     # Step("generator", ...); sample(n, seed=..., condition=...) returns images in [0, 1]).
 
 The built-in DCGAN (:mod:`zoo.plugins.dcgan` + :mod:`zoo.plugins.dcgan_model`) is written
@@ -53,14 +53,14 @@ __all__ = ["backbone_hooks", "gan_hooks"]
 
 def _specs_hook(plugin: str, specs: Callable[[], list[Any]] | None) -> Callable[[], list[Any]]:
     """The ``zoo_model_specs`` hook of a family: ``specs()`` when given, else the
-    ``registry.toml`` tables naming ``plugin`` (:func:`zoo.catalog.builtin_specs`)."""
+    ``registry.toml`` tables naming ``plugin`` (:func:`zoo.registry.catalog.builtin_specs`)."""
 
     @hookimpl
     def zoo_model_specs() -> list[Any]:
         """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
         if specs is not None:
             return specs()
-        from zoo.catalog import builtin_specs
+        from zoo.registry.catalog import builtin_specs
 
         return builtin_specs(plugin)
 
@@ -78,13 +78,13 @@ def backbone_hooks(
 
     Args:
         plugin: the plugin's name; ``zoo_build_model`` answers only specs whose ``plugin`` is this.
-        stages: maps a built ``nn.Module`` to its list of :class:`zoo.adapters.Stage`
-            (default :func:`zoo.adapters.stages_from_children`). Called only at build time.
+        stages: maps a built ``nn.Module`` to its list of :class:`zoo.models.adapters.Stage`
+            (default :func:`zoo.models.adapters.stages_from_children`). Called only at build time.
         specs: returns the family's specs (default: the ``registry.toml`` tables naming ``plugin``).
         factories: returns ``{arch_name: constructor(num_classes=...)}`` for ``zoo:`` architectures
             the plugin implements itself; called lazily at build time.
 
-    The build goes through :func:`zoo.backbones.build_backbone` (timm / torchvision / own code).
+    The build goes through :func:`zoo.models.backbones.build_backbone` (timm / torchvision / own code).
     """
 
     zoo_model_specs = _specs_hook(plugin, specs)
@@ -94,7 +94,7 @@ def backbone_hooks(
         """Build one of the family's backbones with random init; ``None`` for other plugins' specs."""
         if spec.plugin != plugin:
             return None
-        from zoo.backbones import build_backbone, stages_from_children
+        from zoo.models.backbones import build_backbone, stages_from_children
 
         own = factories() if factories is not None and spec.arch.startswith("zoo:") else None
         return build_backbone(spec, options, stages or stages_from_children, factories=own)
@@ -145,7 +145,7 @@ def gan_hooks(
     Args:
         plugin: the plugin's name (``__name__`` of the hook module for built-ins);
             ``zoo_build_model`` answers only specs whose ``plugin`` is this, ``None`` otherwise.
-        adapter: ``"package.module:ClassName"`` of a :class:`zoo.gan.GANAdapter`
+        adapter: ``"package.module:ClassName"`` of a :class:`zoo.models.gan.GANAdapter`
             subclass constructed as ``ClassName(spec, **options)``.
         options: optional pure-Python ``options(spec, build_options) -> dict`` that validates
             the build options (``image_size``, ``channels`` and the family's own), fills in

@@ -14,7 +14,7 @@ Units: milliseconds (ms), megabytes of ``2**20`` bytes (MB), GFLOPs (``1e9``
 floating-point operations, one multiply-add = 2 FLOPs).
 
 Every function takes a plain ``nn.Module`` (or a callable) and tensors; none knows the
-registry. :mod:`zoo.bench` drives them over registry models. Imports torch.
+registry. :mod:`zoo.tasks.bench` drives them over registry models. Imports torch.
 """
 
 from __future__ import annotations

@@ -1,0 +1,159 @@
+"""What the jobs share (package-private to :mod:`zoo.tasks`): the default input size, building
+the adapter, the fit on a data source, and the summary and sidecar metadata every run writes.
+``train``, ``adapt``, GAN fine-tuning, ``pretrain`` and ``features`` use these, so what a run saves
+is defined once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.errors import ZooError
+
+__all__ = ["build_adapter", "check_classes", "check_shots", "default_img_size", "fit", "preprocessing", "run_meta", "run_summary"]
+
+
+def default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
+    """``img_size`` when given, else 32 px for built-in data (at least ``spec.min_size``, at most the model's
+    declared input size), else the model's own size.
+
+    Raises:
+        ZooError: ``img_size`` is below ``spec.min_size`` (exit code 2).
+    """
+    if img_size is not None:
+        if img_size < spec.min_size:
+            raise ZooError(
+                f"{{param}} {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
+                param="img_size",
+                exit_code=2,
+            )
+        return img_size
+    if source is not None and source.builtin:
+        return min(max(32, spec.min_size), spec.input_size[-1])
+    return spec.input_size[-1]
+
+
+def build_adapter(name: str, **options: Any) -> Any:
+    from zoo.registry import build
+
+    return build(name, **options)
+
+
+def fit(
+    adapter: Any,
+    source: Any,
+    *,
+    img_size: int,
+    epochs: int,
+    batch_size: int,
+    lr: float | None,
+    device: str,
+    amp: str | None,
+    seed: int,
+    shots: int | None,
+    max_minutes: float | None,
+    progress: bool,
+    callbacks: tuple[Any, ...] = (),
+    checkpoint: Any = None,
+    resume: dict[str, Any] | None = None,
+    channels_last: bool = False,
+) -> dict[str, Any]:
+    from zoo.data import make_loaders
+    from zoo.training.trainer import Trainer
+
+    resize_only = source.builtin
+    train_loader, val_loader = make_loaders(
+        source,
+        train_transform=adapter.transforms(img_size=img_size, train=True, resize_only=resize_only),
+        val_transform=adapter.transforms(img_size=img_size, train=False, resize_only=resize_only),
+        batch_size=batch_size,
+        shots=shots,
+        seed=seed,
+        drop_last=adapter.kind == "gan",
+    )
+    # metrics.jsonl is written with each checkpoint (and with the final model), beside them.
+    trainer = Trainer(
+        epochs=epochs,
+        lr=lr,
+        device=device,
+        amp=amp,
+        seed=seed,
+        progress=progress,
+        max_minutes=max_minutes,
+        callbacks=callbacks,
+        checkpoint=checkpoint,
+        channels_last=channels_last,
+    )
+    result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
+    result["train_images"] = len(train_loader.dataset)
+    result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
+    return result
+
+
+def check_classes(source: Any, data: str) -> None:
+    """A classifier needs two classes or more.
+
+    Raises:
+        ZooError: ``source`` has fewer (exit code 2).
+    """
+    if len(source.classes) < 2:
+        raise ZooError(
+            f"{{param}} {data} has {len(source.classes)} class ({', '.join(source.classes)}); a classifier needs at least 2",
+            param="data",
+            exit_code=2,
+        )
+
+
+def check_shots(source: Any, shots: int | None, seed: int) -> None:
+    """Check ``shots`` against ``source``'s training split before anything is built or loaded.
+
+    Raises:
+        ZooError: ``shots < 1`` or a class with fewer training images (exit code 2;
+            :func:`zoo.data.few_shot`'s messages).
+    """
+    if shots is not None:
+        from zoo.data import few_shot
+
+        few_shot(list(range(len(source.targets_train))), source.targets_train, shots, seed, classes=source.classes)
+
+
+def preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
+    spec = adapter.spec
+    return {
+        "img_size": img_size,
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "interpolation": spec.interpolation,
+        "crop_pct": spec.crop_pct,
+        "resize_only": bool(source.builtin) if source else False,
+        "channels": getattr(adapter, "channels", 3),
+    }
+
+
+def run_summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
+    out = {
+        "model": adapter.spec.name,
+        "kind": adapter.spec.kind,
+        "data": source.name,
+        "classes": source.classes,
+        "img_size": img_size,
+        "weights": weights_init,
+    }
+    out.update({k: v for k, v in result.items() if k != "history"})
+    out["history"] = result.get("history", [])
+    return out
+
+
+def run_meta(adapter: Any, source: Any, img_size: int, opts: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar's metadata (``model.json``) for ``summary``: class names, preprocessing,
+    training set-up, metrics (the last epoch's, with the history)."""
+    history = summary.get("history") or []
+    metrics = {**(history[-1] if history else {}), **{k: v for k, v in summary.items() if k not in ("classes", "out")}}
+    meta = {
+        "class_names": source.classes if source else None,
+        "preprocessing": preprocessing(adapter, img_size, source),
+        "training": {"data": source.name if source else None, "epochs": opts["epochs"], "seed": opts["seed"]},
+        "metrics": metrics,
+    }
+    if adapter.kind == "gan":
+        meta["condition"] = adapter.condition.to_json()
+    return meta

@@ -1,0 +1,243 @@
+"""Sampling from trained GANs: load a checkpoint, parse the condition, write PNG grids.
+
+``zoo sample NAME --checkpoint DIR`` is :func:`sample`; the trainer's per-epoch sample
+grids (``DIR/samples/epoch_0001.png``, so a user can watch training) are
+:class:`EpochSamples`. Conditions are parsed with the checkpoint's own class or attribute
+names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.io.images import check_grid_path, save_grid
+
+__all__ = ["EpochSamples", "load_gan", "sample", "translates"]
+
+
+def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
+    from zoo.registry import get_spec
+
+    spec = get_spec(name)
+    published = [w.url for w in spec.weights]
+    where = f"official weights are published at {published[0]} (pass the file with --weights FILE); " if published else ""
+    return ZooError(
+        f"zoo sample {name} needs trained weights: {where}train them with 'zoo train {name} --data digits --out DIR' "
+        f"and pass --checkpoint DIR" + (f" ({checkpoint} does not exist)" if checkpoint else ""),
+        exit_code=2,
+    )
+
+
+def _official_adapter(spec: Any, weights: str | Path | None) -> Any:
+    """Build ``spec``'s GAN around official weights: a file (``--weights 200000-G.ckpt``), a
+    published tag (``--weights horse2zebra``), or (``None``) the first published weights,
+    from the cache or downloaded (:func:`zoo.io.pretrained.fetch_pretrained`).
+
+    Raises:
+        ZooError: no such file or tag (the tags are listed); offline or a failed download
+            (the message says where the file is published and to pass ``--weights FILE``).
+    """
+    from zoo.io.pretrained import fetch_pretrained
+    from zoo.registry import build
+
+    tags = [w.tag for w in spec.weights]
+    if weights is not None and Path(weights).exists():
+        path = Path(weights)
+        if path.is_dir():
+            raise ZooError(
+                f"{{param}} {path} is a directory; give the official weights file, or pass a 'zoo train' run directory with --checkpoint",
+                param="weights",
+                exit_code=2,
+            )
+        return build(spec.name, official_weights=str(path))
+    if weights is not None and str(weights) not in tags:
+        valid = f"published tags: {', '.join(tags)}" if tags else f"{spec.name} has no published weights"
+        raise ZooError(f"{{param}} {weights} is neither a file nor a published tag; {valid}", param="weights", exit_code=2)
+    src = spec.weight_source(None if weights is None else str(weights))
+    try:
+        path = fetch_pretrained(spec, src.tag)
+    except ZooError as exc:
+        inside = f" ({src.member} inside the published archive)" if src.member else ""
+        raise ZooError(
+            f"zoo sample {spec.name} needs the official weights '{src.tag}'{inside}: {exc}; "
+            f"or train your own with 'zoo train {spec.name} --data DIR' and pass --checkpoint DIR",
+            exit_code=exc.exit_code,
+        ) from exc
+    return build(spec.name, official_weights=str(path))
+
+
+def translates(adapter: Any) -> bool:
+    """Whether ``adapter`` is an image-to-image family (it overrides :meth:`zoo.models.gan.GANAdapter.translate`)."""
+    from zoo.models.gan import GANAdapter
+
+    return type(adapter).translate is not GANAdapter.translate
+
+
+def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | None = None) -> Any:
+    """Rebuild a GAN from a ``zoo train`` checkpoint (sidecar ``config``) and load its weights,
+    or build it around official weights.
+
+    Args:
+        name: registry name of a GAN.
+        checkpoint: the run directory (or its ``.safetensors`` file).
+        weights: official weights (a file such as ``200000-G.ckpt`` or a published tag);
+            used when ``checkpoint`` is ``None``. Without both, families with published
+            weights use the first published ones (cache, else download).
+
+    Returns:
+        The :class:`zoo.models.gan.GANAdapter`, in eval mode, on the CPU.
+
+    Raises:
+        ZooError: ``name`` is not a GAN; no checkpoint (the message says where official
+            weights are published or how to train); a checkpoint of another model or a
+            corrupt one.
+    """
+    from zoo.io.checkpoint import read_checkpoint
+    from zoo.io.state_dict import load_into
+    from zoo.registry import build, get_spec
+
+    spec = get_spec(name)
+    if spec.kind != "gan":
+        raise ZooError(f"zoo sample needs a GAN; {name} is a {spec.kind} (see 'zoo list --kind gan')", exit_code=2)
+    if checkpoint is not None and weights is not None:
+        raise ZooError("give either --checkpoint (a 'zoo train' run) or --weights (official weights), not both", exit_code=2)
+    if checkpoint is None and (weights is not None or spec.weights):
+        return _official_adapter(spec, weights).eval()
+    if checkpoint is None or not Path(checkpoint).exists():
+        raise _no_checkpoint(name, checkpoint)
+    state, meta = read_checkpoint(checkpoint)
+    if meta.get("model") not in (None, name):
+        owner = meta["model"]
+        hint = (
+            f"run 'zoo sample {owner} --checkpoint {checkpoint}'"
+            if meta.get("kind") == "gan"
+            else f"{owner} is a {meta.get('kind', 'backbone')}, pass a checkpoint written by 'zoo train {name}'"
+        )
+        raise ZooError(f"checkpoint {checkpoint} was written for {owner}, not {name}; {hint}")
+    options = dict(meta.get("config") or {})
+    if meta.get("condition") and "condition" not in options and meta["condition"].get("names"):
+        options.setdefault("class_names", meta["condition"]["names"])
+    adapter = build(name, **options)
+    load_into(adapter, state, source=str(checkpoint))
+    return adapter.eval()
+
+
+def sample(
+    name: str,
+    *,
+    checkpoint: str | Path | None = None,
+    weights: str | Path | None = None,
+    n: int = 64,
+    seed: int = 0,
+    out: str | Path | None = None,
+    condition: Any = None,
+    levels: bool = False,
+    images: list[str | Path] | None = None,
+    source: Any = None,
+    side_by_side: bool | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Generate images with a trained or official GAN and write them as one PNG.
+
+    Noise-to-image families (vanilla GAN, cGAN, DCGAN, LAPGAN) draw ``n`` samples into a
+    grid. Image-to-image families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default:
+    the built-in portrait, :func:`zoo.tasks.translate.portrait`) with
+    :func:`zoo.tasks.translate.translate_images`.
+
+    Args:
+        name: registry name of a GAN.
+        checkpoint: directory written by ``zoo train NAME``.
+        weights: official weights, a file or a published tag (see :func:`load_gan`).
+        n: number of images (>= 1; noise-to-image families).
+        seed: seed of the latent noise (the same seed gives the same images).
+        out: the PNG file; an existing file is refused unless ``overwrite`` (the one
+            ``--out`` policy, :func:`zoo.utils.outputs.claim_output`); ``None``: ``grid.png``, or
+            ``grid-2.png``, ``grid-3.png``... when taken.
+        condition: the condition as the CLI gives it (``--label 7``: ``"7"``; ``--attr
+            blond``), parsed with the model's names; or an already parsed value; ``None``
+            for unconditional models (class-conditional ones then draw every class).
+        levels: also write each pyramid level's grid beside ``out``
+            (``grid_4px.png``, ``grid_8px.png``..., coarse to fine), for families with ``sample_levels`` (LAPGAN).
+        images: input images of image-to-image families (``--image``).
+        source: the inputs' own attributes (StarGAN ``--from``).
+        side_by_side: input beside translation (default: on for attribute models).
+        overwrite: replace an existing ``out`` (and level files).
+
+    Returns:
+        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
+        level files) when asked; for image-to-image families ``{"model", "inputs",
+        "out", "shape"}``.
+
+    Raises:
+        ZooError: ``n < 1``, an unwritable or existing ``out`` (without ``overwrite``), a bad condition (the valid values are
+            listed), ``levels`` for a family without a pyramid, ``--image`` for a family
+            that generates from noise, an unreadable image, or as :func:`load_gan`.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
+    from zoo.utils.outputs import claim_output
+
+    check_grid_path(out if out is not None else "grid.png")
+    out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png")
+    level_files = {}
+    adapter = load_gan(name, checkpoint, weights=weights)
+    if translates(adapter):
+        if levels:
+            raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
+        from zoo.tasks.translate import translate_images
+
+        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side)
+        return {"model": name, **result}
+    if images:
+        raise ZooError(f"{name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
+    if source is not None:
+        raise ZooError(f"--from gives the input image's attributes (stargan); {name} takes no input image", exit_code=2)
+    if condition is not None and adapter.condition.kind == "none":
+        raise ZooError(f"{name} is unconditional; sample it without --label/--attr/--image", exit_code=2)
+    if isinstance(condition, str):
+        condition = adapter.condition.parse(condition)
+    if levels and not hasattr(adapter, "sample_levels"):
+        raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
+    if levels:  # claim every level file before writing anything
+        for img in adapter.sample_levels(1, seed=seed):
+            f = out.with_name(f"{out.stem}_{img.shape[-1]}px{out.suffix or '.png'}")
+            level_files[img.shape[-1]] = claim_output(f, overwrite=overwrite, kind="file")
+    images_out = adapter.sample(n, seed=seed, condition=condition)
+    save_grid(images_out, out, quantise=adapter.quantise)
+    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images_out.shape)}
+    if levels:
+        files = []
+        for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
+            save_grid(img, level_files[img.shape[-1]], quantise=adapter.quantise)
+            files.append(str(level_files[img.shape[-1]]))
+        result["levels"] = files
+    return result
+
+
+class EpochSamples:
+    """Trainer callback: after every epoch, a PNG grid of fixed-seed samples in ``directory``, quantised as the family declares (``adapter.quantise``).
+
+    ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
+    every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
+    and restores the train/eval flags).
+
+    Args:
+        directory: where the grids go (created on first use).
+        n: images per grid.
+        seed: the fixed noise seed.
+    """
+
+    def __init__(self, directory: str | Path, *, n: int = 64, seed: int = 0) -> None:
+        self.directory = Path(directory)
+        self.n = n
+        self.seed = seed
+        self.files: list[Path] = []
+
+    def on_epoch_end(self, trainer: Any, adapter: Any, epoch: int, metrics: dict[str, Any]) -> None:
+        """Write ``epoch_{epoch:04d}.png``."""
+        # sample() leaves the train/eval flags as it found them, and the trainer calls
+        # adapter.train() at the start of every epoch anyway
+        images = adapter.sample(self.n, seed=self.seed)
+        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png", quantise=adapter.quantise))
