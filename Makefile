@@ -20,11 +20,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/check_imports.py
 	HF_HUB_OFFLINE=1 ZOO_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/check_imports.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_table.py

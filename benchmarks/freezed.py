@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     from zoo import tasks
     from zoo.data import resolve_data
     from zoo.registry import build
-    from zoo.tasks import _fit
     from zoo.tasks.quality import fid_kid, load_classifier
     from zoo.utils.fileio import atomic_write_text
 
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     if row == "scratch":
                         torch.manual_seed(seed)
                         adapter = build("dcgan", image_size=IMG, channels=1)
-                        _fit(adapter, resolve_data("digits:5-9", seed=seed), img_size=IMG, device="cpu", amp=None, lr=None,
+                        tasks.fit(adapter, resolve_data("digits:5-9", seed=seed), img_size=IMG, device="cpu", amp=None, lr=None,
                              max_minutes=None, progress=False, **common)  # fmt: skip
                     else:
                         n = 0 if row.startswith("fine-tune") else int(row.split()[-1].rstrip(")"))

@@ -63,9 +63,9 @@ def _digits():
     import torch
     from torchvision.transforms import v2
 
-    from zoo.plugins.datasets import _digits as load
+    from zoo.registry import load_dataset
 
-    images, labels, _ = load()  # the built-in data set: uint8 (N, 1, 8, 8)
+    images, labels, _ = load_dataset("digits")  # the built-in data set: uint8 (N, 1, 8, 8)
     x = v2.functional.resize(torch.from_numpy(images), [SIZE, SIZE], antialias=True)
     return x.float() / 255.0, torch.from_numpy(np.asarray(labels)).long()
 

@@ -32,8 +32,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import boolean, image_options, positive_int
+from zoo.pluginkit import boolean, gan_hooks, positive_int
+from zoo.plugins.vanilla_gan import image_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec

@@ -42,7 +42,8 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
+from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
+from zoo.models.gan_steps import adversarial_steps
 from zoo.plugins.vanilla_gan_model import (
     Maxout,
 )

@@ -47,7 +47,8 @@ from zoo.io.images import truncate_to_uint8
 from zoo.io.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range, without_param_grads
+from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
+from zoo.models.gan_steps import without_param_grads
 from zoo.models.optim import OptimizerConfig, Schedule
 from zoo.registry.spec import ModelSpec
 

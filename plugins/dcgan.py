@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks
+from zoo.pluginkit import gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -40,12 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["resolve_options", "zoo_build_model", "zoo_model_specs"]
 
 _DEFAULTS = {"latent_dim": 100, "ngf": 64, "ndf": 64}
-
-
-def _positive_int(name: str, value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ZooError(f"DCGAN {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
-    return int(value)
 
 
 def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:
@@ -82,10 +76,10 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:
         )
     return {
         "image_size": size,
-        "channels": _positive_int("channels", pick("channels", spec.input_size[0]), "a positive int (1 grey, 3 RGB)"),
-        "latent_dim": _positive_int("latent_dim", pick("latent_dim", cfg["latent_dim"]), "a positive int (100 in the paper)"),
-        "ngf": _positive_int("ngf", pick("ngf", cfg["ngf"]), "a positive int (64 in the paper)"),
-        "ndf": _positive_int("ndf", pick("ndf", cfg["ndf"]), "a positive int (64 in the paper)"),
+        "channels": positive_int("DCGAN", "channels", pick("channels", spec.input_size[0]), "a positive int (1 grey, 3 RGB)"),
+        "latent_dim": positive_int("DCGAN", "latent_dim", pick("latent_dim", cfg["latent_dim"]), "a positive int (100 in the paper)"),
+        "ngf": positive_int("DCGAN", "ngf", pick("ngf", cfg["ngf"]), "a positive int (64 in the paper)"),
+        "ndf": positive_int("DCGAN", "ndf", pick("ndf", cfg["ndf"]), "a positive int (64 in the paper)"),
     }
 
 

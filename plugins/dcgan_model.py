@@ -25,7 +25,8 @@ from torch import nn
 
 from zoo.errors import ZooError
 from zoo.models.adapters import Step
-from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
+from zoo.models.gan import GANAdapter, StepContext, to_unit_range
+from zoo.models.gan_steps import adversarial_steps
 from zoo.registry.spec import ModelSpec
 
 __all__ = ["DCGANAdapter", "Discriminator", "Generator", "infer_reference_config", "weights_init"]

@@ -32,7 +32,8 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, to_unit_range
+from zoo.models.gan import GANAdapter, StepContext, to_unit_range
+from zoo.models.gan_steps import adversarial_steps
 from zoo.plugins.lapgan import resolve_options
 from zoo.registry.spec import ModelSpec
 

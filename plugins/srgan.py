@@ -55,8 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import boolean, positive_int
+from zoo.pluginkit import boolean, gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec

@@ -54,7 +54,8 @@ from zoo.io.images import truncate_to_uint8
 from zoo.io.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode
+from zoo.models.gan import GANAdapter, StepContext, eval_mode
+from zoo.models.gan_steps import adversarial_steps
 from zoo.models.optim import OptimizerConfig
 from zoo.registry.spec import ModelSpec
 
@@ -918,7 +919,7 @@ class SRGANAdapter(GANAdapter):
 
         ``srresnet`` yields ``Step("generator", mse, {"mse", "psnr"})`` (PSNR in dB on the
         ``[0, 1]`` RGB patches, no border crop). ``srgan`` yields ``Step("discriminator",
-        ..., {"d_loss", "d_real", "d_fake"})`` (:func:`zoo.models.gan.adversarial_steps`), then,
+        ..., {"d_loss", "d_real", "d_fake"})`` (:func:`zoo.models.gan_steps.adversarial_steps`), then,
         when ``ctx.update_generator``, ``Step("generator", loss, {"g_loss", "content_loss",
         "adversarial_loss", "mse"})`` against the discriminator just stepped, with the
         discriminator's parameters out of the graph.

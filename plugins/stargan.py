@@ -52,8 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks
-from zoo.plugins.vanilla_gan import positive_int
+from zoo.pluginkit import gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec

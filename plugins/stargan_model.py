@@ -49,7 +49,8 @@ from zoo.io.images import round_to_uint8
 from zoo.io.official import check_choice, count_indexed, load_strict, official_kind, read_official
 from zoo.models.adapters import Step
 from zoo.models.conditions import NUMBER_WORDS, ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, to_unit_range, without_param_grads
+from zoo.models.gan import GANAdapter, StepContext, to_unit_range
+from zoo.models.gan_steps import without_param_grads
 from zoo.models.optim import Schedule
 from zoo.registry.spec import ModelSpec
 

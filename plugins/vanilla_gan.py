@@ -31,49 +31,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks
+from zoo.pluginkit import gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
 
-__all__ = ["boolean", "image_options", "positive_int", "resolve_options", "zoo_build_model", "zoo_model_specs"]
-
-
-def positive_int(model: str, name: str, value: Any, what: str, *, minimum: int = 1) -> int:
-    """``value`` as an int >= ``minimum``.
-
-    Args:
-        model: the model's name, for the message (``vanilla_gan``).
-        name: the build option (the ``{param}`` of the error).
-        value: the value given.
-        what: how to describe a valid value (``"a positive int (100 in the paper)"``).
-        minimum: the smallest valid value.
-
-    Raises:
-        ZooError: ``value`` is not an int (bools are not ints here) or is below
-            ``minimum``; one line naming the option, exit code 2.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ZooError(f"{model} {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
-    return int(value)
-
-
-def boolean(model: str, name: str, value: Any, what: str = "true or false") -> bool:
-    """``value`` when it is a bool.
-
-    Args:
-        model: the model's name, for the message (``srgan``).
-        name: the build option (the ``{param}`` of the error).
-        value: the value given.
-        what: how to describe a valid value (``"true or false (false: the paper's ...)"``).
-
-    Raises:
-        ZooError: ``value`` is not a bool (``1`` and ``"yes"`` are not); one line naming the
-            option, exit code 2.
-    """
-    if not isinstance(value, bool):
-        raise ZooError(f"{model} {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
-    return value
+__all__ = ["image_options", "resolve_options", "zoo_build_model", "zoo_model_specs"]
 
 
 def image_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, int]:

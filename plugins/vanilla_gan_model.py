@@ -38,7 +38,8 @@ from torch import nn
 
 from zoo.errors import ZooError
 from zoo.models.adapters import Step
-from zoo.models.gan import GANAdapter, StepContext, adversarial_steps, eval_mode, to_unit_range
+from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
+from zoo.models.gan_steps import adversarial_steps
 from zoo.registry.spec import ModelSpec
 
 __all__ = [

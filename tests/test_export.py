@@ -16,7 +16,7 @@ def _save_classifier(name: str, out, img_size: int = 32):
     near-zero outputs, which would make the parity check trivially true)."""
     from zoo.io.checkpoint import save_checkpoint
     from zoo.registry import build
-    from zoo.tasks import _preprocessing
+    from zoo.tasks import preprocessing
 
     torch.manual_seed(0)
     adapter = build(name, num_classes=5)
@@ -32,7 +32,7 @@ def _save_classifier(name: str, out, img_size: int = 32):
         head.weight.copy_(torch.randn(head.weight.shape, generator=g) * 0.5)
     meta = {
         "class_names": ["zero", "one", "two", "three", "four"],
-        "preprocessing": _preprocessing(adapter, img_size, SimpleNamespace(builtin=True)),
+        "preprocessing": preprocessing(adapter, img_size, SimpleNamespace(builtin=True)),
         "training": {"data": "digits:0-4", "epochs": 0, "seed": 0},
     }
     save_checkpoint(out, adapter, meta)

@@ -53,7 +53,7 @@ def test_features_of_a_checkpoint_and_logistic_probe(checkpoint, tmp_path):
     from torchvision.models.feature_extraction import create_feature_extractor
 
     from zoo.data import resolve_data
-    from zoo.tasks.features import load_run
+    from zoo.tasks.classifier import load_run
 
     ckpt, _ = checkpoint
     out = tmp_path / "feats.safetensors"
@@ -132,7 +132,7 @@ def test_logistic_probe_chooses_C_by_cross_validation():
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.preprocessing import StandardScaler
 
-    from zoo.tasks.features import LOGISTIC_CS, logistic_probe
+    from zoo.tasks.probe import LOGISTIC_CS, logistic_probe
 
     tx, ty = _blobs(12, seed=1)
     vx, vy = _blobs(40, seed=2)
@@ -150,7 +150,7 @@ def test_logistic_probe_chooses_C_by_cross_validation():
 
 
 def test_logistic_probe_folds_never_exceed_the_smallest_class():
-    from zoo.tasks.features import logistic_probe
+    from zoo.tasks.probe import logistic_probe
 
     vx, vy = _blobs(10, seed=2)
     for per_class, folds in ((2, 2), (3, 3), (5, 5), (9, 5)):
@@ -270,7 +270,7 @@ def test_eval_bad_inputs(checkpoint, tmp_path):
 # ---------------------------------------------------------------------------------
 def test_predict_topk_and_probabilities(checkpoint, digit_pngs):
     from zoo.io.images import read_image
-    from zoo.tasks.features import load_run
+    from zoo.tasks.classifier import load_run
 
     ckpt, _ = checkpoint
     res = run("predict", ckpt, *digit_pngs, "--topk", "5", "--json")

@@ -14,7 +14,8 @@ from zoo.cli.app import app
 from zoo.errors import ZooError
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, gradient_penalty
+from zoo.models.gan import GANAdapter, StepContext
+from zoo.models.gan_steps import gradient_penalty
 from zoo.models.optim import OptimizerConfig, Schedule
 from zoo.registry import get_spec
 from zoo.training.optim import build_optimizer, build_scheduler

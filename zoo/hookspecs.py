@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoo.registry.spec import ModelSpec
+    from zoo.registry.spec import BuildOption, ModelSpec, OfficialKind
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -96,6 +96,31 @@ def zoo_datasets() -> dict[str, Any]:
         Names must be unique across all plugins: a duplicate is an error that names both
         plugins. A loader that raises fails that command with one line naming the plugin
         and the data set; a hook that raises disables the plugin with a warning.
+    """
+
+
+@hookspec(firstresult=True)
+def zoo_model_options(spec: ModelSpec) -> list[BuildOption] | None:
+    """Declare the build options of a model of this plugin (``zoo info NAME`` lists them,
+    ``--model-kwargs KEY=VALUE`` may set the ones not marked ``from_data``).
+
+    The first non-``None`` answer wins (``firstresult=True``): return ``None`` for specs of
+    another plugin (check ``spec.plugin``). No torch import. :func:`zoo.pluginkit.gan_hooks`
+    and :func:`zoo.pluginkit.backbone_hooks` implement it from their ``declared`` argument.
+
+    Returns:
+        A list of :class:`zoo.registry.spec.BuildOption`, or ``None``.
+    """
+
+
+@hookspec
+def zoo_official_kinds() -> list[OfficialKind]:
+    """Declare the kinds of official checkpoint files this plugin's loaders read, each with the
+    state-dict keys that recognise it (:class:`zoo.registry.spec.OfficialKind`), so that any
+    loader can say what a wrong file is and how to load it. No torch import.
+
+    Returns:
+        A list of :class:`zoo.registry.spec.OfficialKind` (keys unique across plugins).
     """
 
 

@@ -42,13 +42,24 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from zoo.errors import ZooError
 from zoo.hookspecs import hookimpl
+from zoo.registry.spec import BuildOption, OfficialKind
 
-__all__ = ["backbone_hooks", "gan_hooks"]
+__all__ = [
+    "BuildOption",
+    "OfficialKind",
+    "backbone_hooks",
+    "boolean",
+    "gan_hooks",
+    "option_value",
+    "options_hook",
+    "pick",
+    "positive_int",
+]
 
 
 def _specs_hook(plugin: str, specs: Callable[[], list[Any]] | None) -> Callable[[], list[Any]]:
@@ -178,3 +189,99 @@ def gan_hooks(
         return cls(spec, **(checked if check is not None else _accepted(cls, options)))
 
     return zoo_model_specs, zoo_build_model
+
+
+# ---------------------------------------------------------------------------------
+# build options: declared once, checked by one set of validators
+# ---------------------------------------------------------------------------------
+def pick(options: dict[str, Any], key: str, default: Any) -> Any:
+    """``options[key]``, or ``default`` when it is missing or ``None`` (a flag left out)."""
+    value = options.get(key)
+    return default if value is None else value
+
+
+def positive_int(model: str, name: str, value: Any, what: str, *, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``.
+
+    Args:
+        model: the model's name, for the message (``vanilla_gan``).
+        name: the build option (the ``{param}`` of the error).
+        value: the value given.
+        what: how to describe a valid value (``"a positive int (100 in the paper)"``).
+        minimum: the smallest valid value.
+
+    Raises:
+        ZooError: ``value`` is not an int (bools are not ints here) or is below
+            ``minimum``; one line naming the option, exit code 2.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ZooError(f"{model} {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
+    return int(value)
+
+
+def boolean(model: str, name: str, value: Any, what: str = "true or false") -> bool:
+    """``value`` when it is a bool.
+
+    Args:
+        model: the model's name, for the message (``srgan``).
+        name: the build option (the ``{param}`` of the error).
+        value: the value given.
+        what: how to describe a valid value (``"true or false (false: the paper's ...)"``).
+
+    Raises:
+        ZooError: ``value`` is not a bool (``1`` and ``"yes"`` are not); one line naming the
+            option, exit code 2.
+    """
+    if not isinstance(value, bool):
+        raise ZooError(f"{model} {{param}} must be {what}, got {value!r}", param=name, exit_code=2)
+    return value
+
+
+def option_value(model: str, option: BuildOption, value: Any) -> Any:
+    """``value`` checked against a declared :class:`BuildOption`; ``None`` gives its default.
+
+    ``int`` takes ints (not bools) >= ``minimum``; ``float`` takes ints and floats (not bools)
+    >= ``minimum``, as float; ``bool`` takes bools; ``str`` takes strings; ``choice`` takes
+    one of ``choices``.
+
+    Raises:
+        ZooError: a value of another type, below the minimum or not a choice: one line naming
+            the option and what is valid (exit code 2).
+    """
+    if value is None:
+        return option.default
+    bound = f" >= {option.minimum:g}" if option.minimum is not None else ""
+    ok = True
+    if option.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and (option.minimum is None or value >= option.minimum)
+        what = f"an int{bound}"
+    elif option.type == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (option.minimum is None or value >= option.minimum)
+        what, value = f"a number{bound}", float(value) if ok else value
+    elif option.type == "bool":
+        ok, what = isinstance(value, bool), "true or false"
+    elif option.type == "str":
+        ok, what = isinstance(value, str), "a string"
+    else:
+        ok, what = value in option.choices, "one of " + ", ".join(map(str, option.choices))
+    if not ok:
+        raise ZooError(f"{model} {{param}} must be {what} ({option.help}), got {value!r}", param=option.name, exit_code=2)
+    return value
+
+
+def options_hook(plugin: str, declared: Sequence[BuildOption] | Callable[[Any], Sequence[BuildOption]]) -> Callable[..., Any]:
+    """A ``zoo_model_options`` hook implementation: the family's declared build options.
+
+    Args:
+        plugin: the plugin's name; the hook answers only specs whose ``plugin`` is this.
+        declared: the options, or ``declared(spec)`` giving them per model.
+    """
+
+    @hookimpl
+    def zoo_model_options(spec: Any) -> list[BuildOption] | None:
+        """The build options of one of the family's models; ``None`` for other plugins' specs."""
+        if spec.plugin != plugin:
+            return None
+        return list(declared(spec) if callable(declared) else declared)
+
+    return zoo_model_options

@@ -47,7 +47,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -64,9 +64,14 @@ from zoo.utils.fileio import (
     sync_or_raise,
 )
 
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
+
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "SIDECAR_FILE",
     "TRAIN_STATE_FORMAT",
+    "WEIGHTS_FILE",
     "find_last",
     "read_checkpoint",
     "read_training_state",
@@ -78,7 +83,9 @@ __all__ = [
 CHECKPOINT_FORMAT = "zoo-1"
 #: The ``format`` of ``train_state.json``.
 TRAIN_STATE_FORMAT = "zoo-train-1"
-_WEIGHTS, _SIDECAR, _STATE_T, _STATE_J = "model.safetensors", "model.json", "train_state.safetensors", "train_state.json"
+#: The weights and the sidecar of a checkpoint directory.
+WEIGHTS_FILE, SIDECAR_FILE = "model.safetensors", "model.json"
+_STATE_T, _STATE_J = "train_state.safetensors", "train_state.json"
 
 
 def _write_errors() -> tuple[type[BaseException], ...]:
@@ -133,7 +140,7 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def save_checkpoint(out: str | os.PathLike[str], adapter: Any, meta: Mapping[str, Any], *, checkpoint_id: str | None = None) -> Path:
+def save_checkpoint(out: str | os.PathLike[str], adapter: Adapter, meta: Mapping[str, Any], *, checkpoint_id: str | None = None) -> Path:
     """Write ``out/model.safetensors`` and its sidecar ``out/model.json``, atomically.
 
     ``model.safetensors`` holds ``adapter.model.state_dict()`` (contiguous CPU tensors,
@@ -174,16 +181,16 @@ def save_checkpoint(out: str | os.PathLike[str], adapter: Any, meta: Mapping[str
     except _write_errors() as exc:
         _remove_new_dirs(out_dir, existing)
         raise ZooError(f"cannot write the checkpoint in {out_dir} ({_why(exc)}); {_advice(exc)}", param="out") from exc
-    return out_dir / _WEIGHTS
+    return out_dir / WEIGHTS_FILE
 
 
-def _write_pair(out_dir: Path, adapter: Any, meta: Mapping[str, Any], checkpoint_id: str | None) -> None:
+def _write_pair(out_dir: Path, adapter: Adapter, meta: Mapping[str, Any], checkpoint_id: str | None) -> None:
     """The two files of :func:`save_checkpoint`, in an existing ``out_dir``; write errors propagate."""
     from safetensors.torch import save_model
 
     spec = adapter.spec
     ident = checkpoint_id or secrets.token_hex(8)
-    weights_path, json_path = out_dir / _WEIGHTS, out_dir / _SIDECAR
+    weights_path, json_path = out_dir / WEIGHTS_FILE, out_dir / SIDECAR_FILE
     sidecar = dict(meta)
     sidecar.update(
         model=spec.name, family=spec.family, kind=spec.kind, config=adapter.config(), format=CHECKPOINT_FORMAT, checkpoint_id=ident
@@ -242,7 +249,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     """
     p = Path(path).expanduser()
     if p.is_dir():
-        f = p / _WEIGHTS
+        f = p / WEIGHTS_FILE
         if not f.is_file():
             found = sorted(x.name for x in p.iterdir() if x.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES))
             hint = _unfinished_hint(p) or (
@@ -250,13 +257,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
                 if found
                 else "; pass a checkpoint directory written by zoo train/adapt or a weights file"
             )
-            raise ZooError(f"checkpoint directory {p} has no {_WEIGHTS}{hint}")
+            raise ZooError(f"checkpoint directory {p} has no {WEIGHTS_FILE}{hint}")
         p = f
     elif not p.exists():
         raise ZooError(f"weights file {p} does not exist; pass a checkpoint directory, a .safetensors/.pth file or a published tag")
     state, file_meta = load_state_and_metadata(p)
     embedded = file_meta.get("zoo_model", "")
-    own, shared = p.with_suffix(".json"), p.with_name(_SIDECAR)
+    own, shared = p.with_suffix(".json"), p.with_name(SIDECAR_FILE)
     sidecar: dict[str, Any] = {}
     source = own if own.is_file() else shared
     if own.is_file():
@@ -335,7 +342,9 @@ def _unpack(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     return {k: _unpack(v, tensors) for k, v in obj.items()}
 
 
-def write_training_checkpoint(directory: str | os.PathLike[str], adapter: Any, meta: Mapping[str, Any], state: Mapping[str, Any]) -> Path:
+def write_training_checkpoint(
+    directory: str | os.PathLike[str], adapter: Adapter, meta: Mapping[str, Any], state: Mapping[str, Any]
+) -> Path:
     """Write a resumable checkpoint directory (``last/`` or ``best/``) whole, then swap it in.
 
     The model pair (:func:`save_checkpoint`), ``train_state.safetensors`` (every tensor of
@@ -438,6 +447,6 @@ def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = Tr
             raise ZooError(f"cannot read the training state {d / _STATE_T} ({_first_line(exc)}); start a new run") from exc
         if ident != doc.get("checkpoint_id"):
             raise ZooError(f"{d / _STATE_T} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
-    if (d / _SIDECAR).is_file() and _read_json(d / _SIDECAR).get("checkpoint_id") not in (None, doc.get("checkpoint_id")):
-        raise ZooError(f"{d / _SIDECAR} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
+    if (d / SIDECAR_FILE).is_file() and _read_json(d / SIDECAR_FILE).get("checkpoint_id") not in (None, doc.get("checkpoint_id")):
+        raise ZooError(f"{d / SIDECAR_FILE} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
     return _unpack(doc["state"], loaded if tensors else defaultdict(lambda: None))

@@ -67,6 +67,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.io import pins
+from zoo.io.cache import cache_dir, offline, offline_variable
 from zoo.utils.fileio import atomic_write_text
 from zoo.utils.progress import progress_bar
 
@@ -86,8 +87,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_TRUE = ("1", "true", "yes", "on")
-_OFFLINE_VARS = ("ZOO_OFFLINE", "HF_HUB_OFFLINE")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: Bytes read per network or disk read.
 CHUNK = 1 << 20
@@ -101,45 +100,6 @@ class WeightsUnavailable(ZooError):
     to random init on this error only; digest mismatches, changed cache files, lock and
     disk errors are plain :class:`~zoo.errors.ZooError`.
     """
-
-
-# ---------------------------------------------------------------------------------
-# cache and environment
-# ---------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """The directory of downloaded and converted weights (not created here).
-
-    ``$ZOO_CACHE`` if set and non-empty, else ``$XDG_CACHE_HOME/zoo``, else
-    ``~/.cache/zoo`` (the XDG base-directory convention, as ``torch.hub`` and
-    ``huggingface_hub`` use). Layout: ``<cache>/<model>/<tag>.safetensors`` (converted
-    backbone weights), ``<cache>/<model>/<tag>.ckpt|.pth|...`` (GAN weights, as published),
-    ``<cache>/downloads/<file name>`` (original files being downloaded or converted),
-    ``<cache>/pins.json`` (:mod:`zoo.io.pins`). Raises nothing.
-    """
-    env = os.environ.get("ZOO_CACHE", "").strip()
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "zoo"
-    return Path.home() / ".cache" / "zoo"
-
-
-def offline_variable() -> str | None:
-    """The offline switch that is set (``"ZOO_OFFLINE"`` or ``"HF_HUB_OFFLINE"``, see
-    :func:`offline`), for messages; ``None`` when downloads are allowed."""
-    for var in _OFFLINE_VARS:
-        if os.environ.get(var, "").strip().lower() in _TRUE:
-            return var
-    return None
-
-
-def offline() -> bool:
-    """True when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is ``1``/``true``/``yes``/``on``
-    (case-insensitive): no download is attempted (loopback hosts included), only the cache
-    and local files are used. ``HF_HUB_OFFLINE`` is huggingface_hub's own switch, honoured
-    so one variable silences both; it is read at every call. Raises nothing."""
-    return offline_variable() is not None
 
 
 def check_url(url: str) -> None:

@@ -25,13 +25,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from zoo.errors import ZooError
 from zoo.utils.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = ["PICKLE_SUFFIXES", "load_into", "load_state_and_metadata", "load_state_file", "require_safe_torch_load", "save_state_file"]
 
@@ -282,7 +285,7 @@ def _shape(t: torch.Tensor) -> str:
     return str(tuple(t.shape))
 
 
-def _config_diff(adapter: Any, meta: Mapping[str, Any] | None) -> str:
+def _config_diff(adapter: Adapter, meta: Mapping[str, Any] | None) -> str:
     """``"k=v (this model: w), ..."`` for the sidecar config entries that differ from ``adapter.config()``."""
     saved = (meta or {}).get("config")
     if not isinstance(saved, Mapping) or not hasattr(adapter, "config"):
@@ -312,7 +315,7 @@ def _fill_tied(own: Mapping[str, torch.Tensor], want: dict[str, torch.Tensor]) -
 
 
 def load_into(
-    adapter: Any, state: Mapping[str, torch.Tensor], *, source: str, ignore_head: bool = False, meta: Mapping[str, Any] | None = None
+    adapter: Adapter, state: Mapping[str, torch.Tensor], *, source: str, ignore_head: bool = False, meta: Mapping[str, Any] | None = None
 ) -> None:
     """Load ``state`` into ``adapter.model``, strictly: every key must match, with its shape.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -24,13 +24,16 @@ from zoo.io.download import WeightsUnavailable, offline
 from zoo.io.pretrained import fetch_pretrained
 from zoo.io.state_dict import load_into, load_state_file
 
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
+
 __all__ = ["load_weights"]
 
 _RANDOM_WORDS = ("none", "random")
 _AUTO = "auto"
 
 
-def _ckpt_classes(adapter: Any, state: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> int | None:
+def _ckpt_classes(adapter: Adapter, state: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> int | None:
     """The number of classes of a checkpoint: its head tensor's rows, else the sidecar's ``config.num_classes``."""
     head = getattr(adapter, "head", "")
     w = state.get(f"{head}.weight") if head else None
@@ -42,7 +45,7 @@ def _ckpt_classes(adapter: Any, state: Mapping[str, torch.Tensor], meta: Mapping
     return None
 
 
-def _load_auto(adapter: Any, *, progress: bool) -> str:
+def _load_auto(adapter: Adapter, *, progress: bool) -> str:
     """``--weights auto``: the first published weights when they can be had, else random init with a warning.
 
     Only :class:`zoo.io.download.WeightsUnavailable` (none published, offline and not cached,
@@ -65,7 +68,7 @@ def _load_auto(adapter: Any, *, progress: bool) -> str:
         return "random"
 
 
-def load_weights(adapter: Any, weights: str | None, *, progress: bool = True) -> str:
+def load_weights(adapter: Adapter, weights: str | None, *, progress: bool = True) -> str:
     """Give ``adapter`` the weights the user asked for with ``--weights`` (the CLI's one entry point).
 
     * ``None``, ``"none"``, ``"random"``: keep the random initialisation; returns ``"random"``.

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from zoo.errors import ZooError, did_you_mean
 from zoo.registry.catalog import builtin_specs, specs_from_toml
+from zoo.registry.datasets import collect_named, dataset_spec, dataset_specs, load_data_sources, load_dataset, load_datasets
 from zoo.registry.manager import call_impl, error_line, get_plugin_manager, plugin_short_name
-from zoo.registry.spec import DatasetSpec, ModelSpec
+from zoo.registry.spec import BuildOption, ModelSpec, OfficialKind
 
 __all__ = [
     "build",
@@ -41,7 +42,9 @@ __all__ = [
     "load_dataset",
     "load_datasets",
     "load_registry",
+    "model_options",
     "model_owners",
+    "official_kinds",
     "reset_registry",
     "specs_from_toml",
 ]
@@ -91,134 +94,74 @@ def model_owners() -> dict[str, str]:
     return dict(_MODEL_OWNERS)
 
 
-@lru_cache(maxsize=1)
-def _collect_named(hook: str, noun: str, value: str) -> dict[str, tuple[str, Callable[..., Any]]]:
-    """``{name: (plugin name, callable)}`` from every plugin's ``hook``, in registration order.
-
-    A third-party plugin whose hook raises, or returns something other than ``{name:
-    callable}``, is disabled with one warning line and its entries are left out.
+def _first_answer(hook: str, spec: ModelSpec, kwargs: dict[str, Any], doing: str) -> Any:
+    """The first non-``None`` answer of a ``firstresult`` hook about ``spec``'s model, with
+    :func:`build`'s isolation: a third-party plugin that raises for another plugin's model is
+    disabled with one warning line, and one that raises for its own model is that command's error.
 
     Raises:
-        ZooError: two plugins contribute the same name (both are named); a built-in plugin
-            returns something other than a mapping; a third-party plugin failed and
-            ``ZOO_STRICT_PLUGINS=1``.
+        ZooError: the model's own plugin raised (naming it), or a built-in plugin's ZooError.
     """
     pm = get_plugin_manager()
-    out: dict[str, tuple[str, Callable[..., Any]]] = {}
-    for plugin, contrib in pm.call_each(hook):
-        contrib = {} if contrib is None else contrib
-        if not isinstance(contrib, Mapping) or not all(isinstance(k, str) and callable(v) for k, v in contrib.items()):
-            what = f"returned {type(contrib).__name__}, expected {{name: {value}}} with callable {value}s"
-            if pm.is_builtin(plugin):
-                raise ZooError(f"plugin {plugin} {what} from {hook}")
-            pm.disable(plugin, hook, TypeError(what))
+    owner = _MODEL_OWNERS.get(spec.name) if spec.name in load_registry() else None
+    for impl in pm.hook_impls(hook):
+        plugin = impl.plugin_name
+        if pm.is_blocked(plugin):
             continue
-        for name, fn in contrib.items():
-            if name in out:
-                raise ZooError(
-                    f"{noun} {name!r} is contributed by both {out[name][0]} and {plugin}; rename one or limit plugins with ZOO_PLUGINS"
-                )
-            out[name] = (plugin, fn)
-    return out
-
-
-def load_datasets() -> dict[str, tuple[str, Callable[[], Any]]]:
-    """Collect every plugin's built-in data sets (hook ``zoo_datasets``), in registration order.
-
-    Returns:
-        ``{name: (plugin name, loader)}``; ``loader()`` returns ``(images, labels, class_names)``
-        (see :func:`zoo.hookspecs.zoo_datasets`); a loader may be a :class:`zoo.registry.spec.DatasetSpec`
-        (:func:`dataset_spec` gives every one as such).
-
-    Raises:
-        ZooError: two plugins contribute the same data-set name (both are named); a built-in
-            plugin returns something other than a mapping; a third-party plugin failed and
-            ``ZOO_STRICT_PLUGINS=1`` (a third-party plugin whose hook fails is disabled with one
-            warning line instead).
-    """
-    return _collect_named("zoo_datasets", "data set", "loader")
-
-
-def load_data_sources() -> dict[str, tuple[str, Callable[..., Any]]]:
-    """Collect every plugin's ``--data PREFIX:LOCATION`` sources (hook ``zoo_data_sources``).
-
-    Returns:
-        ``{prefix: (plugin name, resolve)}``; ``resolve(location, seed=, val_fraction=, attrs=)``
-        returns a :class:`zoo.data.DataSource` (see :func:`zoo.hookspecs.zoo_data_sources`).
-
-    Raises:
-        ZooError: as :func:`load_datasets`, for prefixes.
-    """
-    return _collect_named("zoo_data_sources", "data-source prefix", "resolver")
-
-
-def dataset_specs() -> dict[str, tuple[str, DatasetSpec]]:
-    """Every built-in data set as ``{name: (plugin name, DatasetSpec)}``, in registration order;
-    a bare loader function becomes a :class:`zoo.registry.spec.DatasetSpec` with nothing else known.
-    Nothing is loaded.
-
-    Raises:
-        ZooError: as :func:`load_datasets`.
-    """
-    return {
-        name: (plugin, loader if isinstance(loader, DatasetSpec) else DatasetSpec(loader))
-        for name, (plugin, loader) in load_datasets().items()
-    }
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    """The :class:`zoo.registry.spec.DatasetSpec` of built-in data set ``name`` (nothing is loaded).
-
-    Raises:
-        ZooError: no plugin contributes ``name`` (exit code 2; the closest names are suggested).
-    """
-    specs = dataset_specs()
-    if name not in specs:
-        hint = did_you_mean(name, specs) or f"; built-in: {', '.join(sorted(specs)) or 'none'}"
-        raise ZooError(f"unknown data set {name!r}{hint}", exit_code=2)
-    return specs[name][1]
-
-
-def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
-    """Call the loader of built-in data set ``name`` (see :func:`load_datasets`).
-
-    Returns:
-        ``(images, labels, class_names)`` as the loader returns them: numpy uint8
-        ``(N, C, H, W)``, numpy int64 ``(N,)``, list of N-class names.
-
-    Raises:
-        ZooError: no plugin contributes ``name``; a third-party loader raised or returned
-            something other than a 3-tuple (the message names the plugin and the data set;
-            the plugin's exception is the cause, shown with ``ZOO_DEBUG=1``); the class names
-            differ from those its :class:`zoo.registry.spec.DatasetSpec` declares.
-    """
-    sets = load_datasets()
-    if name not in sets:
-        hint = did_you_mean(name, sets) or f"; built-in: {', '.join(sorted(sets)) or 'none'}"
-        raise ZooError(f"unknown data set {name!r}{hint}", exit_code=2)
-    plugin, loader = sets[name]
-    pm = get_plugin_manager()
-    try:
-        result = loader()
-        if not (isinstance(result, (tuple, list)) and len(result) == 3):
-            raise TypeError(f"returned {type(result).__name__}, expected (images, labels, class_names)")
-    except ZooError:
-        raise
-    except Exception as exc:
-        if pm.is_builtin(plugin):
+        try:
+            answer = call_impl(impl, kwargs)
+        except ZooError:
             raise
-        raise ZooError(
-            f"{pm.describe(plugin)} failed to load data set {name!r}: {error_line(exc)}; "
-            "report it to the plugin's authors, or leave the plugin out with ZOO_PLUGINS"
-        ) from exc
-    images, labels, classes = result
-    declared = loader.classes if isinstance(loader, DatasetSpec) else ()
-    if declared and tuple(map(str, classes)) != declared:
-        raise ZooError(
-            f"{pm.describe(plugin)} declares the classes {', '.join(declared)} for data set {name!r} but its loader returned "
-            f"{', '.join(map(str, classes))}; report it to the plugin's authors"
-        )
-    return images, labels, list(classes)
+        except Exception as exc:
+            if pm.is_builtin(plugin):
+                raise
+            if plugin == owner or plugin_short_name(plugin) == spec.plugin:
+                raise ZooError(
+                    f"{pm.describe(plugin)} failed to {doing} {spec.name!r}: {error_line(exc)}; "
+                    "report it to the plugin's authors, or pick another model"
+                ) from exc
+            pm.disable(plugin, hook, exc)
+            continue
+        if answer is not None:
+            return answer
+    return None
+
+
+def model_options(name: str) -> tuple[BuildOption, ...]:
+    """The build options the model's plugin declares (hook ``zoo_model_options``), in its order;
+    ``()`` when it declares none.
+
+    Raises:
+        ZooError: unknown model (as :func:`get_spec`); the model's plugin fails in its hook.
+    """
+    spec = get_spec(name)
+    return tuple(_first_answer("zoo_model_options", spec, {"spec": spec}, "declare the build options of") or ())
+
+
+@lru_cache(maxsize=1)
+def official_kinds() -> tuple[OfficialKind, ...]:
+    """Every official checkpoint kind the loaded plugins declare (hook ``zoo_official_kinds``),
+    in registration order.
+
+    Raises:
+        ZooError: two plugins declare the same ``key``; a built-in plugin's hook returns
+            something other than a list of :class:`~zoo.registry.spec.OfficialKind`.
+    """
+    pm = get_plugin_manager()
+    out: dict[str, OfficialKind] = {}
+    for plugin, kinds in pm.call_each("zoo_official_kinds"):
+        kinds = [] if kinds is None else kinds
+        if not isinstance(kinds, (list, tuple)) or not all(isinstance(k, OfficialKind) for k in kinds):
+            what = f"returned {type(kinds).__name__}, expected a list of OfficialKind"
+            if pm.is_builtin(plugin):
+                raise ZooError(f"plugin {plugin} {what} from zoo_official_kinds")
+            pm.disable(plugin, "zoo_official_kinds", TypeError(what))
+            continue
+        for kind in kinds:
+            if kind.key in out:
+                raise ZooError(f"official checkpoint kind {kind.key!r} is declared twice (by {plugin} and another plugin)")
+            out[kind.key] = kind
+    return tuple(out.values())
 
 
 def reset_registry() -> None:
@@ -226,7 +169,8 @@ def reset_registry() -> None:
     installing a plugin); the next use loads the plugins again and reports their failures again."""
     get_plugin_manager.cache_clear()
     load_registry.cache_clear()
-    load_datasets.cache_clear()
+    collect_named.cache_clear()
+    official_kinds.cache_clear()
     _MODEL_OWNERS.clear()
 
 
@@ -366,29 +310,11 @@ def build(name_or_spec: str | ModelSpec, **options: Any) -> Any:
             disabled with one warning line, and the build goes on.
     """
     spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+    adapter = _first_answer("zoo_build_model", spec, {"spec": spec, "options": dict(options)}, "build")
+    if adapter is not None:
+        return adapter
     pm = get_plugin_manager()
     owner = _MODEL_OWNERS.get(spec.name) if spec.name in load_registry() else None
-    kwargs = {"spec": spec, "options": dict(options)}
-    for impl in pm.hook_impls("zoo_build_model"):  # firstresult: the first non-None answer wins
-        plugin = impl.plugin_name
-        if pm.is_blocked(plugin):
-            continue
-        try:
-            adapter = call_impl(impl, kwargs)
-        except ZooError:
-            raise
-        except Exception as exc:
-            if pm.is_builtin(plugin):
-                raise
-            if plugin == owner or plugin_short_name(plugin) == spec.plugin:
-                raise ZooError(
-                    f"{pm.describe(plugin)} failed to build {spec.name!r}: {error_line(exc)}; "
-                    "report it to the plugin's authors, or pick another model"
-                ) from exc
-            pm.disable(plugin, "zoo_build_model", exc)
-            continue
-        if adapter is not None:
-            return adapter
     failure = pm.failures.get(owner or spec.plugin)
     if failure is not None:
         raise ZooError(

@@ -10,12 +10,23 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from zoo.errors import ZooError, did_you_mean
 
-__all__ = ["KINDS", "DatasetSpec", "ModelSpec", "WeightSource", "check_num_classes", "check_stage", "spec_from_dict"]
+__all__ = [
+    "KINDS",
+    "OPTION_TYPES",
+    "BuildOption",
+    "DatasetSpec",
+    "ModelSpec",
+    "OfficialKind",
+    "WeightSource",
+    "check_num_classes",
+    "check_stage",
+    "spec_from_dict",
+]
 
 KINDS = ("backbone", "gan")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -273,3 +284,63 @@ def spec_from_dict(name: str, table: dict[str, Any], *, plugin: str | None = Non
     if len(data.get("input_size", (3, 1, 1))) != 3:
         raise ZooError(f"registry entry {name!r}: input_size must be [channels, height, width]")
     return ModelSpec(**data)
+
+
+#: The value types a :class:`BuildOption` may declare.
+OPTION_TYPES = ("int", "float", "bool", "str", "choice")
+
+
+@dataclass(frozen=True)
+class BuildOption:
+    """One build option a family declares (``zoo info NAME`` lists them; ``--model-kwargs
+    KEY=VALUE`` sets them; :func:`zoo.pluginkit.option_value` checks a value against it).
+
+    Attributes:
+        name: the keyword (``ngf``, ``content_loss``).
+        type: one of :data:`OPTION_TYPES`; ``choice`` takes one of ``choices``.
+        default: the value used when the option is not given, or ``None`` when the family
+            derives it (from the image size, the data, the weights file: ``help`` says how).
+        help: what it means, with the paper's value where there is one.
+        choices: the valid values of a ``choice``.
+        minimum: the smallest valid ``int``/``float`` (``None``: no bound).
+        from_data: set by zoo itself from other flags or the data (``image_size`` from
+            ``--img-size``, ``channels`` and ``class_names`` from ``--data``), so not a
+            ``--model-kwargs`` key.
+    """
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    from_data: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in OPTION_TYPES:
+            raise ValueError(f"BuildOption {self.name!r}: type must be one of {', '.join(OPTION_TYPES)}, got {self.type!r}")
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError(f"BuildOption {self.name!r}: a choice needs choices, and only a choice has them")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``zoo info --json``): every attribute, ``choices`` as a list."""
+        return {**asdict(self), "choices": list(self.choices)}
+
+
+@dataclass(frozen=True)
+class OfficialKind:
+    """One kind of official checkpoint file, recognised by keys only it has (a family declares
+    its kinds with the ``zoo_official_kinds`` hook; :func:`zoo.io.official.identify_official`
+    names a file by them).
+
+    Attributes:
+        key: short identifier, ``"<family>.<part>"`` (``"stargan.G"``, ``"srgan-leftthomas.G"``).
+        name: what the file holds, with the official file name (``"StarGAN generator (yunjey/stargan *-G.ckpt)"``).
+        keys: state-dict keys that every file of this kind has (after prefix stripping).
+        how: how to load it (``"load_official_stargan(path, part='G')"``).
+    """
+
+    key: str
+    name: str
+    keys: frozenset[str]
+    how: str

@@ -5,9 +5,12 @@ is defined once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = ["build_adapter", "check_classes", "check_shots", "default_img_size", "fit", "preprocessing", "run_meta", "run_summary"]
 
@@ -32,14 +35,19 @@ def default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
     return spec.input_size[-1]
 
 
-def build_adapter(name: str, **options: Any) -> Any:
+def build_adapter(name: str, **options: Any) -> Adapter:
+    """``zoo.registry.build(name, **options)``: the one build path, random init.
+
+    Raises:
+        ZooError: unknown model or bad build options (the plugin's message).
+    """
     from zoo.registry import build
 
     return build(name, **options)
 
 
 def fit(
-    adapter: Any,
+    adapter: Adapter,
     source: Any,
     *,
     img_size: int,
@@ -57,6 +65,28 @@ def fit(
     resume: dict[str, Any] | None = None,
     channels_last: bool = False,
 ) -> dict[str, Any]:
+    """Train a built ``adapter`` on ``source``: the loop behind ``train``, ``adapt`` and GAN fine-tuning.
+
+    Makes the seeded loaders (:func:`zoo.data.make_loaders`: the adapter's train and eval
+    transforms at ``img_size``, ``shots`` images per class when given, a GAN's last partial
+    batch dropped) and runs :class:`zoo.training.trainer.Trainer` (validation only for
+    backbones).
+
+    Args:
+        adapter: a built adapter (:class:`zoo.models.protocols.Adapter`).
+        source: a :class:`zoo.data.DataSource` (:func:`zoo.data.resolve_data`).
+        img_size: input side in pixels.
+        epochs, batch_size, lr, device, amp, seed, max_minutes, progress, callbacks,
+            checkpoint, channels_last: as :class:`zoo.training.trainer.Trainer`.
+        shots: labelled images per class (few-shot), or ``None`` for all.
+        resume: a trainer state to continue from (:meth:`Trainer.state_dict`).
+
+    Returns:
+        :meth:`Trainer.fit`'s metrics, with ``train_images`` and ``val_images`` (0 for GANs).
+
+    Raises:
+        ZooError: as :func:`zoo.data.make_loaders` and :class:`~zoo.training.trainer.Trainer`.
+    """
     from zoo.data import make_loaders
     from zoo.training.trainer import Trainer
 
@@ -116,7 +146,17 @@ def check_shots(source: Any, shots: int | None, seed: int) -> None:
         few_shot(list(range(len(source.targets_train))), source.targets_train, shots, seed, classes=source.classes)
 
 
-def preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
+def preprocessing(adapter: Adapter, img_size: int, source: Any) -> dict[str, Any]:
+    """What a sidecar records of the inputs (``model.json``'s ``preprocessing``): ``img_size``
+    (pixels), ``mean`` and ``std`` (per channel, of ``[0, 1]`` images), ``interpolation``,
+    ``crop_pct``, ``resize_only`` (built-in data: resized, not cropped) and ``channels``;
+    :func:`zoo.tasks.classifier.eval_transform` rebuilds the evaluation pipeline from it.
+
+    Args:
+        adapter: the trained adapter.
+        img_size: input side in pixels.
+        source: the training :class:`zoo.data.DataSource`, or ``None``.
+    """
     spec = adapter.spec
     return {
         "img_size": img_size,
@@ -129,7 +169,10 @@ def preprocessing(adapter: Any, img_size: int, source: Any) -> dict[str, Any]:
     }
 
 
-def run_summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
+def run_summary(adapter: Adapter, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
+    """The summary a job returns and prints: ``model``, ``kind``, ``data``, ``classes``,
+    ``img_size``, ``weights`` (where the weights came from), then :func:`fit`'s ``result``
+    (metrics, ``seconds``, ``steps``...) and its ``history`` last."""
     out = {
         "model": adapter.spec.name,
         "kind": adapter.spec.kind,
@@ -143,7 +186,7 @@ def run_summary(adapter: Any, source: Any, result: dict[str, Any], *, weights_in
     return out
 
 
-def run_meta(adapter: Any, source: Any, img_size: int, opts: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def run_meta(adapter: Adapter, source: Any, img_size: int, opts: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """The sidecar's metadata (``model.json``) for ``summary``: class names, preprocessing,
     training set-up, metrics (the last epoch's, with the history)."""
     history = summary.get("history") or []

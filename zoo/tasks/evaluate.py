@@ -24,7 +24,8 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.io.images import read_image
-from zoo.tasks.features import extract, load_run, removing_new_dirs
+from zoo.tasks.classifier import load_run, removing_new_dirs
+from zoo.tasks.features import extract
 
 __all__ = ["SPLITS", "classification_metrics", "evaluate", "predict", "render_confusion"]
 
@@ -277,7 +278,7 @@ def predict(checkpoint: str | os.PathLike[str], images: list[str | os.PathLike[s
 
     Every image is decoded before any is classified, so an undecodable one fails the call
     (one line naming it) and nothing is reported for the others. Images are preprocessed
-    as the checkpoint's sidecar says (:func:`zoo.tasks.features.eval_transform`), then normalised.
+    as the checkpoint's sidecar says (:func:`zoo.tasks.classifier.eval_transform`), then normalised.
 
     Args:
         checkpoint: a ``zoo train``/``zoo adapt`` run directory.

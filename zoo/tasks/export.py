@@ -46,7 +46,7 @@ from typing import Any
 import torch
 
 from zoo.errors import ZooError
-from zoo.tasks.features import load_run, removing_new_dirs
+from zoo.tasks.classifier import load_run, removing_new_dirs
 
 __all__ = ["FORMATS", "ONNX_OPSET", "RTOL", "export"]
 

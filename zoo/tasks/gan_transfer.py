@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from zoo.errors import ZooError
 from zoo.models.adapters import NORM_TYPES
 
+if TYPE_CHECKING:
+    from zoo.models.protocols import GAN
+
 __all__ = ["adapt_gan", "discriminator_layers", "freeze_discriminator"]
 
 
-def discriminator_layers(adapter: Any) -> dict[str, list[list[str]]]:
+def discriminator_layers(adapter: GAN) -> dict[str, list[list[str]]]:
     """``{discriminator network name: [layer, ...]}``, each layer a list of module paths in ``adapter.model``, input side first.
 
     A family whose layers do not follow registration order declares them with an adapter
@@ -67,7 +70,7 @@ def discriminator_layers(adapter: Any) -> dict[str, list[list[str]]]:
     return out
 
 
-def freeze_discriminator(adapter: Any, n: int) -> tuple[int, int]:
+def freeze_discriminator(adapter: GAN, n: int) -> tuple[int, int]:
     """Freeze the lower ``n`` layers of every discriminator of ``adapter`` (see the module docstring).
 
     Args:

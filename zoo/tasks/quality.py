@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Backbone
 
 __all__ = ["PenultimateFeatures", "fid_kid", "label_accuracy", "load_classifier"]
 
@@ -45,7 +48,7 @@ class PenultimateFeatures(nn.Module):
     Input: ``(N, C, H, W)`` float in ``[0, 1]``, C = 1 or 3. Output: ``(N, D)`` float32.
     """
 
-    def __init__(self, adapter: Any, img_size: int, mean: Any, std: Any) -> None:
+    def __init__(self, adapter: Backbone, img_size: int, mean: Any, std: Any) -> None:
         super().__init__()
         self.model = adapter.model.eval()
         self.img_size = int(img_size)

@@ -9,10 +9,13 @@ names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.io.images import check_grid_path, save_grid
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import GAN
 
 __all__ = ["EpochSamples", "load_gan", "sample", "translates"]
 
@@ -68,7 +71,7 @@ def _official_adapter(spec: Any, weights: str | Path | None) -> Any:
     return build(spec.name, official_weights=str(path))
 
 
-def translates(adapter: Any) -> bool:
+def translates(adapter: GAN) -> bool:
     """Whether ``adapter`` is an image-to-image family (it overrides :meth:`zoo.models.gan.GANAdapter.translate`)."""
     from zoo.models.gan import GANAdapter
 
@@ -235,7 +238,7 @@ class EpochSamples:
         self.seed = seed
         self.files: list[Path] = []
 
-    def on_epoch_end(self, trainer: Any, adapter: Any, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, adapter: GAN, epoch: int, metrics: dict[str, Any]) -> None:
         """Write ``epoch_{epoch:04d}.png``."""
         # sample() leaves the train/eval flags as it found them, and the trainer calls
         # adapter.train() at the start of every epoch anyway

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.io.images import read_image
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import GAN
 
 __all__ = ["PORTRAIT_ATTRIBUTES", "portrait", "translate_images"]
 
@@ -47,13 +50,13 @@ def portrait() -> Any:
     return Image.fromarray(data.astronaut()).crop(PORTRAIT_BOX).resize((178, 218), Image.Resampling.BICUBIC)
 
 
-def _display(x: Any, adapter: Any) -> Any:
+def _display(x: Any, adapter: GAN) -> Any:
     """A preprocessed input ``(C, H, W)`` back to ``[0, 1]`` for display (``input_range`` of the adapter)."""
     lo, hi = getattr(adapter, "input_range", (-1.0, 1.0))
     return ((x - lo) / (hi - lo)).clamp(0, 1)
 
 
-def _default_source(adapter: Any, source: Any) -> Any:
+def _default_source(adapter: GAN, source: Any) -> Any:
     """``source`` unchanged, or for the built-in portrait the :data:`PORTRAIT_ATTRIBUTES`
     that the adapter's attribute names know (as ``Name=0/1`` text)."""
     if source is not None or adapter.condition.kind != "attribute":
@@ -63,7 +66,7 @@ def _default_source(adapter: Any, source: Any) -> Any:
 
 
 def translate_images(
-    adapter: Any,
+    adapter: GAN,
     images: list[str | os.PathLike[str]] | None,
     *,
     out: str | Path,

@@ -22,7 +22,7 @@ each optimizer step). gloo carries CPU tensors, NCCL CUDA ones (``--device cuda`
   separately (one reducer per optimizer's network), swapped in only while ``training_step``
   runs (:meth:`Replicas.forward`): validation, sampling, callbacks and checkpoints see bare
   networks. In the generator step the discriminator's parameters are out of the graph
-  (:func:`zoo.models.gan.without_param_grads`): its reducer sees no gradient, which DDP accepts.
+  (:func:`zoo.models.gan_steps.without_param_grads`): its reducer sees no gradient, which DDP accepts.
   Every backbone and every network of vanilla GAN, cGAN, DCGAN, LAPGAN and CycleGAN uses all
   its trainable parameters in its own step (checked), so ``find_unused_parameters`` is off.
   Networks whose trainable parameters changed are wrapped again at the next epoch.
@@ -40,10 +40,13 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError, first_line
 from zoo.utils.dist import context, epoch_seed, init, is_main_process
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = ["ReplicaCheckpoint", "Replicas", "rank_zero_run"]
 
@@ -63,7 +66,7 @@ class ReplicaCheckpoint:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._checkpoint, name)
 
-    def save(self, trainer: Any, adapter: Any, epoch: int, metrics: Any) -> None:
+    def save(self, trainer: Any, adapter: Adapter, epoch: int, metrics: Any) -> None:
         """Record ``epoch`` as saved (rank 0 saves it)."""
         self.saved_epoch = epoch
 
@@ -81,7 +84,7 @@ class _ReplicaRun:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._run, name)
 
-    def finish(self, adapter: Any, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
+    def finish(self, adapter: Adapter, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
         """Write nothing; ``summary["out"]`` is rank 0's directory."""
         if self._run.out is not None:
             summary["out"] = str(self._run.out)
@@ -101,7 +104,7 @@ def _sum(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _networks(adapter: Any) -> dict[str, Any]:
+def _networks(adapter: Adapter) -> dict[str, Any]:
     """The networks DDP wraps: each item of a GAN's ``ModuleDict``, or a backbone's ``model`` (key ``""``)."""
     from torch import nn
 
@@ -144,7 +147,7 @@ class Replicas:
             return checkpoint
         return ReplicaCheckpoint(checkpoint)
 
-    def start_epoch(self, adapter: Any, loader: Any, epoch: int, seed: int) -> None:
+    def start_epoch(self, adapter: Adapter, loader: Any, epoch: int, seed: int) -> None:
         """Before ``epoch`` (1-based): the sampler's ``set_epoch(epoch)``; under torchrun every
         generator reseeded with :func:`epoch_seed`; with several processes the DDP wrappers
         (re)built if the trainable parameters changed."""
@@ -172,7 +175,7 @@ class Replicas:
         self._signature = signature
 
     @staticmethod
-    def _install(adapter: Any, modules: dict[str, Any]) -> None:
+    def _install(adapter: Adapter, modules: dict[str, Any]) -> None:
         for name, module in modules.items():
             if name == "":
                 adapter.model = module
@@ -180,7 +183,7 @@ class Replicas:
                 adapter.model[name] = module
 
     @contextlib.contextmanager
-    def forward(self, adapter: Any) -> Iterator[None]:
+    def forward(self, adapter: Adapter) -> Iterator[None]:
         """The DDP wrappers in ``adapter.model`` (a backbone) or ``adapter.model[name]`` (a GAN's
         networks) inside the block, the bare networks after it."""
         self._install(adapter, self._wrapped)
@@ -196,7 +199,7 @@ class Replicas:
         gc.collect()  # the wrappers' reducers go now, not at interpreter exit
 
     @contextlib.contextmanager
-    def running(self, adapter: Any) -> Iterator[None]:
+    def running(self, adapter: Adapter) -> Iterator[None]:
         """Around a fit's epochs: a collective that failed because another process stopped
         becomes one :class:`ZooError` (:meth:`failure`); afterwards the bare networks are back
         in ``adapter`` and the wrappers dropped."""

@@ -15,11 +15,14 @@ This module imports torch; import it lazily.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = [
     "NO_BAD_STEP",
@@ -189,7 +192,7 @@ def check_finite(trainer: Any, bad: int, epoch: int, names: list[str]) -> None:
     )
 
 
-def interrupted(trainer: Any, adapter: Any) -> TrainingInterrupted:
+def interrupted(trainer: Any, adapter: Adapter) -> TrainingInterrupted:
     """The error for Ctrl-C during ``trainer.fit``: an epoch that ended but whose save was cut
     short is saved first; the message says where the last complete epoch is and how to resume."""
     epoch, step = trainer._position

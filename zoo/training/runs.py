@@ -22,12 +22,12 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.io.checkpoint import (
-    _SIDECAR,
-    _WEIGHTS,
+    SIDECAR_FILE,
+    WEIGHTS_FILE,
     find_last,
     read_checkpoint,
     read_training_state,
@@ -37,6 +37,9 @@ from zoo.io.checkpoint import (
 from zoo.io.state_dict import _first_line
 from zoo.utils.fileio import atomic_write_text, dumps_strict, make_temp_dir, remove_stale_temps, swap_in_dir
 from zoo.utils.outputs import RUN_MARKERS, claim_output
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = ["RUN_FILES", "Run", "RunCheckpoints", "resolve_options", "retire_earlier_run", "save_final"]
 
@@ -94,7 +97,7 @@ class Run:
                 exit_code=2,
             )
 
-    def restore(self, adapter: Any) -> dict[str, Any] | None:
+    def restore(self, adapter: Adapter) -> dict[str, Any] | None:
         """Load the resumed run's weights into ``adapter`` (strictly); its training state, or ``None``."""
         if self.resume_dir is None:
             return None
@@ -119,14 +122,14 @@ class Run:
             started=self.started,
         )
 
-    def finish(self, adapter: Any, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
+    def finish(self, adapter: Adapter, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
         """Write the final model pair and ``metrics.jsonl`` (:func:`save_final`); retire an
         earlier run if no epoch did; record ``out`` in ``summary``."""
         if self.out is None:
             return
         save_final(adapter, self.out, summary, meta)
         if self.replaces and (checkpoints is None or checkpoints.saved_epoch is None):
-            written = (_WEIGHTS, _SIDECAR, "metrics.jsonl") if summary.get("history") else (_WEIGHTS, _SIDECAR)
+            written = (WEIGHTS_FILE, SIDECAR_FILE, "metrics.jsonl") if summary.get("history") else (WEIGHTS_FILE, SIDECAR_FILE)
             retire_earlier_run(self.out, started=self.started, keep=written)
         summary["out"] = str(self.out)
 
@@ -184,7 +187,7 @@ class RunCheckpoints:
         self.saved_epoch = saved_epoch
         self.replaces, self.started = replaces, started
 
-    def save(self, trainer: Any, adapter: Any, epoch: int, metrics: Mapping[str, Any]) -> None:
+    def save(self, trainer: Any, adapter: Adapter, epoch: int, metrics: Mapping[str, Any]) -> None:
         """Save epoch ``epoch`` (see the class docstring).
 
         Raises:
@@ -222,7 +225,7 @@ class RunCheckpoints:
 
 
 #: What an earlier run in a directory consists of (removed when a new run replaces it).
-RUN_FILES = (_WEIGHTS, _SIDECAR, "metrics.jsonl", "last", "last.old", "best", "best.old")
+RUN_FILES = (WEIGHTS_FILE, SIDECAR_FILE, "metrics.jsonl", "last", "last.old", "best", "best.old")
 
 
 def retire_earlier_run(directory: str | os.PathLike[str], *, started: float, keep: tuple[str, ...] = ()) -> None:
@@ -303,7 +306,7 @@ def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
         raise ZooError(f"cannot write {path} ({exc.strerror or exc}); free some space or choose another {{param}}", param="out") from exc
 
 
-def save_final(adapter: Any, out: Path, summary: dict[str, Any], meta: dict[str, Any]) -> None:
+def save_final(adapter: Adapter, out: Path, summary: dict[str, Any], meta: dict[str, Any]) -> None:
     """The final model pair (:func:`zoo.io.checkpoint.save_checkpoint` with ``meta``) and
     ``metrics.jsonl`` (``summary["history"]``, strict JSON) in ``out``.
 

@@ -41,7 +41,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -53,6 +53,9 @@ from zoo.utils.dist import check_batch_size, context, local_device
 from zoo.utils.fileio import atomic_write_text, dumps_strict
 from zoo.utils.progress import progress_bar
 from zoo.utils.seeding import seed_everything
+
+if TYPE_CHECKING:
+    from zoo.models.protocols import Adapter
 
 __all__ = ["CHECK_EVERY_S", "Trainer", "TrainingDiverged", "TrainingInterrupted", "check_training_args"]
 
@@ -233,7 +236,7 @@ class Trainer:
         }
 
     # -- training ------------------------------------------------------------------
-    def fit(self, adapter: Any, train_loader: Any, val_loader: Any = None, *, resume: dict[str, Any] | None = None) -> dict[str, Any]:
+    def fit(self, adapter: Adapter, train_loader: Any, val_loader: Any = None, *, resume: dict[str, Any] | None = None) -> dict[str, Any]:
         """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds``, ``steps``
         and ``stopped_early`` (``max_minutes`` ended training before the last epoch).
 
@@ -314,7 +317,7 @@ class Trainer:
         self._call("on_fit_end", adapter, result)
         return result
 
-    def _epochs(self, adapter: Any, train_loader: Any, val_loader: Any, first: int, iters: int) -> dict[str, Any]:
+    def _epochs(self, adapter: Adapter, train_loader: Any, val_loader: Any, first: int, iters: int) -> dict[str, Any]:
         from zoo.models.gan import StepContext
         from zoo.training.optim import step_scheduler
 
@@ -420,7 +423,7 @@ class Trainer:
                     break
         return metrics
 
-    def evaluate(self, adapter: Any, loader: Any) -> dict[str, float]:
+    def evaluate(self, adapter: Adapter, loader: Any) -> dict[str, float]:
         """Summed ``validation_step`` metrics (during a torchrun fit, over every process's shard)
         turned into ``adapter.summarize`` values (``val_loss``, ``val_accuracy`` in 0..1 for classifiers)."""
         adapter.eval()
