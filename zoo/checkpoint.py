@@ -435,7 +435,11 @@ def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = Tr
                 ident = (fh.metadata() or {}).get("zoo_checkpoint_id")
                 loaded = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         except Exception as exc:  # missing, truncated or corrupt: safetensors raises several types
-            raise ZooError(f"cannot read the training state {d / _STATE_T} ({_first_line(exc)}); start a new run") from exc
+            from zoo.filekind import describe_file
+
+            raise ZooError(
+                f"cannot read the training state {d / _STATE_T} ({_first_line(exc)}): it is {describe_file(d / _STATE_T)}; start a new run"
+            ) from exc
         if ident != doc.get("checkpoint_id"):
             raise ZooError(f"{d / _STATE_T} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
     if (d / _SIDECAR).is_file() and _read_json(d / _SIDECAR).get("checkpoint_id") not in (None, doc.get("checkpoint_id")):
