@@ -109,7 +109,13 @@ def _extract(archive: Path, src: Any, out: Path) -> str:
                 for block in iter(lambda: fh.read(_CHUNK), b""):
                     h.update(block)
                     w.write(block)
-    except (zipfile.BadZipFile, RuntimeError, EOFError) as exc:  # not a zip, CRC error, encrypted
+    except zipfile.BadZipFile as exc:  # not a zip at all (an HTML error page...), or one cut short
+        from zoo.filekind import describe_file
+
+        raise ZooError(
+            f"{archive.name} from {src.url} is {describe_file(archive)}, not the zip archive published there; it was deleted, try again"
+        ) from exc
+    except (RuntimeError, EOFError) as exc:  # CRC error, encrypted
         raise ZooError(f"{archive.name} from {src.url} is not a readable zip archive ({_reason(exc)}); it was deleted, try again") from exc
     except OSError as exc:
         raise ZooError(f"cannot extract {m} to {out} ({_reason(exc)}); free some space or set ZOO_CACHE elsewhere") from exc
