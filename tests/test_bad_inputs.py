@@ -9,6 +9,13 @@ checkpoints). Each must exit with the given non-zero code and exactly one line o
 traceback and no file or directory created, changed or removed anywhere under the scratch
 directory (default ``runs/`` outputs and the earlier run in ``--out`` included).
 
+:data:`NOT_WEIGHTS_CASES` (issue 16) give every command that reads a weights file
+(:data:`WEIGHT_READERS`) each file of :data:`NOT_WEIGHTS` that is no checkpoint (an empty
+file, text, JSON, YAML, an HTML page, a Git LFS pointer, a photograph renamed ``.pth``,
+archives, a ``torch.save`` zip cut short, a truncated safetensors file, pickles holding
+code, a TorchScript model): the one error line names what the file is and what was
+expected, with the same promises.
+
 :data:`PLUGIN_CASES` do the same with a broken third-party plugin installed (the recipe of
 tests/test_plugin_isolation.py): one that cannot be imported, whose hooks raise, or that
 contributes a data set under a name already taken.
@@ -87,12 +94,12 @@ CASES = [
     (
         "adapt resnet18 --head 2 --weights @/garbage.safetensors",
         1,
-        "weights file @/garbage.safetensors is not a readable safetensors file (Error while deseria",
+        "weights file @/garbage.safetensors is a text file ('not a safetensors file at all'); expected a .safetensors file or a torch",
     ),
     (
         "adapt resnet18 --head 2 --weights @/notes.txt",
         1,
-        "weights file @/notes.txt is not a readable safetensors file (Error while deserializing hea",
+        "weights file @/notes.txt is a text file ('hello'); expected a .safetensors file or a torch.save checkpoint of a state dict",
     ),
     (
         "adapt resnet18 --head 2 --weights @/nosuchfile.safetensors",
@@ -164,12 +171,12 @@ CASES = [
     (
         "sample stargan --weights @/garbage.safetensors --attr blond",
         1,
-        "checkpoint @/garbage.safetensors is not a readable safetensors file (Error while deseriali",
+        "checkpoint @/garbage.safetensors is a text file ('not a safetensors file at all'); expected a .safetensors file or a torch",
     ),
     (
         "sample cyclegan --weights @/notes.txt --image @/img.png",
         1,
-        "checkpoint @/notes.txt is not a readable PyTorch checkpoint (101); it may be truncated or ",
+        "checkpoint @/notes.txt is a text file ('hello'); expected a .safetensors file or a torch.save checkpoint of a state dict",
     ),
     ("sample srgan --image @/nosuch.png", 1, "zoo sample srgan needs the official weights 'imagenet-x4': ZOO_OFFLINE is set: cannot down"),
     ("sample srgan --image @/notes.txt", 1, "zoo sample srgan needs the official weights 'imagenet-x4': ZOO_OFFLINE is set: cannot down"),
@@ -246,11 +253,15 @@ CASES = [
     (
         "adapt resnet18 --head 2 --weights @/trunc.safetensors",
         1,
-        "weights file @/trunc.safetensors is not a readable safetensors file (Error while deserializing header: incomplete",
+        "weights file @/trunc.safetensors is a truncated safetensors file (",
     ),
     ("adapt resnet18 --head 2 --weights @/dc", 1, "weights file @/dc was written for dcgan, not resnet18; build dcgan or pass a resnet18"),
     ("sample stargan --checkpoint @/dc --attr blond", 1, "checkpoint @/dc was written for dcgan, not stargan; run 'zoo sample dcgan --che"),
-    ("eval @/notes.txt --data digits", 1, "weights file @/notes.txt is not a readable safetensors file (Error while deserializing hea"),
+    (
+        "eval @/notes.txt --data digits",
+        1,
+        "weights file @/notes.txt is a text file ('hello'); expected a .safetensors file or a torch.save",
+    ),
     ("predict @/r18 @/empty", 2, "image @/empty is a directory; pass image files (zoo eval takes a folder of class folders)"),
     ("features resnet18 --data digits --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
     ("export @/r18 --format onnx --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
@@ -314,6 +325,36 @@ CASES = [
     ("info resnet18 --device cuda", 2, "No such option: --device (see 'zoo info --help')"),
     ("demo --epochs 0", 2, "No such option: --epochs (Possible options: --source-epochs, --target-epochs) (see 'zoo demo --help')"),
 ]
+
+# issue 16: a file that is not a checkpoint says what it is (by content, whatever its name), whichever command
+# reads it: {file in the scratch directory: what the error calls it}
+NOT_WEIGHTS = {
+    "empty.pth": "an empty file (0 bytes)",
+    "notes.txt": "a text file ('hello')",
+    "config.json": "a JSON text file",
+    "params.yaml": "a YAML-like text file",
+    "page.html": "an HTML page ('404 Not Found')",
+    "lfs.pth": "a Git LFS pointer for a 46,830,571-byte file",
+    "photo.pth": "a PNG image (32 x 32)",
+    "snap.pth": "a JPEG image (16 x 12)",
+    "anim.gif": "a GIF image (8 x 8)",
+    "weights.tar.gz": "a gzip-compressed tar archive",
+    "bundle.zip": "a zip archive that is not a torch checkpoint (it holds readme.txt)",
+    "cut.pth": "a torch.save checkpoint cut short (",
+    "trunc.safetensors": "a truncated safetensors file (",
+    "args.pth": "a torch.save checkpoint that pickles code (argparse.Namespace), which zoo never runs",
+    "old.pth": "a legacy torch.save checkpoint (PyTorch < 1.6 format) that pickles code (argparse.Namespace), which zoo never runs",
+    "model.pt": "a TorchScript model (torch.jit.save, such as zoo export's model.pt), not a checkpoint of weights",
+}
+# every command that reads a weights file, and how its message names the file
+WEIGHT_READERS = {
+    "adapt resnet18 --head 2 --weights @/{} --data digits:0-1 --epochs 1": "weights file",  # before any training
+    "features resnet18 --weights @/{} --data digits": "weights file",
+    "sample stargan --weights @/{} --attr blond": "checkpoint",
+    "sample cyclegan --weights @/{} --image @/img.png": "checkpoint",
+}
+EXPECTED = "expected a .safetensors file or a torch.save checkpoint of a state dict"
+NOT_WEIGHTS_CASES = [(cmd.format(f), f"{what} @/{f} is {kind}") for f, kind in NOT_WEIGHTS.items() for cmd, what in WEIGHT_READERS.items()]
 
 # (plugin module, its source, distribution, extra environment, arguments, exit code, the error line's text)
 STRICT = {"ZOO_STRICT_PLUGINS": "1"}
@@ -380,7 +421,44 @@ def scratch(tmp_path_factory):
     }
     for folder, (name, options) in tiny.items():
         save_checkpoint(root / folder, build(name, **options), {})
+    _not_weights(root)
     return root
+
+
+def _not_weights(root: Path) -> None:
+    """The files of :data:`NOT_WEIGHTS` that the fixture does not have yet."""
+    import argparse
+    import io
+    import tarfile
+    import warnings
+    import zipfile
+
+    import torch
+
+    (root / "empty.pth").write_bytes(b"")
+    (root / "config.json").write_text('{"lr": 0.1, "epochs": 3}')
+    (root / "params.yaml").write_text("# training options\nlr: 0.1\nepochs: 3\n")
+    (root / "page.html").write_text("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>gone</body></html>\n")
+    (root / "lfs.pth").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 46830571\n")
+    (root / "photo.pth").write_bytes((root / "img.png").read_bytes())  # a photograph renamed .pth
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(jpeg, format="JPEG")
+    (root / "snap.pth").write_bytes(jpeg.getvalue())
+    Image.new("P", (8, 8)).save(root / "anim.gif")
+    with tarfile.open(root / "weights.tar.gz", "w:gz") as tar:
+        tar.add(root / "notes.txt", arcname="notes.txt")
+    with zipfile.ZipFile(root / "bundle.zip", "w") as zf:
+        zf.writestr("readme.txt", "the weights are elsewhere")
+    torch.save({"conv.weight": torch.ones(64, 64)}, root / "whole.pth")
+    whole = (root / "whole.pth").read_bytes()
+    (root / "cut.pth").write_bytes(whole[: len(whole) // 2])  # torch.save's zip format cut short
+    (root / "whole.pth").unlink()
+    state = {"conv.weight": torch.ones(2, 2)}
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=0.1)}, root / "args.pth")
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=0.1)}, root / "old.pth", _use_new_zipfile_serialization=False)
+    with warnings.catch_warnings():  # torch.jit is deprecated; zoo export still writes TorchScript
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(root / "model.pt"))
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -438,6 +516,20 @@ def test_bad_input_is_one_line_and_leaves_nothing(scratch, monkeypatch, args, co
     before = tree(scratch)
     res = run(*[a.replace("@", str(scratch)) for a in args.split()])
     check(res, code, text, scratch, before)
+
+
+@pytest.mark.parametrize(("args", "text"), NOT_WEIGHTS_CASES, ids=[c[0] for c in NOT_WEIGHTS_CASES])
+def test_a_file_that_is_not_a_checkpoint_says_what_it_is(scratch, monkeypatch, args, text):
+    monkeypatch.chdir(scratch)
+    before = tree(scratch)
+    res = run(*[a.replace("@", str(scratch)) for a in args.split()])
+    check(res, 1, text, scratch, before)
+    assert EXPECTED in res.stderr
+
+
+def test_every_file_kind_is_read_by_every_weights_command():
+    assert len(NOT_WEIGHTS_CASES) == len(NOT_WEIGHTS) * len(WEIGHT_READERS) >= 60
+    assert {c.split()[0] for c in WEIGHT_READERS} == {"adapt", "features", "sample"}
 
 
 @pytest.mark.parametrize(("module", "source", "env", "args", "code", "text"), PLUGIN_CASES, ids=[f"{c[0]}: {c[3]}" for c in PLUGIN_CASES])

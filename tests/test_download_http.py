@@ -471,6 +471,22 @@ def test_bad_zip_members_are_refused(server, member, message):
     assert not (download.cache_dir() / "downloads" / "w.zip").exists()
 
 
+def test_a_web_page_where_weights_were_published_is_named_and_deleted(server):
+    """A link that now serves an error page (issue 16): the message says what came, nothing is cached."""
+    page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>log in first</body></html>"
+    server.state.files["/w.zip"] = _File(page)
+    server.state.files["/w.pth"] = _File(page)
+    url = server.url + "/w.zip"
+    with pytest.raises(ZooError) as ei:
+        download.fetch_pretrained(_spec(url, fmt="zip", kind="gan", member="G.ckpt"), progress=False)
+    assert str(ei.value) == f"w.zip from {url} is an HTML page ('Sign in'), not the zip archive published there; it was deleted, try again"
+    with pytest.raises(ZooError) as ei:
+        download.fetch_pretrained(_spec(server.url + "/w.pth"), progress=False)
+    assert "w.pth is an HTML page ('Sign in'); expected a .safetensors file or a torch.save checkpoint of a state dict; " in str(ei.value)
+    assert "the download saved a web page" in str(ei.value) and "\n" not in str(ei.value)
+    assert _files(download.cache_dir()) in ([], ["pins.json"])
+
+
 # ---------------------------------------------------------------------------------
 # --weights auto
 # ---------------------------------------------------------------------------------

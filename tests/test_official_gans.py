@@ -279,8 +279,9 @@ def test_pickled_objects_are_refused_and_never_run(tmp_path):
     with pytest.raises(ZooError) as info:
         load_official_stargan(path)
     assert str(info.value) == (
-        f"checkpoint {path} cannot be read with torch.load(weights_only=True) (it pickles a {__name__}._record object); "
-        "zoo never unpickles code: pass a file that holds only tensors (a state dict) or a .safetensors file"
+        f"checkpoint {path} is a torch.save checkpoint that pickles code ({__name__}._record), which zoo never runs; "
+        "expected a .safetensors file or a torch.save checkpoint of a state dict; "
+        "torch.load(weights_only=True) refuses it: save only model.state_dict(), or convert the file to .safetensors"
     )
     assert _UNPICKLED == []
 
@@ -293,7 +294,9 @@ def test_missing_truncated_and_safetensors_files(tmp_path):
     torch.save(g.state_dict(), path)
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(
-        ZooError, match=r"^checkpoint .* is not a readable PyTorch checkpoint \(.*\); it may be truncated or corrupt: download it again$"
+        ZooError,
+        match=r"^checkpoint .* is a torch\.save checkpoint cut short \(1,000 bytes; the end of its zip archive is missing\); "
+        r"expected a \.safetensors file or a torch\.save checkpoint of a state dict; the file is incomplete: download or save it again$",
     ):
         load_official_srgan(path, flavour="leftthomas")
     converted = tmp_path / "netG_epoch_2_100.safetensors"

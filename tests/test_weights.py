@@ -458,7 +458,9 @@ def test_fetch_pretrained_safetensors_source(server, small_pth):
     # a corrupt download (checksum unknown) is not cached
     server.state.files["/bad/model.safetensors"] = _blob(4000)
     bad = dataclasses.replace(_spec_with_source(MODEL, f"{server.url}/bad/model.safetensors", fmt="safetensors"), name="bad_model")
-    with pytest.raises(ZooError, match="not a readable safetensors file"):
+    with pytest.raises(
+        ZooError, match=r"is binary data of an unknown format \(4,000 bytes, starting [0-9a-f ]+\); expected a \.safetensors file"
+    ):
         pretrained.fetch_pretrained(bad, progress=False)
     assert not (download.cache_dir() / "bad_model" / "imagenet.safetensors").exists()
 
@@ -491,13 +493,14 @@ def test_pickle_with_objects_is_rejected(tmp_path, server):
         state_dict.load_state_file(evil)
     msg = str(ei.value)
     assert "weights_only" in msg and "_side_effect" in msg and "\n" not in msg
+    assert f"weights file {evil} is a torch.save checkpoint that pickles code (test_weights._side_effect), which zoo never runs; " in msg
     adapter = _build(MODEL)
-    with pytest.raises(ZooError, match="not a readable PyTorch file"):
+    with pytest.raises(ZooError, match=r"pickles code \(test_weights\._side_effect\)"):
         weights.load_weights(adapter, str(evil))
     # through the download path as well
     server.state.files["/evil-00.pth"] = evil.read_bytes()
     spec = _spec_with_source(MODEL, f"{server.url}/evil-00.pth")
-    with pytest.raises(ZooError, match="not a readable PyTorch file"):
+    with pytest.raises(ZooError, match=r"pickles code \(test_weights\._side_effect\)"):
         pretrained.fetch_pretrained(spec, progress=False)
     assert not (download.cache_dir() / MODEL / "imagenet.safetensors").exists()
     assert not marker.exists() and not _MARKER
@@ -533,15 +536,22 @@ def test_corrupt_and_missing_files(tmp_path):
     (tmp_path / "random.safetensors").write_bytes(_blob(2048))
     (tmp_path / "truncated.safetensors").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "empty.safetensors").write_bytes(b"")
-    for name in ("random", "truncated", "empty"):
-        with pytest.raises(ZooError, match=rf"weights file .*{name}\.safetensors is not a readable safetensors file \(.+\)"):
+    found = {
+        "random": r"binary data of an unknown format \(2,048 bytes, starting [0-9a-f ]+\)",
+        "truncated": rf"a truncated safetensors file \({len(raw) // 2:,} of the {len(raw):,} bytes its header describes\)",
+        "empty": r"an empty file \(0 bytes\)",
+    }
+    for name, what in found.items():
+        with pytest.raises(ZooError, match=rf"^weights file .*{name}\.safetensors is {what}; expected a \.safetensors file or a torch"):
             state_dict.load_state_file(tmp_path / f"{name}.safetensors")
         with pytest.raises(ZooError):
             checkpoint.read_checkpoint(tmp_path / f"{name}.safetensors")
     torch.save({"a": torch.randn(100, 100)}, tmp_path / "good.pth")
     pth = (tmp_path / "good.pth").read_bytes()
     (tmp_path / "truncated.pth").write_bytes(pth[: len(pth) // 2])
-    with pytest.raises(ZooError, match="not a readable PyTorch file"):
+    with pytest.raises(
+        ZooError, match=r"truncated\.pth is a torch\.save checkpoint cut short \([\d,]+ bytes; the end of its zip archive is missing\)"
+    ):
         state_dict.load_state_file(tmp_path / "truncated.pth")
     with pytest.raises(ZooError, match="does not exist"):
         state_dict.load_state_file(tmp_path / "nope.safetensors")

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zoo.errors import ZooError
-from zoo.io.state_dict import PICKLE_SUFFIXES, _first_line, load_state_and_metadata
+from zoo.errors import ZooError, first_line
+from zoo.io.state_dict import PICKLE_SUFFIXES, load_state_and_metadata
 from zoo.utils.fileio import (
     atomic_path,
     atomic_write_text,
@@ -99,7 +99,7 @@ def _why(exc: BaseException) -> str:
     the first line of safetensors' message."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return _first_line(exc)
+    return first_line(exc)
 
 
 def _remove_new_dirs(directory: Path, existing: Path) -> None:
@@ -215,7 +215,7 @@ def _read_json(path: Path, what: str = "checkpoint sidecar") -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ZooError(f"{what} {path} is not readable JSON ({_first_line(exc)}); fix or delete it") from exc
+        raise ZooError(f"{what} {path} is not readable JSON ({first_line(exc)}); fix or delete it") from exc
     if not isinstance(doc, dict):
         raise ZooError(f"{what} {path} holds a JSON {type(doc).__name__}, expected an object; fix or delete it")
     return doc
@@ -444,7 +444,11 @@ def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = Tr
                 ident = (fh.metadata() or {}).get("zoo_checkpoint_id")
                 loaded = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
         except Exception as exc:  # missing, truncated or corrupt: safetensors raises several types
-            raise ZooError(f"cannot read the training state {d / _STATE_T} ({_first_line(exc)}); start a new run") from exc
+            from zoo.io.filekind import describe_file
+
+            raise ZooError(
+                f"cannot read the training state {d / _STATE_T} ({first_line(exc)}): it is {describe_file(d / _STATE_T)}; start a new run"
+            ) from exc
         if ident != doc.get("checkpoint_id"):
             raise ZooError(f"{d / _STATE_T} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
     if (d / SIDECAR_FILE).is_file() and _read_json(d / SIDECAR_FILE).get("checkpoint_id") not in (None, doc.get("checkpoint_id")):

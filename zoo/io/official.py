@@ -3,9 +3,11 @@
 One path for every official file kind (StarGAN ``*-G.ckpt``/``*-D.ckpt``, CycleGAN
 ``latest_net_G.pth``, SRGAN ``*.pth.tar`` and ``netG_epoch_*_100.pth``):
 
-1. :func:`read_official` reads the file. Pickles are read with ``torch.load(path,
+1. :func:`read_official` reads the file with zoo's one weights reader
+   (:func:`zoo.io.state_dict.read_weights_file`, by content): pickles with ``torch.load(path,
    map_location="cpu", weights_only=True)`` only (it refuses every pickled object that is
-   not a tensor or a plain container); ``.safetensors`` files with safetensors. A training
+   not a tensor or a plain container), safetensors files with safetensors; a file that is
+   neither is named by what it is (:func:`zoo.io.filekind.describe_file`). A training
    dict that wraps the weights (``{'epoch', 'state_dict', 'ema_state_dict', 'optimizer',
    ...}``, Lornatang/SRGAN-PyTorch ``train_gan.py``) is unwrapped, and the prefixes added by
    ``torch.compile`` (``_orig_mod.``) and ``nn.DataParallel`` / ``AveragedModel``
@@ -31,8 +33,6 @@ This module imports torch; only model modules import it, never a plugin hook mod
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,43 +175,15 @@ def count_indexed(state: Mapping[str, Any], pattern: str, start: int = 0, step: 
     return n
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if m:
-        return f"it pickles a {m.group(1)} object"
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return line.split(". ")[0][:200]
-
-
 def _read_file(path: Path) -> Any:
+    """The file's content as stored, through the one weights reader (:func:`zoo.io.state_dict.read_weights_file`)."""
     if not path.exists():
         raise ZooError(f"checkpoint {path} does not exist; pass the path of an official checkpoint file")
     if not path.is_file():
         raise ZooError(f"checkpoint {path} is not a file; pass the path of an official checkpoint file")
-    if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
+    from zoo.io.state_dict import read_weights_file
 
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as exc:  # SafetensorError (header, truncation), OSError
-            raise ZooError(
-                f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)}); download or convert it again"
-            ) from exc
-    from zoo.io.state_dict import require_safe_torch_load
-
-    require_safe_torch_load()  # torch < 2.6: weights_only=True can still run code (CVE-2025-32434)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:  # weights_only refused a global, or a corrupt pickle
-        raise ZooError(
-            f"checkpoint {path} cannot be read with torch.load(weights_only=True) ({_first_line(exc)}); "
-            "zoo never unpickles code: pass a file that holds only tensors (a state dict) or a .safetensors file"
-        ) from exc
-    except Exception as exc:  # RuntimeError / EOFError / OSError: truncated, not a PyTorch file
-        raise ZooError(
-            f"checkpoint {path} is not a readable PyTorch checkpoint ({_first_line(exc)}); it may be truncated or corrupt: download it again"
-        ) from exc
+    return read_weights_file(path, what="checkpoint")[0]
 
 
 def _is_state(obj: Mapping[str, Any]) -> bool:
@@ -228,8 +200,9 @@ def read_official(
     """Read an official checkpoint into a plain state dict, without running pickled code.
 
     Args:
-        path_or_state: a file (``.ckpt``, ``.pth``, ``.pth.tar``, ``.pt``: pickles read with
-            ``torch.load(path, map_location="cpu", weights_only=True)``; ``.safetensors``:
+        path_or_state: a file (``.ckpt``, ``.pth``, ``.pth.tar``, ``.pt``, ``.safetensors``;
+            read by content with :func:`zoo.io.state_dict.read_weights_file`: pickles with
+            ``torch.load(path, map_location="cpu", weights_only=True)``, safetensors with
             safetensors), or an already-loaded mapping.
         container: the entry that holds the weights when the file is a training dict rather
             than a bare state dict (``"state_dict"``, or ``"ema_state_dict"`` for Lornatang's
@@ -245,7 +218,8 @@ def read_official(
         ``source``, ``"checkpoint <path>"`` (or ``"the given dict"``) for messages.
 
     Raises:
-        ZooError: the file is missing, unreadable, truncated, pickles objects other than
+        ZooError: the file is missing, unreadable, not a weights file (the message names
+            what it is: an HTML page, an image...), truncated, pickles objects other than
             tensors, or holds no state dict (or ``container`` is absent or ``None``).
     """
     if isinstance(path_or_state, Mapping):

@@ -119,7 +119,13 @@ def _extract(archive: Path, src: Any, out: Path) -> str:
                 for block in iter(lambda: fh.read(CHUNK), b""):
                     h.update(block)
                     w.write(block)
-    except (zipfile.BadZipFile, RuntimeError, EOFError) as exc:  # not a zip, CRC error, encrypted
+    except zipfile.BadZipFile as exc:  # not a zip at all (an HTML error page...), or one cut short
+        from zoo.io.filekind import describe_file
+
+        raise ZooError(
+            f"{archive.name} from {src.url} is {describe_file(archive)}, not the zip archive published there; it was deleted, try again"
+        ) from exc
+    except (RuntimeError, EOFError) as exc:  # CRC error, encrypted
         raise ZooError(
             f"{archive.name} from {src.url} is not a readable zip archive ({network_reason(exc)}); it was deleted, try again"
         ) from exc

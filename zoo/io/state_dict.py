@@ -1,9 +1,12 @@
 """State dicts: reading them from files safely, cleaning their keys, writing them as safetensors, loading them into a model.
 
-* ``.safetensors`` files are read with safetensors (no code can run). Pickled PyTorch files
-  (``.pth``, ``.pt``, ``.ckpt``, ``.bin``) are read with ``torch.load(weights_only=True)``
-  only, which refuses every pickled object that is not a tensor or a plain container, and
-  only on torch >= 2.6 (:func:`require_safe_torch_load`, CVE-2025-32434).
+* :func:`read_weights_file` is the one reader of weight files (zoo's and the official GAN
+  loaders' alike), by content: safetensors files are read with safetensors (no code can
+  run); ``torch.save`` files (``.pth``, ``.pt``, ``.ckpt``, ``.bin``) with
+  ``torch.load(weights_only=True)`` only, which refuses every pickled object that is not a
+  tensor or a plain container, and only on torch >= 2.6 (:func:`require_safe_torch_load`,
+  CVE-2025-32434). A file that is neither, or fails to read, is named by what it is
+  (:mod:`zoo.io.filekind`).
 * Training scripts wrap state dicts (``{"state_dict": ...}``, ``module.`` from
   DataParallel, ``_orig_mod.`` from ``torch.compile``); :func:`load_state_file` unwraps them.
 * :func:`save_state_file` writes a bare state dict (a converted download) as safetensors,
@@ -30,13 +33,21 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.utils.fileio import atomic_path
 
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
 
-__all__ = ["PICKLE_SUFFIXES", "load_into", "load_state_and_metadata", "load_state_file", "require_safe_torch_load", "save_state_file"]
+__all__ = [
+    "PICKLE_SUFFIXES",
+    "load_into",
+    "load_state_and_metadata",
+    "load_state_file",
+    "read_weights_file",
+    "require_safe_torch_load",
+    "save_state_file",
+]
 
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 # Containers in which training scripts wrap a state dict, most specific first.
@@ -55,16 +66,6 @@ _DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12
 # ---------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------
-def _first_line(exc: BaseException) -> str:
-    """A short one-line description of ``exc`` (torch.load's refused globals named plainly)."""
-    text = str(exc).strip()
-    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if m:
-        return f"it pickles a {m.group(1)} object, which torch.load(weights_only=True) refuses to run"
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return line.replace("\x1b[1m", "").replace("\x1b[0m", "")[:200]
-
-
 def _flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in obj.items():
@@ -104,29 +105,23 @@ def _unwrap(obj: Any, path: str) -> dict[str, torch.Tensor]:
     return renamed
 
 
-def _sniff(path: Path) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":  # torch.save's zip archive, or a legacy pickle
-        return "pth"
-    return "safetensors"
-
-
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     from safetensors import safe_open
 
-    try:
-        tensors = {}
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = dict(f.metadata() or {})
-            for k in f.keys():  # noqa: SIM118 (safe_open is not a dict: no __iter__)
-                tensors[k] = f.get_tensor(k)
-    except Exception as exc:
-        raise ZooError(
-            f"weights file {path} is not a readable safetensors file ({_first_line(exc)}); "
-            "it may be truncated or corrupt: download or save it again"
-        ) from exc
+    tensors = {}
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = dict(f.metadata() or {})
+        for k in f.keys():  # noqa: SIM118 (safe_open is not a dict: no __iter__)
+            tensors[k] = f.get_tensor(k)
     return tensors, meta
+
+
+def _not_weights(path: Path, what: str, exc: BaseException | None = None) -> ZooError:
+    """The one-line error for a file that did not read as weights: what it is (:func:`zoo.io.filekind.identify_file`), what was expected."""
+    from zoo.io.filekind import EXPECTED_WEIGHTS, identify_file
+
+    kind = identify_file(path, error=exc)
+    return ZooError(f"{what} {path} is {kind.description}; expected {EXPECTED_WEIGHTS}{kind.hint}")
 
 
 def require_safe_torch_load() -> None:
@@ -149,16 +144,54 @@ def require_safe_torch_load() -> None:
         )
 
 
-def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
-    require_safe_torch_load()
+def read_weights_file(path: str | os.PathLike[str], *, what: str = "weights file") -> tuple[Any, dict[str, str], str]:
+    """Read a weights file as stored, safely, choosing the reader by content (:func:`zoo.io.filekind.weights_format`), never by suffix.
+
+    The one reader under :func:`load_state_file` and :func:`zoo.io.official.read_official`:
+    safetensors files with safetensors (no code can run); ``torch.save`` files (zip, or the
+    legacy pickle format) with ``torch.load(path, map_location="cpu", weights_only=True)``
+    only, after :func:`require_safe_torch_load`. Anything else, and any file that fails to
+    read, is one :class:`~zoo.errors.ZooError` line naming what the file is
+    (:func:`zoo.io.filekind.identify_file`: an HTML page, a PNG image, a torch.save zip cut
+    short, a pickle that holds code...) and what was expected.
+
+    Args:
+        path: an existing file.
+        what: how messages name the file (``"weights file"``, ``"checkpoint"``).
+
+    Returns:
+        ``(content, metadata, format)``: ``format`` ``"safetensors"`` (``content``
+        ``{name: tensor}``, ``metadata`` the header's ``__metadata__``) or ``"torch"``
+        (``content`` what ``torch.load`` returned, unmodified; ``metadata`` ``{}``).
+        Tensors are on the CPU.
+
+    Raises:
+        ZooError: the file cannot be opened, is not a weights file, or fails to read
+            (exit code 1); a torch file on torch < 2.6 (:func:`require_safe_torch_load`).
+    """
+    import warnings
+
+    from zoo.io.filekind import weights_format
+
+    p = Path(path)
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError (refused global), RuntimeError/EOFError (truncated), ...
-        raise ZooError(
-            f"weights file {path} is not a readable PyTorch file ({_first_line(exc)}); "
-            "it may be truncated or corrupt, or hold more than tensors: pass a state dict or a .safetensors file"
-        ) from exc
-    return _unwrap(obj, str(path))
+        fmt = weights_format(p)
+    except OSError as exc:
+        raise ZooError(f"{what} {p} cannot be opened ({exc.strerror or exc}); check the path and its permissions") from exc
+    if fmt is None:
+        raise _not_weights(p, what)
+    if fmt == "torch":
+        require_safe_torch_load()
+    try:
+        if fmt == "safetensors":
+            tensors, meta = _read_safetensors(p)
+            return tensors, meta, fmt
+        # an open file, not the path: torch.load reads a path ending in .safetensors as safetensors, whatever it holds
+        with open(p, "rb") as fh, warnings.catch_warnings():  # torch's warnings on what it refuses: the error names it
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(fh, map_location="cpu", weights_only=True), {}, fmt
+    except Exception as exc:  # SafetensorError, UnpicklingError (refused global), RuntimeError/EOFError (truncated), OSError
+        raise _not_weights(p, what, exc) from exc
 
 
 def _existing_file(path: str | os.PathLike[str]) -> Path:
@@ -184,24 +217,24 @@ def load_state_and_metadata(path: str | os.PathLike[str]) -> tuple[dict[str, tor
         ZooError: as :func:`load_state_file`.
     """
     p = _existing_file(path)
-    suffix = p.suffix.lower()
-    kind = "safetensors" if suffix == ".safetensors" else "pth" if suffix in PICKLE_SUFFIXES else _sniff(p)
-    if kind == "safetensors":
-        return _read_safetensors(p)
-    return _read_pickle(p), {}
+    content, meta, fmt = read_weights_file(p)
+    if fmt == "safetensors":
+        return content, meta
+    return _unwrap(content, str(p)), {}
 
 
 def load_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a state dict from a weights file, safely.
 
-    ``.safetensors`` files are read with safetensors (no code can run). ``.pth``, ``.pt``,
-    ``.ckpt`` and ``.bin`` files are read with ``torch.load(path, map_location="cpu",
+    The format is recognised by content, whatever the suffix (:func:`read_weights_file`):
+    safetensors files are read with safetensors (no code can run); ``torch.save`` files
+    (``.pth``, ``.pt``, ``.ckpt``, ``.bin``...) with ``torch.load(path, map_location="cpu",
     weights_only=True)`` only, which refuses any pickled object other than tensors and plain
     containers; common wrappers are removed: a ``state_dict``/``model_state_dict``/
     ``model``/``module``/``net`` entry, nested dicts (joined with ``.``), ``module.``
     (DataParallel) and ``_orig_mod.`` (torch.compile) prefixes when every key has them, and
-    torchvision's old DenseNet key names (``norm.1`` -> ``norm1``). Other suffixes are
-    recognised by content (zip or pickle magic bytes: PyTorch; else safetensors).
+    torchvision's old DenseNet key names (``norm.1`` -> ``norm1``). A file that is neither
+    is named by what it is (:func:`zoo.io.filekind.describe_file`).
 
     Args:
         path: the file.
@@ -210,9 +243,10 @@ def load_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         ``{name: tensor}`` on the CPU, dtypes as stored (usually float32).
 
     Raises:
-        ZooError: the file is missing or unreadable, truncated or corrupt, holds pickled
-            objects other than tensors, or holds no state dict; a pickled file on torch < 2.6
-            (:func:`require_safe_torch_load`).
+        ZooError: the file is missing or unreadable; not a weights file, truncated or
+            corrupt, or holds pickled objects other than tensors (the message names what the
+            file is: an HTML page, an image, a text file...); holds no state dict; a pickled
+            file on torch < 2.6 (:func:`require_safe_torch_load`).
     """
     return load_state_and_metadata(path)[0]
 
@@ -269,7 +303,7 @@ def save_state_file(state: Mapping[str, torch.Tensor], path: str | os.PathLike[s
         with atomic_path(final) as tmp:
             st.save_file(_prepare(state), str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
     except OSError as exc:
-        raise ZooError(f"cannot write {final} ({_first_line(exc)}); free some space or choose another directory") from exc
+        raise ZooError(f"cannot write {final} ({first_line(exc)}); free some space or choose another directory") from exc
     return final
 
 
@@ -374,7 +408,7 @@ def load_into(
     try:
         result = model.load_state_dict(want, strict=not head)
     except RuntimeError as exc:  # pragma: no cover - pre-checks above catch the usual cases
-        raise ZooError(f"cannot load {source} into {name}: {_first_line(exc)}") from exc
+        raise ZooError(f"cannot load {source} into {name}: {first_line(exc)}") from exc
     if head:
         left = [k for k in result.missing_keys if not in_head(k) and not k.endswith(".num_batches_tracked")]
         if left or result.unexpected_keys:  # pragma: no cover - pre-checked

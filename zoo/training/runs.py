@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.io.checkpoint import (
     SIDECAR_FILE,
     WEIGHTS_FILE,
@@ -34,7 +34,6 @@ from zoo.io.checkpoint import (
     save_checkpoint,
     write_training_checkpoint,
 )
-from zoo.io.state_dict import _first_line
 from zoo.utils.fileio import atomic_write_text, dumps_strict, make_temp_dir, remove_stale_temps, swap_in_dir
 from zoo.utils.outputs import RUN_MARKERS, claim_output
 
@@ -219,7 +218,7 @@ class RunCheckpoints:
                     shutil.copy2(f, tmp / f.name)
             swap_in_dir(tmp, self.directory / "best")
         except OSError as exc:
-            raise ZooError(f"cannot write the checkpoint {self.directory / 'best'} ({_first_line(exc)}); free some space") from exc
+            raise ZooError(f"cannot write the checkpoint {self.directory / 'best'} ({first_line(exc)}); free some space") from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
