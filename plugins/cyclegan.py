@@ -43,8 +43,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.pluginkit import boolean, gan_hooks, positive_int
+from zoo.pluginkit import OfficialKind, boolean, gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -202,6 +203,25 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
         "class_names": ("A", "B") if names is None else domain_names(name, names),
         "official_weights": None if weights is None else os.fspath(weights),
     }
+
+
+@hookimpl
+def zoo_official_kinds() -> list[OfficialKind]:
+    """The official checkpoint files this family's loaders read, each recognised by keys only it has."""
+    return [
+        OfficialKind(
+            "cyclegan.G",
+            "CycleGAN ResnetGenerator (latest_net_G.pth)",
+            frozenset({"model.1.weight", "model.10.conv_block.1.weight"}),
+            "load_official_cyclegan(path, part='G')",
+        ),
+        OfficialKind(
+            "cyclegan.D",
+            "CycleGAN NLayerDiscriminator (latest_net_D_A.pth)",
+            frozenset({"model.0.weight", "model.0.bias", "model.2.weight"}),
+            "load_official_cyclegan(path, part='D')",
+        ),
+    ]
 
 
 zoo_model_specs, zoo_build_model = gan_hooks(__name__, adapter="zoo.plugins.cyclegan_model:CycleGANAdapter", options=resolve_options)

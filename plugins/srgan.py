@@ -54,8 +54,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.pluginkit import boolean, gan_hooks, positive_int
+from zoo.pluginkit import OfficialKind, boolean, gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -159,6 +160,31 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
     for key in ("zero_init_residual", "icnr"):
         out[key] = boolean(name, key, pick(key, True))
     return out
+
+
+@hookimpl
+def zoo_official_kinds() -> list[OfficialKind]:
+    """The official checkpoint files this family's loaders read, each recognised by keys only it has."""
+    return [
+        OfficialKind(
+            "srgan.G",
+            "SRGAN SRResNet generator (Lornatang/SRGAN-PyTorch SRGAN_x4-ImageNet.pth.tar)",
+            frozenset({"conv1.0.weight", "trunk.0.rcb.0.weight", "conv3.weight"}),
+            "load_official_srgan(path, part='G', flavour='lornatang')",
+        ),
+        OfficialKind(
+            "srgan.D",
+            "SRGAN discriminator (Lornatang/SRGAN-PyTorch DiscriminatorForVGG_x4-ImageNet.pth.tar)",
+            frozenset({"features.0.weight", "classifier.0.weight", "classifier.2.weight"}),
+            "load_official_srgan(path, part='D', flavour='lornatang')",
+        ),
+        OfficialKind(
+            "srgan-leftthomas.G",
+            "SRGAN generator (leftthomas/SRGAN netG_epoch_4_100.pth)",
+            frozenset({"block1.0.weight", "block7.0.weight", "block8.0.conv.weight"}),
+            "load_official_srgan(path, part='G', flavour='leftthomas')",
+        ),
+    ]
 
 
 zoo_model_specs, zoo_build_model = gan_hooks(__name__, adapter="zoo.plugins.srgan_model:SRGANAdapter", options=resolve_options)

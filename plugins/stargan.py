@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import hookimpl
 from zoo.errors import ZooError
-from zoo.pluginkit import gan_hooks, positive_int
+from zoo.pluginkit import OfficialKind, gan_hooks, positive_int
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -180,6 +180,25 @@ def zoo_data_sources() -> dict[str, Any]:
         return resolve_celeba(location, **options)
 
     return {"celeba": celeba}
+
+
+@hookimpl
+def zoo_official_kinds() -> list[OfficialKind]:
+    """The official checkpoint files this family's loaders read, each recognised by keys only it has."""
+    return [
+        OfficialKind(
+            "stargan.G",
+            "StarGAN generator (yunjey/stargan *-G.ckpt)",
+            frozenset({"main.0.weight", "main.1.running_mean", "main.9.main.0.weight"}),
+            "load_official_stargan(path, part='G')",
+        ),
+        OfficialKind(
+            "stargan.D",
+            "StarGAN discriminator (yunjey/stargan *-D.ckpt)",
+            frozenset({"main.0.weight", "main.0.bias", "conv1.weight", "conv2.weight"}),
+            "load_official_stargan(path, part='D')",
+        ),
+    ]
 
 
 zoo_model_specs, zoo_build_model = gan_hooks(__name__, adapter="zoo.plugins.stargan_model:StarGANAdapter", options=resolve_options)

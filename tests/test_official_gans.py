@@ -22,10 +22,11 @@ from reference_fixtures import load_reference, synthetic_state_dict, weights_sha
 from safetensors.torch import save_file
 
 from zoo.errors import ZooError
-from zoo.io.official import OFFICIAL_KINDS, identify_official
+from zoo.io.official import identify_official
 from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
 from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
 from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan
+from zoo.registry import official_kinds
 
 # part -> (our class, the one-call loader, our class names -> the official ones, for repr)
 PARTS = {
@@ -341,7 +342,9 @@ def test_official_kinds_are_told_apart():
         NLayerDiscriminator(ndf=4),
     ]
     defaults += [SRResNet(channels=4, num_rcb=1), DiscriminatorForVGG(channels=4), LeftthomasGenerator(scale_factor=2)]
-    assert [identify_official(m.state_dict()) for m in defaults] == list(OFFICIAL_KINDS)
+    found = [identify_official(m.state_dict()) for m in defaults]
+    assert [k.key for k in found] == ["stargan.G", "stargan.D", "cyclegan.G", "cyclegan.D", "srgan.G", "srgan.D", "srgan-leftthomas.G"]
+    assert sorted(k.key for k in official_kinds()) == sorted(k.key for k in found)  # each plugin declares its own
     assert identify_official({"fc.weight": torch.zeros(1)}) is None
 
 

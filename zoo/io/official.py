@@ -35,7 +35,6 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +43,11 @@ from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from zoo.errors import ZooError
+from zoo.registry import official_kinds
+from zoo.registry.spec import OfficialKind
 
 __all__ = [
-    "OFFICIAL_KINDS",
     "WRAPPER_PREFIXES",
-    "OfficialKind",
     "check_choice",
     "count_indexed",
     "identify_official",
@@ -62,76 +61,14 @@ __all__ = [
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
-@dataclass(frozen=True)
-class OfficialKind:
-    """One kind of official checkpoint file, recognised by keys only it has.
-
-    Attributes:
-        key: short identifier, ``"<family>.<part>"`` (``"stargan.G"``, ``"srgan-leftthomas.G"``).
-        name: what the file holds, with the official file name (``"StarGAN generator (yunjey/stargan *-G.ckpt)"``).
-        keys: state-dict keys that every file of this kind has (after prefix stripping).
-        how: how to load it (``"load_official_stargan(path, part='G')"``).
-    """
-
-    key: str
-    name: str
-    keys: frozenset[str]
-    how: str
-
-
-OFFICIAL_KINDS: tuple[OfficialKind, ...] = (
-    OfficialKind(
-        "stargan.G",
-        "StarGAN generator (yunjey/stargan *-G.ckpt)",
-        frozenset({"main.0.weight", "main.1.running_mean", "main.9.main.0.weight"}),
-        "load_official_stargan(path, part='G')",
-    ),
-    OfficialKind(
-        "stargan.D",
-        "StarGAN discriminator (yunjey/stargan *-D.ckpt)",
-        frozenset({"main.0.weight", "main.0.bias", "conv1.weight", "conv2.weight"}),
-        "load_official_stargan(path, part='D')",
-    ),
-    OfficialKind(
-        "cyclegan.G",
-        "CycleGAN ResnetGenerator (latest_net_G.pth)",
-        frozenset({"model.1.weight", "model.10.conv_block.1.weight"}),
-        "load_official_cyclegan(path, part='G')",
-    ),
-    OfficialKind(
-        "cyclegan.D",
-        "CycleGAN NLayerDiscriminator (latest_net_D_A.pth)",
-        frozenset({"model.0.weight", "model.0.bias", "model.2.weight"}),
-        "load_official_cyclegan(path, part='D')",
-    ),
-    OfficialKind(
-        "srgan.G",
-        "SRGAN SRResNet generator (Lornatang/SRGAN-PyTorch SRGAN_x4-ImageNet.pth.tar)",
-        frozenset({"conv1.0.weight", "trunk.0.rcb.0.weight", "conv3.weight"}),
-        "load_official_srgan(path, part='G', flavour='lornatang')",
-    ),
-    OfficialKind(
-        "srgan.D",
-        "SRGAN discriminator (Lornatang/SRGAN-PyTorch DiscriminatorForVGG_x4-ImageNet.pth.tar)",
-        frozenset({"features.0.weight", "classifier.0.weight", "classifier.2.weight"}),
-        "load_official_srgan(path, part='D', flavour='lornatang')",
-    ),
-    OfficialKind(
-        "srgan-leftthomas.G",
-        "SRGAN generator (leftthomas/SRGAN netG_epoch_4_100.pth)",
-        frozenset({"block1.0.weight", "block7.0.weight", "block8.0.conv.weight"}),
-        "load_official_srgan(path, part='G', flavour='leftthomas')",
-    ),
-)
-
-
 def official_kind(key: str) -> OfficialKind:
-    """The :class:`OfficialKind` of :data:`OFFICIAL_KINDS` with this ``key`` (``"stargan.G"``, ...).
+    """The :class:`~zoo.registry.spec.OfficialKind` with this ``key`` (``"stargan.G"``, ...) among
+    those the plugins declare (:func:`zoo.registry.official_kinds`).
 
     Raises:
-        KeyError: no such kind (a programming error).
+        KeyError: no such kind (a programming error, or its plugin is not loaded).
     """
-    for kind in OFFICIAL_KINDS:
+    for kind in official_kinds():
         if kind.key == key:
             return kind
     raise KeyError(key)
@@ -144,11 +81,12 @@ def identify_official(state: Mapping[str, Any]) -> OfficialKind | None:
         state: a state dict (prefixes already stripped, as :func:`read_official` returns it).
 
     Returns:
-        The first matching :class:`OfficialKind` of :data:`OFFICIAL_KINDS` (their
-        signatures are disjoint), or ``None`` for a file of none of these kinds.
+        The first matching :class:`~zoo.registry.spec.OfficialKind` the plugins declare
+        (:func:`zoo.registry.official_kinds`; their signatures are disjoint), or ``None`` for a
+        file of none of these kinds.
     """
     keys = set(state)
-    return next((kind for kind in OFFICIAL_KINDS if kind.keys <= keys), None)
+    return next((kind for kind in official_kinds() if kind.keys <= keys), None)
 
 
 def check_choice(value: Any, choices: tuple[str, ...], param: str) -> str:
