@@ -269,3 +269,29 @@ def test_param_count_matches_timm_published(name):
 
 def test_nasnetmobile_param_count_equals_cadene_checkpoint():
     assert get_spec("nasnetmobile").num_params == 5_289_978  # Cadene nasnetamobile-7e03cead.pth, 1000 classes
+
+
+def test_densenet_renames_the_old_keys_of_torchvisions_published_files(tmp_path):
+    """The DenseNet plugin's own renaming (torchvision ``_load_state_dict``: ``norm.1`` -> ``norm1``)
+    applies wherever weights are loaded into a DenseNet, and nowhere else."""
+    import re
+
+    import torch
+
+    from zoo.models.weights import load_weights
+    from zoo.registry import build
+
+    torch.manual_seed(0)
+    source = build("densenet121", num_classes=3)
+    old = {
+        re.sub(r"(denselayer\d+\.(?:norm|relu|conv))(\d)\.", r"\1.\2.", k): v
+        for k, v in source.model.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }  # fmt: skip  (files from before PyTorch 0.4 have none)
+    assert any(".norm.1." in k for k in old) and not any(".norm1." in k for k in old)
+    torch.save(old, tmp_path / "old.pth")
+    target = build("densenet121", num_classes=3)
+    load_weights(target, str(tmp_path / "old.pth"), progress=False)
+    assert all(torch.equal(v, source.model.state_dict()[k]) for k, v in target.model.state_dict().items())
+    resnet = build("resnet18", num_classes=3)
+    assert resnet.convert_state_dict({"layer1.0.norm.1.weight": 1}) == {"layer1.0.norm.1.weight": 1}

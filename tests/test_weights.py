@@ -517,8 +517,8 @@ def test_unwrapping_of_pickled_state_dicts(tmp_path):
     for name, obj in cases.items():
         torch.save(obj, tmp_path / name)
         assert list(state_dict.load_state_file(tmp_path / name)) == ["a.weight"], name
-    torch.save({"features.denseblock1.denselayer1.norm.1.weight": t}, tmp_path / "densenet.pth")
-    assert list(state_dict.load_state_file(tmp_path / "densenet.pth")) == ["features.denseblock1.denselayer1.norm1.weight"]
+    torch.save({"features.denseblock1.denselayer1.norm.1.weight": t}, tmp_path / "densenet.pth")  # a family's keys stay as saved
+    assert list(state_dict.load_state_file(tmp_path / "densenet.pth")) == ["features.denseblock1.denselayer1.norm.1.weight"]
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "nostate.pth")
     with pytest.raises(ZooError, match="non-tensor entries"):
         state_dict.load_state_file(tmp_path / "nostate.pth")

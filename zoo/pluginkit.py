@@ -84,6 +84,7 @@ def backbone_hooks(
     stages: Callable[[Any], list[Any]] | None = None,
     specs: Callable[[], list[Any]] | None = None,
     factories: Callable[[], dict[str, Callable[..., Any]]] | None = None,
+    state_dict_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """Return ``(zoo_model_specs, zoo_build_model)`` hook implementations for a backbone family.
 
@@ -94,6 +95,9 @@ def backbone_hooks(
         specs: returns the family's specs (default: the ``registry.toml`` tables naming ``plugin``).
         factories: returns ``{arch_name: constructor(num_classes=...)}`` for ``zoo:`` architectures
             the plugin implements itself; called lazily at build time.
+        state_dict_hook: renames the keys of weight files saved by older releases of the
+            family's code to the model's (``{name: tensor} -> {name: tensor}``); applied
+            whenever weights are loaded into one of its models.
 
     The build goes through :func:`zoo.models.backbones.build_backbone` (timm / torchvision / own code).
     """
@@ -108,7 +112,7 @@ def backbone_hooks(
         from zoo.models.backbones import build_backbone, stages_from_children
 
         own = factories() if factories is not None and spec.arch.startswith("zoo:") else None
-        return build_backbone(spec, options, stages or stages_from_children, factories=own)
+        return build_backbone(spec, options, stages or stages_from_children, factories=own, state_dict_hook=state_dict_hook)
 
     return zoo_model_specs, zoo_build_model
 

@@ -14,8 +14,10 @@
 * :func:`load_into` copies a state dict into an adapter's model strictly, checking every
   key and shape first, and says in one line what does not match.
 
-Sources: torchvision ``models/densenet.py`` ``_load_state_dict`` (renaming of the old
-DenseNet keys ``norm.1`` -> ``norm1``); ``torch.nn.modules.utils.consume_prefix_in_state_dict_if_present``
+A family whose published files use older key names renames them itself
+(``adapter.convert_state_dict``, applied by :func:`load_into`; DenseNet's plugin does).
+
+Sources: ``torch.nn.modules.utils.consume_prefix_in_state_dict_if_present``
 (wrapper prefixes); the safetensors format and its notes on shared tensors
 (https://huggingface.co/docs/safetensors/torch_shared_tensors).
 
@@ -59,8 +61,6 @@ _CONTAINER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "
 # load (measured on this 2-core machine); torch's consume_prefix_in_state_dict_if_present
 # strips a prefix, applied only when every key carries it.
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.", "_orig_mod.")
-# torchvision DenseNet checkpoints predate PyTorch 0.4 and name "norm1" as "norm.1".
-_DENSENET_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
 
 
 # ---------------------------------------------------------------------------------
@@ -98,11 +98,7 @@ def _unwrap(obj: Any, path: str) -> dict[str, torch.Tensor]:
     for pre in _WRAPPER_PREFIXES:
         if all(k.startswith(pre) for k in state):
             consume_prefix_in_state_dict_if_present(state, pre)
-    renamed = {}
-    for k, v in state.items():
-        m = _DENSENET_OLD_KEY.match(k)
-        renamed[m.group(1) + m.group(2) if m else k] = v
-    return renamed
+    return state
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -232,8 +228,8 @@ def load_state_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     weights_only=True)`` only, which refuses any pickled object other than tensors and plain
     containers; common wrappers are removed: a ``state_dict``/``model_state_dict``/
     ``model``/``module``/``net`` entry, nested dicts (joined with ``.``), ``module.``
-    (DataParallel) and ``_orig_mod.`` (torch.compile) prefixes when every key has them, and
-    torchvision's old DenseNet key names (``norm.1`` -> ``norm1``). A file that is neither
+    (DataParallel) and ``_orig_mod.`` (torch.compile) prefixes when every key has them. A
+    file that is neither
     is named by what it is (:func:`zoo.io.filekind.describe_file`).
 
     Args:
@@ -361,7 +357,8 @@ def load_into(
     device of the model are kept).
 
     Args:
-        adapter: a :class:`~zoo.models.adapters.BackboneAdapter` or :class:`~zoo.models.gan.GANAdapter`.
+        adapter: a :class:`~zoo.models.adapters.BackboneAdapter` or :class:`~zoo.models.gan.GANAdapter`;
+            its ``convert_state_dict(state)``, when it has one, renames ``state``'s keys first.
         state: ``{name: tensor}``.
         source: how to name the weights in messages (a path, ``"resnet18 imagenet weights"``).
         ignore_head: drop the entries under ``adapter.head`` (dotted module path, e.g. ``fc``
@@ -377,6 +374,8 @@ def load_into(
     """
     model = adapter.model
     name = adapter.spec.name
+    convert = getattr(adapter, "convert_state_dict", None)  # a family's renaming of its older files' keys
+    state = convert(state) if convert is not None else state
     own = model.state_dict()
     head = getattr(adapter, "head", "") if ignore_head else ""
     if ignore_head and not head:

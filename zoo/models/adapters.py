@@ -21,7 +21,7 @@ This module imports torch; import it lazily from plugin hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,9 @@ class BackboneAdapter:
         model: ``nn.Module`` mapping ``(N, C, H, W)`` float32 images to ``(N, num_classes)`` logits.
         stages: the model's stages, stem to head; every parameter must belong to exactly one.
         head: dotted path of the final ``nn.Linear`` or 1x1 ``nn.Conv2d`` (``"fc"``, ``"classifier.6"``).
+        state_dict_hook: the family's renaming of keys in weights saved by older releases of
+            its code (``{name: tensor} -> {name: tensor}``), applied by :meth:`convert_state_dict`;
+            ``None``: keys are used as they are.
 
     Raises:
         ZooError: ``head`` is not such a layer of ``model``.
@@ -121,8 +124,17 @@ class BackboneAdapter:
 
     kind = "backbone"
 
-    def __init__(self, spec: ModelSpec, model: nn.Module, stages: list[Stage], head: str) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model: nn.Module,
+        stages: list[Stage],
+        head: str,
+        *,
+        state_dict_hook: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    ) -> None:
         self.spec = spec
+        self._state_dict_hook = state_dict_hook
         self.model = model
         self._stages = list(stages)
         self.head = head
@@ -145,6 +157,13 @@ class BackboneAdapter:
         if not (isinstance(lin, nn.Linear) or (isinstance(lin, nn.Conv2d) and lin.kernel_size == (1, 1))):
             raise ZooError(f"{self.spec.name}: head {self.head!r} is {type(lin).__name__}, expected nn.Linear or a 1x1 nn.Conv2d")
         return lin
+
+    def convert_state_dict(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` with the keys this model uses: the family's renaming of older files' keys
+        (DenseNet: torchvision's pre-0.4 ``norm.1`` -> ``norm1``), or unchanged.
+        :func:`zoo.io.state_dict.load_into` calls it before its strict checks."""
+        state = dict(state)
+        return state if self._state_dict_hook is None else self._state_dict_hook(state)
 
     def stages(self) -> list[Stage]:
         """The named stages, stem to head."""

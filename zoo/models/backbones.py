@@ -62,6 +62,7 @@ def build_backbone(
     stages: Callable[[nn.Module], list[Stage]] = stages_from_children,
     *,
     factories: dict[str, Callable[..., nn.Module]] | None = None,
+    state_dict_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> BackboneAdapter:
     """Build ``spec`` (random init) and wrap it in a :class:`BackboneAdapter`.
 
@@ -70,6 +71,8 @@ def build_backbone(
         options: ``num_classes`` (int, default ``spec.num_classes``).
         stages: maps the built model to its named stages.
         factories: constructors for ``zoo:`` architectures.
+        state_dict_hook: the family's renaming of older weight files' keys
+            (:meth:`BackboneAdapter.convert_state_dict`).
 
     Raises:
         ZooError: ``num_classes < 1`` or the architecture cannot be built.
@@ -77,4 +80,4 @@ def build_backbone(
     num_classes = int(spec.num_classes if options.get("num_classes") is None else options["num_classes"])
     check_num_classes(num_classes)
     model = create_arch(spec.arch, num_classes=num_classes, factories=factories)
-    return BackboneAdapter(spec, model, stages(model), spec.head)
+    return BackboneAdapter(spec, model, stages(model), spec.head, state_dict_hook=state_dict_hook)
