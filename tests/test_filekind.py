@@ -211,7 +211,7 @@ def test_a_refused_global_that_the_sniffer_missed_is_named_from_the_error(tmp_pa
 
 
 def test_a_damaged_training_state_is_named(tmp_path):
-    from zoo.io.checkpoint import read_training_state, write_training_checkpoint
+    from zoo.io.train_state import read_training_state, write_training_checkpoint
     from zoo.registry import build
 
     last = write_training_checkpoint(tmp_path / "last", build("resnet18", num_classes=2), {}, {"step": torch.tensor(3)})

@@ -43,8 +43,6 @@ import errno
 import json
 import os
 import secrets
-import shutil
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,12 +53,9 @@ from zoo.errors import ZooError, first_line
 from zoo.io.state_dict import PICKLE_SUFFIXES, load_state_and_metadata
 from zoo.utils.fileio import (
     atomic_path,
-    atomic_write_text,
     dumps_strict,
-    make_temp_dir,
     nearest_existing,
     read_swapped_dir,
-    swap_in_dir,
     sync_or_raise,
 )
 
@@ -70,31 +65,30 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKPOINT_FORMAT",
     "SIDECAR_FILE",
-    "TRAIN_STATE_FORMAT",
     "WEIGHTS_FILE",
-    "find_last",
     "read_checkpoint",
-    "read_training_state",
+    "read_json_object",
+    "remove_new_dirs",
     "save_checkpoint",
-    "write_training_checkpoint",
+    "write_advice",
+    "write_errors",
+    "write_model_pair",
+    "write_reason",
 ]
 
 #: The ``format`` written into ``model.json`` and the safetensors header.
 CHECKPOINT_FORMAT = "zoo-1"
-#: The ``format`` of ``train_state.json``.
-TRAIN_STATE_FORMAT = "zoo-train-1"
 #: The weights and the sidecar of a checkpoint directory.
 WEIGHTS_FILE, SIDECAR_FILE = "model.safetensors", "model.json"
-_STATE_T, _STATE_J = "train_state.safetensors", "train_state.json"
 
 
-def _write_errors() -> tuple[type[BaseException], ...]:
+def write_errors() -> tuple[type[BaseException], ...]:
     from safetensors import SafetensorError  # raised on write failures too, and not an OSError
 
     return (OSError, SafetensorError)
 
 
-def _why(exc: BaseException) -> str:
+def write_reason(exc: BaseException) -> str:
     """The reason of a failed write in a few words: the OS's (``No space left on device``) or
     the first line of safetensors' message."""
     if isinstance(exc, OSError) and exc.strerror:
@@ -102,7 +96,7 @@ def _why(exc: BaseException) -> str:
     return first_line(exc)
 
 
-def _remove_new_dirs(directory: Path, existing: Path) -> None:
+def remove_new_dirs(directory: Path, existing: Path) -> None:
     """Remove ``directory`` and its parents up to ``existing`` (excluded) while they are empty:
     the directories a failed save created, so that it leaves nothing behind."""
     d = directory
@@ -114,7 +108,7 @@ def _remove_new_dirs(directory: Path, existing: Path) -> None:
         d = d.parent
 
 
-def _advice(exc: BaseException) -> str:
+def write_advice(exc: BaseException) -> str:
     """What to do about a failed write: free space for a full disk, else another directory."""
     full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     return "free some space or choose another {param}" if full or not isinstance(exc, OSError) else "choose another {param}"
@@ -174,17 +168,17 @@ def save_checkpoint(out: str | os.PathLike[str], adapter: Adapter, meta: Mapping
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _remove_new_dirs(out_dir, existing)
-        raise ZooError(f"cannot create the checkpoint directory {out_dir} ({_why(exc)}); {_advice(exc)}", param="out") from exc
+        remove_new_dirs(out_dir, existing)
+        raise ZooError(f"cannot create the checkpoint directory {out_dir} ({write_reason(exc)}); {write_advice(exc)}", param="out") from exc
     try:
-        _write_pair(out_dir, adapter, meta, checkpoint_id)
-    except _write_errors() as exc:
-        _remove_new_dirs(out_dir, existing)
-        raise ZooError(f"cannot write the checkpoint in {out_dir} ({_why(exc)}); {_advice(exc)}", param="out") from exc
+        write_model_pair(out_dir, adapter, meta, checkpoint_id)
+    except write_errors() as exc:
+        remove_new_dirs(out_dir, existing)
+        raise ZooError(f"cannot write the checkpoint in {out_dir} ({write_reason(exc)}); {write_advice(exc)}", param="out") from exc
     return out_dir / WEIGHTS_FILE
 
 
-def _write_pair(out_dir: Path, adapter: Adapter, meta: Mapping[str, Any], checkpoint_id: str | None) -> None:
+def write_model_pair(out_dir: Path, adapter: Adapter, meta: Mapping[str, Any], checkpoint_id: str | None) -> None:
     """The two files of :func:`save_checkpoint`, in an existing ``out_dir``; write errors propagate."""
     from safetensors.torch import save_model
 
@@ -211,7 +205,7 @@ def _write_pair(out_dir: Path, adapter: Adapter, meta: Mapping[str, Any], checkp
 # ---------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------
-def _read_json(path: Path, what: str = "checkpoint sidecar") -> dict[str, Any]:
+def read_json_object(path: Path, what: str = "checkpoint sidecar") -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -267,9 +261,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     sidecar: dict[str, Any] = {}
     source = own if own.is_file() else shared
     if own.is_file():
-        sidecar = _read_json(own)
+        sidecar = read_json_object(own)
     elif shared.is_file():
-        sidecar = _read_json(shared)
+        sidecar = read_json_object(shared)
         if embedded and sidecar.get("model") not in (None, embedded):
             sidecar = {}
     ids = (file_meta.get("zoo_checkpoint_id"), sidecar.get("checkpoint_id"))
@@ -283,174 +277,3 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
         if "format" in file_meta:
             sidecar["format"] = file_meta["format"]
     return state, sidecar
-
-
-# ---------------------------------------------------------------------------------
-# training state: tensors in safetensors, the rest in strict JSON
-# ---------------------------------------------------------------------------------
-def _pack(obj: Any, tensors: dict[str, torch.Tensor], seen: set[int] | None = None) -> Any:
-    """JSON-able form of ``obj``; tensors are put into ``tensors`` (CPU, contiguous, a copy
-    where two share storage, which safetensors refuses) and referenced by key."""
-    import numpy as np
-
-    seen = set() if seen is None else seen
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else {"__float__": repr(obj)}
-    if isinstance(obj, torch.Tensor):
-        key = f"t{len(tensors)}"
-        t = obj.detach().to("cpu").contiguous()
-        ptr = t.untyped_storage().data_ptr()
-        if ptr in seen:
-            t = t.clone()
-        seen.add(t.untyped_storage().data_ptr())
-        tensors[key] = t
-        return {"__tensor__": key}
-    if isinstance(obj, np.ndarray):
-        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_pack(v, tensors, seen) for v in obj]}
-    if isinstance(obj, list):
-        return [_pack(v, tensors, seen) for v in obj]
-    if isinstance(obj, dict):
-        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-            return {k: _pack(v, tensors, seen) for k, v in obj.items()}
-        return {"__items__": [[_pack(k, tensors, seen), _pack(v, tensors, seen)] for k, v in obj.items()]}
-    if isinstance(obj, (np.integer, np.floating, np.bool_)):
-        return _pack(obj.item(), tensors, seen)
-    raise TypeError(f"cannot store a {type(obj).__name__} in the training state")
-
-
-def _unpack(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    import numpy as np
-
-    if isinstance(obj, list):
-        return [_unpack(v, tensors) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    if "__tensor__" in obj:
-        return tensors[obj["__tensor__"]]
-    if "__float__" in obj:
-        return float(obj["__float__"])
-    if "__ndarray__" in obj:
-        return np.asarray(obj["__ndarray__"], dtype=obj["dtype"])
-    if "__tuple__" in obj:
-        return tuple(_unpack(v, tensors) for v in obj["__tuple__"])
-    if "__items__" in obj:
-        return {_unpack(k, tensors): _unpack(v, tensors) for k, v in obj["__items__"]}
-    return {k: _unpack(v, tensors) for k, v in obj.items()}
-
-
-def write_training_checkpoint(
-    directory: str | os.PathLike[str], adapter: Adapter, meta: Mapping[str, Any], state: Mapping[str, Any]
-) -> Path:
-    """Write a resumable checkpoint directory (``last/`` or ``best/``) whole, then swap it in.
-
-    The model pair (:func:`save_checkpoint`), ``train_state.safetensors`` (every tensor of
-    ``state``: optimizer moments and steps, RNG states, as contiguous CPU copies) and
-    ``train_state.json`` (the rest of ``state``, strict JSON) are written into a fresh
-    temporary directory beside ``directory``, all with one ``checkpoint_id``, and the
-    directory is swapped in with :func:`zoo.utils.fileio.swap_in_dir`: a reader sees the previous
-    complete checkpoint or this one, never a mix.
-
-    Args:
-        directory: the checkpoint directory, e.g. ``runs/x/last``.
-        adapter: the adapter whose model to save.
-        meta: the sidecar's metadata (as :func:`save_checkpoint`).
-        state: the trainer's state (:meth:`zoo.training.trainer.Trainer.state_dict`) plus the caller's
-            entries (``options``...): nested dicts, lists, tuples, tensors, numpy arrays, scalars.
-
-    Returns:
-        ``directory`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        ZooError: the directory cannot be written (disk full, permissions).
-    """
-    from safetensors.torch import save_file
-
-    final = Path(directory)
-    ident = secrets.token_hex(8)
-    tensors: dict[str, torch.Tensor] = {}
-    doc = {"format": TRAIN_STATE_FORMAT, "checkpoint_id": ident, "state": _pack(dict(state), tensors)}
-    tmp: Path | None = None
-    existing = nearest_existing(final.parent)
-    try:
-        tmp = make_temp_dir(final)
-        _write_pair(tmp, adapter, meta, ident)
-        with atomic_path(tmp / _STATE_T) as tmp_state:  # safetensors itself creates files 0600
-            save_file(tensors, str(tmp_state), metadata={"format": TRAIN_STATE_FORMAT, "zoo_checkpoint_id": ident})
-        atomic_write_text(tmp / _STATE_J, json.dumps(doc, allow_nan=False) + "\n")
-        swap_in_dir(tmp, final)
-    except _write_errors() as exc:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        _remove_new_dirs(final.parent, existing)  # a new run's directory, when this was its first save
-        raise ZooError(f"cannot write the checkpoint {final} ({_why(exc)}); {_advice(exc)}", param="out") from exc
-    finally:
-        if tmp is not None and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def find_last(run: str | os.PathLike[str], *, param: str = "resume") -> Path:
-    """The resumable checkpoint of a run directory: ``run/last`` (or ``run/last.old`` after a
-    crash between its two renames).
-
-    Raises:
-        ZooError: (exit code 2) ``run`` is not a directory, or holds no ``last/`` with a
-            ``train_state.json`` (no epoch finished, or written before resumable checkpoints).
-    """
-    p = Path(run).expanduser()
-    if not p.is_dir():
-        raise ZooError(f"{{param}} {p} is not a run directory; pass the --out of an earlier zoo train/adapt", param=param, exit_code=2)
-    last = read_swapped_dir(p / "last")
-    if last is None or not (last / _STATE_J).is_file():
-        raise ZooError(
-            f"{{param}} {p} holds no resumable checkpoint ({p / 'last' / _STATE_J} is missing: no epoch finished, "
-            "or the run was written by an older zoo); start a new run",
-            param=param,
-            exit_code=2,
-        )
-    return last
-
-
-def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = True) -> dict[str, Any]:
-    """The training state saved by :func:`write_training_checkpoint` in ``directory``.
-
-    Args:
-        directory: a checkpoint directory (``run/last``; see :func:`find_last`).
-        tensors: also read ``train_state.safetensors`` (``False``: only the JSON part, for
-            checking options before anything is built; tensor entries are then ``None``).
-
-    Returns:
-        The state as it was given (tuples, int keys, numpy arrays and non-finite floats
-        restored; tensors on the CPU).
-
-    Raises:
-        ZooError: a missing, unreadable or corrupt file, or files from different saves
-            (the ``checkpoint_id`` of ``train_state.*`` and ``model.json`` differ).
-    """
-    from safetensors import safe_open
-
-    d = Path(directory)
-    doc = _read_json(d / _STATE_J, "training state")
-    if doc.get("format") != TRAIN_STATE_FORMAT or "state" not in doc:
-        raise ZooError(f"training state {d / _STATE_J} has format {doc.get('format')!r}, expected {TRAIN_STATE_FORMAT!r}; start a new run")
-    loaded: dict[str, Any] = {}
-    if tensors:
-        try:
-            with safe_open(str(d / _STATE_T), framework="pt") as fh:
-                ident = (fh.metadata() or {}).get("zoo_checkpoint_id")
-                loaded = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-        except Exception as exc:  # missing, truncated or corrupt: safetensors raises several types
-            from zoo.io.filekind import describe_file
-
-            raise ZooError(
-                f"cannot read the training state {d / _STATE_T} ({first_line(exc)}): it is {describe_file(d / _STATE_T)}; start a new run"
-            ) from exc
-        if ident != doc.get("checkpoint_id"):
-            raise ZooError(f"{d / _STATE_T} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
-    if (d / SIDECAR_FILE).is_file() and _read_json(d / SIDECAR_FILE).get("checkpoint_id") not in (None, doc.get("checkpoint_id")):
-        raise ZooError(f"{d / SIDECAR_FILE} and {_STATE_J} come from different saves; resume from another checkpoint or start a new run")
-    return _unpack(doc["state"], loaded if tensors else defaultdict(lambda: None))

@@ -25,15 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError, first_line
-from zoo.io.checkpoint import (
-    SIDECAR_FILE,
-    WEIGHTS_FILE,
-    find_last,
-    read_checkpoint,
-    read_training_state,
-    save_checkpoint,
-    write_training_checkpoint,
-)
+from zoo.io.checkpoint import SIDECAR_FILE, WEIGHTS_FILE, read_checkpoint, save_checkpoint
+from zoo.io.train_state import find_last, read_training_state, write_training_checkpoint
 from zoo.utils.fileio import atomic_write_text, dumps_strict, make_temp_dir, remove_stale_temps, swap_in_dir
 from zoo.utils.outputs import RUN_MARKERS, claim_output
 
