@@ -132,7 +132,7 @@ CASES = [
     (
         "adapt resnet18 --head 2 --data @/badimgs --weights none --epochs 1",
         1,
-        "cannot read image @/badimgs/a/2.png (UnidentifiedImageError); remove or re-save that file",
+        "cannot read image @/badimgs/a/2.png: it is binary data of an unknown format (11 bytes, starting 89 50 4e 47",
     ),
     (
         "adapt resnet18 --head 2 --strategy bogus",
@@ -193,7 +193,7 @@ CASES = [
     ("eval @/r18 --data nosuch", 1, "checkpoint @/r18 has no class names (adapted without --data); fine-tune it on labelled dat"),
     ("eval @/r18 --data digits:0-4", 1, "checkpoint @/r18 has no class names (adapted without --data); fine-tune it on labelled dat"),
     ("predict @/r18 @/nosuch.png", 2, "image @/nosuch.png does not exist"),
-    ("predict @/r18 @/notes.txt", 1, "cannot read image @/notes.txt (UnidentifiedImageError); remove or re-save that file"),
+    ("predict @/r18 @/notes.txt", 2, "cannot read image @/notes.txt: it is a text file ('hello'); give a PNG or JPEG image, or re-sav"),
     ("predict @/nosuchrun @/img.png", 2, "checkpoint directory @/nosuchrun does not exist; pass a directory written by 'zoo train' o"),
     ("predict @/r18 @/img.png --top-k 0", 2, "No such option: --top-k (Possible options: --topk) (see 'zoo predict --help')"),
     ("export @/r18 --format tflite", 2, "--format 'tflite' is not known; valid: onnx, torchscript"),
@@ -262,7 +262,7 @@ CASES = [
         1,
         "weights file @/notes.txt is a text file ('hello'); expected a .safetensors file or a torch.save",
     ),
-    ("predict @/r18 @/empty", 2, "image @/empty is a directory; pass image files (zoo eval takes a folder of class folders)"),
+    ("predict @/r18 @/empty", 2, "image @/empty is a directory; give an image file (PNG, JPEG, ...)"),
     ("features resnet18 --data digits --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
     ("export @/r18 --format onnx --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
     ("sample dcgan --checkpoint @/dc --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
@@ -307,19 +307,19 @@ CASES = [
     (
         "sample stargan --checkpoint @/stargan --attr blond --image @/notes.txt",
         2,
-        "--image @/notes.txt cannot be decoded as an image (cannot identify image file '@/notes.txt'); give a PNG or",
+        "cannot read image @/notes.txt: it is a text file ('hello'); give a PNG or JPEG image, or re-save or remove that",
     ),
     (
         "sample srgan --checkpoint @/srgan --image @/nosuch.png",
         2,
-        "--image @/nosuch.png does not exist; give an image file (PNG, JPEG, ...)",
+        "image @/nosuch.png does not exist; give an image file (PNG, JPEG, ...)",
     ),
-    ("sample srgan --checkpoint @/srgan --image @/empty", 2, "--image @/empty is a directory; give an image file (PNG, JPEG, ...)"),
+    ("sample srgan --checkpoint @/srgan --image @/empty", 2, "image @/empty is a directory; give an image file (PNG, JPEG, ...)"),
     # a folder with one truncated image: a clear error naming it, mid-epoch, never a traceback
     (
         "train resnet18 --data @/truncimgs --epochs 1 --img-size 32 --batch-size 2 --out @/newrun",
         1,
-        "cannot read image @/truncimgs/b/1.png (OSError); remove or re-save that file",
+        "cannot read image @/truncimgs/b/1.png: it is a PNG image (20 x 20) that PIL cannot decode (image file is truncated); giv",
     ),
     # usage errors of the remaining commands
     ("info resnet18 --device cuda", 2, "No such option: --device (see 'zoo info --help')"),

@@ -478,10 +478,10 @@ def test_a_web_page_where_weights_were_published_is_named_and_deleted(server):
     server.state.files["/w.pth"] = _File(page)
     url = server.url + "/w.zip"
     with pytest.raises(ZooError) as ei:
-        download.fetch_pretrained(_spec(url, fmt="zip", kind="gan", member="G.ckpt"), progress=False)
+        pretrained.fetch_pretrained(_spec(url, fmt="zip", kind="gan", member="G.ckpt"), progress=False)
     assert str(ei.value) == f"w.zip from {url} is an HTML page ('Sign in'), not the zip archive published there; it was deleted, try again"
     with pytest.raises(ZooError) as ei:
-        download.fetch_pretrained(_spec(server.url + "/w.pth"), progress=False)
+        pretrained.fetch_pretrained(_spec(server.url + "/w.pth"), progress=False)
     assert "w.pth is an HTML page ('Sign in'); expected a .safetensors file or a torch.save checkpoint of a state dict; " in str(ei.value)
     assert "the download saved a web page" in str(ei.value) and "\n" not in str(ei.value)
     assert _files(download.cache_dir()) in ([], ["pins.json"])
@@ -576,7 +576,7 @@ def guard(address, *a, **k):
     return real(address, *a, **k)
 socket.create_connection = guard
 from zoo.io import pins
-from zoo.io.download import fetch_pretrained
+from zoo.io.pretrained import fetch_pretrained
 from zoo.registry.spec import ModelSpec, WeightSource
 url, who, ready = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 class Tee:  # stderr, and a file that tells the server this process waits for the lock

@@ -50,7 +50,7 @@ def test_registry_has_every_family():
 def test_toml_tables_validate(tmp_path):
     from importlib import resources
 
-    with resources.as_file(resources.files("zoo").joinpath("registry.toml")) as p:
+    with resources.as_file(resources.files("zoo.registry").joinpath("registry.toml")) as p:
         specs = specs_from_toml(p)
     assert [s.name for s in specs] and all(isinstance(s, ModelSpec) for s in specs)
     for s in specs:

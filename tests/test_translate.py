@@ -86,14 +86,35 @@ def test_user_source_is_kept_and_inputs_of_two_sizes_are_refused(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def _float_tiff(path):
+    Image.fromarray(np.linspace(0, 1, 64, dtype="float32").reshape(8, 8), mode="F").save(path)
+    return path
+
+
+def test_every_pil_mode_becomes_8_bit_l_or_rgb(tmp_path):
+    """CMYK, palette and alpha images become RGB; 16-bit greyscale is scaled (>> 8), not clipped at 255."""
+    assert read_image(_png(tmp_path / "cmyk.jpg", mode="CMYK")).mode == "RGB"
+    Image.new("P", (4, 4)).save(tmp_path / "p.png")
+    Image.new("RGBA", (4, 4), (10, 20, 30, 40)).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "p.png").mode == "RGB" and read_image(tmp_path / "a.png").getpixel((0, 0)) == (10, 20, 30)
+    wide = np.array([[0, 256, 32768, 65535]], dtype=np.uint16)
+    Image.fromarray(wide).save(tmp_path / "w.png")
+    img = read_image(tmp_path / "w.png")
+    assert img.mode == "L" and list(np.asarray(img)[0]) == [0, 1, 128, 255]
+    assert read_image(tmp_path / "w.png", mode="RGB").getpixel((2, 0)) == (128, 128, 128)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda p: p / "missing.png", "--image .*missing.png does not exist; give an image file"),
-        (lambda p: p, "--image .* is a directory; give an image file"),
-        (lambda p: (p / "bad.png").write_bytes(b"not an image") and p / "bad.png", "cannot be decoded as an image"),
-        (lambda p: (p / "cut.png").write_bytes(_png(p / "ok.png").read_bytes()[:60]) and p / "cut.png", "cannot be decoded as an image"),
-        (lambda p: _png(p / "cmyk.jpg", mode="CMYK"), "has PIL mode CMYK; valid: 1, L, LA, P, RGB, RGBA"),
+        (lambda p: p / "missing.png", "image .*missing.png does not exist; give an image file"),
+        (lambda p: p, "image .* is a directory; give an image file"),
+        (lambda p: (p / "bad.png").write_bytes(b"not an image") and p / "bad.png", r"cannot read image .*bad.png: it is a text file"),
+        (
+            lambda p: (p / "cut.png").write_bytes(_png(p / "ok.png").read_bytes()[:60]) and p / "cut.png",
+            r"cut.png: it is a PNG image \(20 x 24\) that PIL cannot decode",
+        ),
+        (lambda p: _float_tiff(p / "f.tif"), r"has 32-bit float pixels \(PIL mode F\); save it as an 8- or 16-bit PNG"),
     ],
 )
 def test_bad_images_are_one_line(tmp_path, make, message):

@@ -103,10 +103,9 @@ def read_image(path: str | os.PathLike[str], *, mode: str | None = None, exit_co
                 warn(
                     f"image {p} has {img.width * img.height:,} pixels, over PIL's decompression-bomb warning limit ({Image.MAX_IMAGE_PIXELS:,}); loading it anyway"
                 )
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:
         raise ZooError(
-            f"image {p} has more pixels than PIL's decompression-bomb limit ({2 * (Image.MAX_IMAGE_PIXELS or 0):,}); shrink it or remove it",
-            exit_code=exit_code,
+            f"image {p} is refused as a decompression bomb ({first_line(exc, 160)}); shrink it or remove it", exit_code=exit_code
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ZooError(
