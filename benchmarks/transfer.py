@@ -46,7 +46,7 @@ Rows (route · strategy): *scratch* (random init, everything trained); from the 
 source: a linear probe through ``zoo features --classifier logistic`` (penultimate features,
 scikit-learn's ``LogisticRegressionCV``: C from 1e-4..1e4 by stratified k-fold on the K
 training images per class, k = min(5, K); with K = 1 C is fixed at 1, see
-:func:`zoo.tasks.features.logistic_probe`), ``zoo adapt --strategy linear-probe`` (a new head
+:func:`zoo.tasks.probe.logistic_probe`), ``zoo adapt --strategy linear-probe`` (a new head
 trained on frozen features), ``--freeze-until layer1`` and ``layer3``, full fine-tuning,
 ``--strategy gradual``, full with ``--lr-decay 0.5``; from the autoencoder and the greedy
 source: the ``zoo features`` linear probe and full fine-tuning. Every ``zoo adapt`` run:
