@@ -14,6 +14,10 @@ plugins through ``zoo_datasets``; ``digits`` and ``faces`` ship with zoo):
 
 Images are returned by the datasets as ``(C, H, W)`` uint8 tensors or PIL images and
 turned into float32 by the adapter's ``transforms`` (``torchvision.transforms.v2``).
+
+Modules: :mod:`~zoo.data.sources` (what ``--data`` names), :mod:`~zoo.data.splits` (class
+filters, held-out split, few-shot), :mod:`~zoo.data.loaders` (batches, torchrun shards).
+May import: :mod:`zoo.io`, :mod:`zoo.registry`, :mod:`zoo.utils`, :mod:`zoo.errors`.
 """
 
 from zoo.data.loaders import Transformed, iterations_per_epoch, make_loaders, shard_loaders

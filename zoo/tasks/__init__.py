@@ -1,10 +1,11 @@
-"""The library's main jobs, usable from Python alone: train, adapt (transfer learning), sample.
-
-Sampling itself (:func:`sample`, :func:`load_gan`, :func:`save_grid`) is in
-:mod:`zoo.tasks.sampling` and re-exported here.
-
-The CLI commands ``zoo train``, ``zoo adapt`` and ``zoo sample`` are thin shells over
-these functions; ``zoo demo`` chains them.
+"""The jobs a user runs, usable from Python alone, one module each: :func:`train`
+(:mod:`~zoo.tasks.fitting`), :func:`adapt` (:mod:`~zoo.tasks.adapting`; GANs:
+:mod:`~zoo.tasks.gan_transfer`), ``pretrain`` (:mod:`~zoo.tasks.pretrain`), :func:`sample`
+and :func:`load_gan` (:mod:`~zoo.tasks.sampling`, :mod:`~zoo.tasks.translate`), features and
+the linear probe (:mod:`~zoo.tasks.features`, :mod:`~zoo.tasks.probe`), ``zoo eval`` and
+``zoo predict`` (:mod:`~zoo.tasks.evaluate`), ``zoo export`` (:mod:`~zoo.tasks.export`),
+``zoo bench`` (:mod:`~zoo.tasks.bench`), FID/KID (:mod:`~zoo.tasks.quality`); what they
+share is in the package-private ``_common``. The CLI commands are thin shells over them.
 
 Output policy (:func:`zoo.utils.outputs.claim_output`): an ``out`` that holds an earlier run is
 refused unless ``overwrite``; the earlier run's files are removed only once the new run
@@ -12,6 +13,8 @@ has its first complete epoch (or its final model). Training saves ``out/last`` (
 ``out/best`` for backbones) after every epoch; ``resume=out`` continues from ``out/last``
 exactly (:mod:`zoo.training.resume`). When resuming, arguments left at ``None`` take the run's
 values, and given ones must match them (``epochs`` may grow for GANs, ``amp`` may change).
+
+May import every layer below (training, models, data, io, registry, utils); never a plugin or the CLI.
 """
 
 from __future__ import annotations
