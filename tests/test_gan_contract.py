@@ -37,6 +37,41 @@ def one_line_error(res, *needles):
         assert n in lines[0], lines[0]
 
 
+# -- build options: the shared validators (zoo.pluginkit) --------------------------------------
+
+
+def test_a_bool_is_no_choice_among_numbers():
+    from zoo.pluginkit import BuildOption, option_value
+
+    channels = BuildOption("channels", "choice", 3, "3 RGB, or 1 grey", choices=(3, 1))
+    assert option_value("m", channels, 1) == 1 and option_value("m", channels, None) == 3
+    with pytest.raises(ZooError) as info:
+        option_value("m", channels, True)  # True == 1, but not a number of channels
+    assert str(info.value) == "m channels must be one of 3, 1 (3 RGB, or 1 grey), got True" and info.value.exit_code == 2
+    flag = BuildOption("flag", "choice", True, "a flag", choices=(True, False))  # a choice of bools takes bools
+    assert option_value("m", flag, False) is False
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ab", "must be a non-empty list of names, got 'ab'"),
+        ([], "must be a non-empty list of names, got []"),
+        (["a", " "], "must be a non-empty list of names, got ['a', ' ']"),
+        (["a", 1], "must be a non-empty list of names, got ['a', 1]"),
+        (["a", "b", "a", "b"], "repeats a, b; give each name once"),
+    ],
+)
+def test_name_list_takes_distinct_names(value, message):
+    from zoo.pluginkit import name_list
+
+    assert name_list("m", "class_names", None) is None
+    assert name_list("m", "class_names", ["cat", "dog"]) == name_list("m", "class_names", ("cat", "dog")) == ("cat", "dog")
+    with pytest.raises(ZooError) as info:
+        name_list("m", "class_names", value)
+    assert str(info.value) == f"m class_names {message}" and info.value.exit_code == 2 and info.value.param == "class_names"
+
+
 # -- conditions --------------------------------------------------------------------------
 def test_label_parsing_names_words_and_indices():
     digits = ConditionSpec("class", names=tuple(str(i) for i in range(10)))
