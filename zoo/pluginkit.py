@@ -34,8 +34,11 @@ and the adapter, imported by :func:`gan_hooks` only when a model is built::
     # zoo.models.gan.GANAdapter (training_step yields Step("discriminator", ...), then
     # Step("generator", ...); sample(n, seed=..., condition=...) returns images in [0, 1]).
 
-The built-in DCGAN (:mod:`zoo.plugins.dcgan` + :mod:`zoo.plugins.dcgan_model`) is written
-exactly this way, with its table in zoo's own ``registry.toml`` (the default ``specs``).
+The built-in GAN families are written this way, each as a package with the same files
+(:mod:`zoo.plugins.dcgan`: the hook module ``__init__.py``, ``networks.py``, ``adapter.py``,
+``official.py``, ``losses.py`` and ``data.py`` where the family has them, and its
+``registry.toml``, given as ``specs``); they also declare their build options with
+:func:`options_hook` and check them with :func:`option_value`.
 """
 
 from __future__ import annotations
