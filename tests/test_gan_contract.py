@@ -72,6 +72,28 @@ def test_name_list_takes_distinct_names(value, message):
     assert str(info.value) == f"m class_names {message}" and info.value.exit_code == 2 and info.value.param == "class_names"
 
 
+@pytest.mark.parametrize("name", ["vanilla_gan", "cgan", "dcgan", "stargan"])
+def test_a_family_declares_every_build_option_it_takes(name):
+    """zoo_model_options (pluginkit.options_hook) lists every option resolve_options returns, with
+    the default it fills in; what zoo sets itself from the data is marked from_data."""
+    import importlib
+
+    from zoo.registry import model_options
+
+    spec = get_spec(name)
+    plugin = importlib.import_module(spec.plugin)
+    assert plugin.zoo_model_options.__module__ == "zoo.pluginkit"
+    declared = {o.name: o for o in model_options(name)}
+    assert len(declared) == len(model_options(name)) and all(o.help for o in declared.values())
+    resolved = plugin.resolve_options(spec, {})
+    assert set(resolved) <= set(declared), set(resolved) - set(declared)
+    assert {k: v for k, v in resolved.items() if declared[k].default is not None} == {
+        k: o.default for k, o in declared.items() if k in resolved and o.default is not None
+    }
+    assert declared["image_size"].from_data and declared["channels"].from_data
+    assert all(declared[k].from_data for k in ("class_names", "attrs", "official_weights") if k in declared)
+
+
 # -- conditions --------------------------------------------------------------------------
 def test_label_parsing_names_words_and_indices():
     digits = ConditionSpec("class", names=tuple(str(i) for i in range(10)))
