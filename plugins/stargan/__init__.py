@@ -184,6 +184,7 @@ def resolve_options(spec: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
     declared = {o.name: o for o in build_options(spec)}
 
     def value(key: str) -> Any:
+        """The option ``key`` as given, checked against its declaration; its default when left out."""
         return option_value(spec.name, declared[key], options.get(key))
 
     size = value("image_size")
