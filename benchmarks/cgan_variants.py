@@ -2,7 +2,7 @@
 
     python benchmarks/cgan_variants.py VARIANT EPOCHS SEED    # e.g. ms0.3 130 0
 
-Variants (the cGAN of ``zoo.plugins.cgan_model`` with one change each):
+Variants (the cGAN of ``zoo.plugins.cgan`` with one change each):
 
 * ``base``: the paper's networks, ``mode_seeking=0`` (Mirza & Osindero 2014, section 4.1).
 * ``gdrop``: dropout 0.5 in the generator's joint layers (the paper mentions it).
@@ -38,9 +38,9 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 import gans  # noqa: E402
 
-import zoo.plugins.cgan_model as cm  # noqa: E402
+import zoo.plugins.cgan.adapter as cm  # noqa: E402  (the adapter builds the networks it names: patch them here)
 from zoo import tasks  # noqa: E402
-from zoo.plugins.vanilla_gan_model import Maxout  # noqa: E402
+from zoo.plugins.vanilla_gan.networks import Maxout  # noqa: E402
 from zoo.tasks.quality import fid_kid, label_accuracy, load_classifier  # noqa: E402
 
 

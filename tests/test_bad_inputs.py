@@ -212,7 +212,7 @@ CASES = [
     (
         "train dcgan --data digits:0-4 --img-size 1000000",
         2,
-        "DCGAN --img-size must be a power of two >= 16 (16, 32, 64, 128, ...), got 1000000",
+        "dcgan --img-size must be a power of two >= 16 (16, 32, 64, 128, ...), got 1000000",
     ),
     ("adapt resnet18 --head 2 --bn eval", 2, "--bn must be one of 'frozen', 'train', got 'eval'"),
     (

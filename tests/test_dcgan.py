@@ -1,5 +1,6 @@
-"""Tests for the DCGAN plugin (Radford et al. 2016, arXiv:1511.06434): the torch-free hook
-module plugins/dcgan.py (made by zoo.pluginkit.gan_hooks) and plugins/dcgan_model.py.
+"""Tests for the DCGAN plugin (Radford et al. 2016, arXiv:1511.06434): the package plugins/dcgan,
+its torch-free hook module (__init__.py, made by zoo.pluginkit.gan_hooks), networks, official
+(pytorch/examples checkpoints) and adapter.
 
 Reference compatibility: the default generator and discriminator must have exactly the
 state-dict layout of pytorch/examples ``dcgan/main.py`` (commit 77f55b9) and, loaded with
@@ -27,8 +28,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from zoo.errors import ZooError
 from zoo.pluginkit import gan_hooks
 from zoo.plugins import dcgan
-from zoo.plugins.dcgan_model import DCGANAdapter, infer_reference_config
-from zoo.registry.catalog import builtin_specs
+from zoo.plugins.dcgan.adapter import DCGANAdapter
+from zoo.plugins.dcgan.official import infer_reference_config
 from zoo.training.trainer import Trainer
 
 G_PARAMS = 3_576_704  # pytorch/examples Generator (nz=100, ngf=64, nc=3)
@@ -37,8 +38,8 @@ D_PARAMS = 2_765_568  # pytorch/examples Discriminator (ndf=64, nc=3)
 
 @pytest.fixture(scope="module")
 def spec():
-    specs = {s.name: s for s in builtin_specs(dcgan.__name__)}
-    assert "dcgan" in specs, "registry.toml has no [models.dcgan] table with plugin = 'zoo.plugins.dcgan'"
+    specs = {s.name: s for s in dcgan.zoo_model_specs()}
+    assert "dcgan" in specs, "plugins/dcgan/registry.toml has no [models.dcgan] table"
     return specs["dcgan"]
 
 
@@ -63,12 +64,12 @@ def test_registering_and_listing_do_not_import_torch():
 
 
 def test_hook_module_is_made_by_gan_hooks():
-    assert not hasattr(dcgan, "__getattr__")  # no PEP 562 shim: the networks live in dcgan_model
+    assert not hasattr(dcgan, "__getattr__")  # no PEP 562 shim: the networks live in zoo.plugins.dcgan.networks
     assert dcgan.zoo_build_model.__module__ == "zoo.pluginkit"
 
 
 def test_gan_hooks_without_options_passes_what_the_adapter_takes(spec):
-    specs, build_hook = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model:DCGANAdapter", specs=lambda: [spec])
+    specs, build_hook = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan.adapter:DCGANAdapter", specs=lambda: [spec])
     assert specs() == [spec]
     torch.manual_seed(0)
     # num_classes is not an argument of DCGANAdapter and is ignored; None takes the default
@@ -79,18 +80,18 @@ def test_gan_hooks_without_options_passes_what_the_adapter_takes(spec):
 
 
 def test_gan_hooks_errors(spec):
-    with pytest.raises(ValueError, match=re.escape("'package.module:ClassName', got 'zoo.plugins.dcgan_model.DCGANAdapter'")):
-        gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model.DCGANAdapter")
+    with pytest.raises(ValueError, match=re.escape("'package.module:ClassName', got 'zoo.plugins.dcgan.adapter.DCGANAdapter'")):
+        gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan.adapter.DCGANAdapter")
     _, missing_module = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.no_such_model:X")
     with pytest.raises(ZooError) as info:
         missing_module(spec, {})
     assert str(info.value).startswith("plugin zoo.plugins.dcgan: cannot import its adapter module 'zoo.plugins.no_such_model' (")
     assert str(info.value).endswith("); reinstall the plugin")
-    _, missing_class = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan_model:NoSuchAdapter")
+    _, missing_class = gan_hooks("zoo.plugins.dcgan", adapter="zoo.plugins.dcgan.adapter:NoSuchAdapter")
     with pytest.raises(ZooError) as info:
         missing_class(spec, {})
     assert str(info.value) == (
-        "plugin zoo.plugins.dcgan: module 'zoo.plugins.dcgan_model' has no adapter class 'NoSuchAdapter'; check the adapter= path"
+        "plugin zoo.plugins.dcgan: module 'zoo.plugins.dcgan.adapter' has no adapter class 'NoSuchAdapter'; check the adapter= path"
     )
 
 
@@ -101,9 +102,9 @@ def test_adapter_is_imported_only_when_a_model_is_built():
         "from zoo.plugins import dcgan\n"
         "specs = dcgan.zoo_model_specs()\n"
         "assert [s.name for s in specs] == ['dcgan'], specs\n"
-        "assert 'torch' not in sys.modules and 'zoo.plugins.dcgan_model' not in sys.modules\n"
+        "assert 'torch' not in sys.modules and 'zoo.plugins.dcgan.adapter' not in sys.modules\n"
         "adapter = dcgan.zoo_build_model(specs[0], {'image_size': 16, 'ngf': 4, 'ndf': 4})\n"
-        "assert type(adapter).__module__ == 'zoo.plugins.dcgan_model' and 'torch' in sys.modules\n"
+        "assert type(adapter).__module__ == 'zoo.plugins.dcgan.adapter' and 'torch' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -424,7 +425,7 @@ def test_sample_checks_out_before_reading_the_checkpoint(tmp_path):
 
 MYGAN_MODEL = '''
 """mygan: a third-party GAN family (the model module; imports torch)."""
-from zoo.plugins.dcgan_model import DCGANAdapter
+from zoo.plugins.dcgan.adapter import DCGANAdapter
 
 
 class MyGANAdapter(DCGANAdapter):

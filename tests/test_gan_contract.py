@@ -37,6 +37,63 @@ def one_line_error(res, *needles):
         assert n in lines[0], lines[0]
 
 
+# -- build options: the shared validators (zoo.pluginkit) --------------------------------------
+
+
+def test_a_bool_is_no_choice_among_numbers():
+    from zoo.pluginkit import BuildOption, option_value
+
+    channels = BuildOption("channels", "choice", 3, "3 RGB, or 1 grey", choices=(3, 1))
+    assert option_value("m", channels, 1) == 1 and option_value("m", channels, None) == 3
+    with pytest.raises(ZooError) as info:
+        option_value("m", channels, True)  # True == 1, but not a number of channels
+    assert str(info.value) == "m channels must be one of 3, 1 (3 RGB, or 1 grey), got True" and info.value.exit_code == 2
+    flag = BuildOption("flag", "choice", True, "a flag", choices=(True, False))  # a choice of bools takes bools
+    assert option_value("m", flag, False) is False
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ab", "must be a non-empty list of names, got 'ab'"),
+        ([], "must be a non-empty list of names, got []"),
+        (["a", " "], "must be a non-empty list of names, got ['a', ' ']"),
+        (["a", 1], "must be a non-empty list of names, got ['a', 1]"),
+        (["a", "b", "a", "b"], "repeats a, b; give each name once"),
+    ],
+)
+def test_name_list_takes_distinct_names(value, message):
+    from zoo.pluginkit import name_list
+
+    assert name_list("m", "class_names", None) is None
+    assert name_list("m", "class_names", ["cat", "dog"]) == name_list("m", "class_names", ("cat", "dog")) == ("cat", "dog")
+    with pytest.raises(ZooError) as info:
+        name_list("m", "class_names", value)
+    assert str(info.value) == f"m class_names {message}" and info.value.exit_code == 2 and info.value.param == "class_names"
+
+
+@pytest.mark.parametrize("name", ["vanilla_gan", "cgan", "dcgan", "stargan"])
+def test_a_family_declares_every_build_option_it_takes(name):
+    """zoo_model_options (pluginkit.options_hook) lists every option resolve_options returns, with
+    the default it fills in; what zoo sets itself from the data is marked from_data."""
+    import importlib
+
+    from zoo.registry import model_options
+
+    spec = get_spec(name)
+    plugin = importlib.import_module(spec.plugin)
+    assert plugin.zoo_model_options.__module__ == "zoo.pluginkit"
+    declared = {o.name: o for o in model_options(name)}
+    assert len(declared) == len(model_options(name)) and all(o.help for o in declared.values())
+    resolved = plugin.resolve_options(spec, {})
+    assert set(resolved) <= set(declared), set(resolved) - set(declared)
+    assert {k: v for k, v in resolved.items() if declared[k].default is not None} == {
+        k: o.default for k, o in declared.items() if k in resolved and o.default is not None
+    }
+    assert declared["image_size"].from_data and declared["channels"].from_data
+    assert all(declared[k].from_data for k in ("class_names", "attrs", "official_weights") if k in declared)
+
+
 # -- conditions --------------------------------------------------------------------------
 def test_label_parsing_names_words_and_indices():
     digits = ConditionSpec("class", names=tuple(str(i) for i in range(10)))

@@ -25,7 +25,9 @@ from zoo.errors import ZooError
 from zoo.io.official import identify_official
 from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
 from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
-from zoo.plugins.stargan_model import CELEBA_ATTRIBUTES, Discriminator, Generator, load_official_stargan
+from zoo.plugins.stargan.data import CELEBA_ATTRIBUTES
+from zoo.plugins.stargan.networks import Discriminator, Generator
+from zoo.plugins.stargan.official import load_official_stargan
 from zoo.registry import official_kinds
 
 # part -> (our class, the one-call loader, our class names -> the official ones, for repr)

@@ -145,7 +145,8 @@ def _image(path, size=(20, 16), mode="RGB"):
 
 def _weights(tmp_path, family: str) -> tuple[str, object, list[str]]:
     """(model name, small weights file as published, extra zoo sample arguments)."""
-    from zoo.plugins import cyclegan_model, srgan_model, stargan_model
+    from zoo.plugins import cyclegan_model, srgan_model
+    from zoo.plugins.stargan import networks as stargan_networks
 
     torch.manual_seed(0)
     if family == "cyclegan":
@@ -157,7 +158,7 @@ def _weights(tmp_path, family: str) -> tuple[str, object, list[str]]:
     elif family == "srgan-leftthomas":
         net, file, name, extra = srgan_model.LeftthomasGenerator(2), "netG_epoch_2_100.pth", "srgan", []
     else:
-        net, file, name = stargan_model.Generator(conv_dim=4, c_dim=5, repeat_num=1), "200000-G.ckpt", "stargan"
+        net, file, name = stargan_networks.Generator(conv_dim=4, c_dim=5, repeat_num=1), "200000-G.ckpt", "stargan"
         extra = ["--attr", "blond"]
     with torch.no_grad():  # weights moved off their init, so the outputs spread over many levels (not saturated)
         for p in net.parameters():

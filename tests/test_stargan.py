@@ -1,8 +1,8 @@
-"""Tests for the StarGAN plugin (Choi et al. 2018, arXiv:1711.09020; yunjey/stargan): the
-torch-free hook module plugins/stargan.py, the adapter in plugins/stargan_model.py (losses of
-solver.py Solver.train, the --attr condition, official preprocessing and inference mode,
-official weights through the build option) and the CelebA attribute-file data source in
-plugins/stargan_data.py. Offline, CPU, seeded; tiny images and widths."""
+"""Tests for the StarGAN plugin (Choi et al. 2018, arXiv:1711.09020; yunjey/stargan), the package
+plugins/stargan: the torch-free hook module (__init__.py), the adapter (losses of solver.py
+Solver.train, the --attr condition, official preprocessing and inference mode, official weights
+through the build option) and the CelebA attribute-file data source (data.py). Offline, CPU,
+seeded; tiny images and widths."""
 
 from __future__ import annotations
 
@@ -21,16 +21,12 @@ from safetensors.torch import save_file
 from zoo.errors import ZooError
 from zoo.models.gan import StepContext
 from zoo.plugins import stargan
-from zoo.plugins.stargan_data import AttributeSource, celeba_source, read_attributes, resolve_celeba
-from zoo.plugins.stargan_model import (
-    CELEBA_ATTRIBUTES,
-    Discriminator,
-    Generator,
-    StarGANAdapter,
-    classification_loss,
-    create_labels,
-    official_inference,
-)
+from zoo.plugins.stargan.adapter import StarGANAdapter
+from zoo.plugins.stargan.conditions import create_labels
+from zoo.plugins.stargan.data import CELEBA_ATTRIBUTES, AttributeSource, celeba_source, read_attributes, resolve_celeba
+from zoo.plugins.stargan.losses import classification_loss
+from zoo.plugins.stargan.networks import Discriminator, Generator
+from zoo.plugins.stargan.official import official_inference
 from zoo.registry import build, get_spec
 from zoo.training.optim import build_optimizer
 
@@ -145,18 +141,34 @@ def test_config_rebuilds_the_same_model():
             "stargan image_size 20 must be a multiple of 4 (generator) and of 2**d_repeat_num = 8 (discriminator); "
             "use 16 or lower d_repeat_num",
         ),
-        ({"image_size": 8}, "stargan image_size must be an int >= 16 (pixels), got 8"),
-        ({"channels": 4}, "stargan channels must be 3 (RGB) or 1 (grey, repeated to RGB as the official loader does), got 4"),
-        ({"mode": "multi"}, "stargan mode must be one of attribute, domain, got 'multi'"),
+        (
+            {"image_size": 8},
+            "stargan image_size must be an int >= 16 (height = width in pixels, a multiple of 4 and of 2**d_repeat_num; 128 in main.py), "
+            "got 8",
+        ),
+        ({"channels": 4}, "stargan channels must be one of 3, 1 (3 RGB, or 1 grey: repeated to RGB as the official loader does), got 4"),
+        (
+            {"channels": True},
+            "stargan channels must be one of 3, 1 (3 RGB, or 1 grey: repeated to RGB as the official loader does), got True",
+        ),
+        (
+            {"mode": "multi"},
+            "stargan mode must be one of attribute, domain (attribute: 0/1 attribute vectors, CelebA; domain: one label per image, "
+            "RaFD or class folders; default domain for class names without attrs), got 'multi'",
+        ),
         ({"attrs": "Male,Male"}, "stargan attrs repeats Male; give each name once"),
         (
             {"attrs": ["Male"], "class_names": ["Young"]},
             "stargan attrs Male differ from the data's classes Young; give the same names or drop one",
         ),
         ({"class_names": ["cat"]}, "stargan in domain mode needs at least 2 domains, got 1: cat"),
-        ({"crop_size": -1}, "stargan crop_size must be an int >= 0 (178 for CelebA, 0 = no crop), got -1"),
-        ({"lambda_rec": -1}, "stargan lambda_rec must be a number >= 0 (10 in main.py), got -1"),
-        ({"g_conv_dim": 0}, "stargan g_conv_dim must be a positive int (64 in main.py), got 0"),
+        (
+            {"crop_size": -1},
+            "stargan crop_size must be an int >= 0 (centre crop before resizing, 178 in main.py for CelebA; "
+            "default 178 in attribute mode, 0 = none in domain mode), got -1",
+        ),
+        ({"lambda_rec": -1}, "stargan lambda_rec must be a number >= 0 (weight of the reconstruction loss, 10 in main.py), got -1"),
+        ({"g_conv_dim": 0}, "stargan g_conv_dim must be an int >= 1 (generator width, 64 in main.py), got 0"),
     ],
 )
 def test_bad_build_options_are_one_line_errors(options, message):

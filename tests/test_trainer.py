@@ -50,7 +50,7 @@ def digits16():
 
 
 def tiny_dcgan():
-    spec = next(s for s in builtin_specs(dcgan.__name__) if s.name == "dcgan")
+    spec = next(s for s in dcgan.zoo_model_specs() if s.name == "dcgan")
     torch.manual_seed(0)
     return dcgan.zoo_build_model(spec, {"image_size": 16, "channels": 1, "latent_dim": 16, "ngf": 8, "ndf": 8})
 

@@ -1,7 +1,7 @@
 """Tests for the vanilla GAN (Goodfellow et al. 2014, arXiv:1406.2661) and cGAN (Mirza &
-Osindero 2014, arXiv:1411.1784) plugins: torch-free hook modules plugins/vanilla_gan.py and
-plugins/cgan.py, networks and adapters in plugins/vanilla_gan_model.py and
-plugins/cgan_model.py, on the GAN contract of zoo/gan.py. Offline, CPU, seeded.
+Osindero 2014, arXiv:1411.1784) plugins: the packages plugins/vanilla_gan and plugins/cgan
+(torch-free hook modules in their __init__.py, networks, losses and adapters beside them), on the
+GAN contract of zoo/models/gan.py. Offline, CPU, seeded.
 """
 
 from __future__ import annotations
@@ -266,14 +266,30 @@ def test_cgan_training_labels_out_of_range_are_a_one_line_error():
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("vanilla_gan", {"image_size": 0}, "vanilla_gan image_size must be a positive int (pixels), got 0"),
-        ("vanilla_gan", {"channels": 2.5}, "vanilla_gan channels must be a positive int (1 grey, 3 RGB), got 2.5"),
-        ("vanilla_gan", {"latent_dim": True}, "vanilla_gan latent_dim must be a positive int (100 in the paper), got True"),
-        ("cgan", {"image_size": "28"}, "cgan image_size must be a positive int (pixels), got '28'"),
-        ("cgan", {"num_classes": 0}, "cgan num_classes must be a positive int (10 digit classes in the paper), got 0"),
+        (
+            "vanilla_gan",
+            {"image_size": 0},
+            "vanilla_gan image_size must be an int >= 1 (height = width in pixels, any size for an MLP; 28 as MNIST in the paper), got 0",
+        ),
+        (
+            "vanilla_gan",
+            {"channels": 2.5},
+            "vanilla_gan channels must be an int >= 1 (image channels, 1 grey or 3 RGB; 1 as MNIST in the paper), got 2.5",
+        ),
+        ("vanilla_gan", {"latent_dim": True}, "vanilla_gan latent_dim must be an int >= 1 (noise length, 100 in the paper), got True"),
+        (
+            "cgan",
+            {"image_size": "28"},
+            "cgan image_size must be an int >= 1 (height = width in pixels, any size for an MLP; 28 as MNIST in the paper), got '28'",
+        ),
+        (
+            "cgan",
+            {"num_classes": 0},
+            "cgan num_classes must be an int >= 1 (classes of the label, 10 digits in the paper; default the number of class_names, else 10), got 0",
+        ),
         ("cgan", {"num_classes": 3, "class_names": ["a", "b"]}, "cgan num_classes is 3 but 2 class names were given; drop it or give 2"),
-        ("cgan", {"class_names": ["a", "b", "a"]}, "cgan class_names repeats a; give each class once"),
-        ("cgan", {"class_names": "abc"}, "cgan class_names must be a list of non-empty class names, got 'abc'"),
+        ("cgan", {"class_names": ["a", "b", "a"]}, "cgan class_names repeats a; give each name once"),
+        ("cgan", {"class_names": "abc"}, "cgan class_names must be a non-empty list of names, got 'abc'"),
     ],
 )
 def test_bad_build_options_are_one_line_errors(name, options, message):
@@ -285,7 +301,10 @@ def test_bad_build_options_are_one_line_errors(name, options, message):
 def test_build_option_errors_name_the_cli_flag():
     with pytest.raises(ZooError) as info:
         build("vanilla_gan", image_size=-3)
-    assert info.value.for_cli() == "vanilla_gan --image-size must be a positive int (pixels), got -3"
+    assert (
+        info.value.for_cli()
+        == "vanilla_gan --image-size must be an int >= 1 (height = width in pixels, any size for an MLP; 28 as MNIST in the paper), got -3"
+    )
 
 
 # -- a short real training run ---------------------------------------------------------------
@@ -354,7 +373,7 @@ def test_cgan_mode_seeking_term_is_the_msgan_ratio_and_can_be_turned_off():
     plain = small("cgan", mode_seeking=0)
     logs = run_iteration(plain.train(), optimizers(plain), batch_for("cgan"))
     assert "ms_loss" not in logs
-    with pytest.raises(ZooError, match=r"cgan mode_seeking must be a number >= 0 \(0: the paper's plain cGAN\), got -1"):
+    with pytest.raises(ZooError, match=r"^cgan mode_seeking must be a number >= 0 \(.*; 0: the paper's plain cGAN\), got -1$"):
         build("cgan", mode_seeking=-1)
 
 
@@ -370,5 +389,5 @@ def test_cgan_projection_discriminator_adds_the_class_embedding_term():
     assert adapter.config()["projection"] is True and "embed.weight" in dict(d.named_parameters())
     paper = build("cgan", image_size=8, num_classes=3, projection=False)
     assert paper.discriminator.embed is None and paper.config()["projection"] is False
-    with pytest.raises(ZooError, match=r"^cgan projection must be true or false \(false: the paper's discriminator\), got 'yes'$"):
+    with pytest.raises(ZooError, match=r"^cgan projection must be true or false \(.*; false: the paper's discriminator\), got 'yes'$"):
         build("cgan", projection="yes")

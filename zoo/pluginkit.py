@@ -34,8 +34,11 @@ and the adapter, imported by :func:`gan_hooks` only when a model is built::
     # zoo.models.gan.GANAdapter (training_step yields Step("discriminator", ...), then
     # Step("generator", ...); sample(n, seed=..., condition=...) returns images in [0, 1]).
 
-The built-in DCGAN (:mod:`zoo.plugins.dcgan` + :mod:`zoo.plugins.dcgan_model`) is written
-exactly this way, with its table in zoo's own ``registry.toml`` (the default ``specs``).
+The built-in GAN families are written this way, each as a package with the same files
+(:mod:`zoo.plugins.dcgan`: the hook module ``__init__.py``, ``networks.py``, ``adapter.py``,
+``official.py``, ``losses.py`` and ``data.py`` where the family has them, and its
+``registry.toml``, given as ``specs``); they also declare their build options with
+:func:`options_hook` and check them with :func:`option_value`.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ __all__ = [
     "backbone_hooks",
     "boolean",
     "gan_hooks",
+    "name_list",
     "option_value",
     "options_hook",
     "pick",
@@ -266,11 +270,35 @@ def option_value(model: str, option: BuildOption, value: Any) -> Any:
         ok, what = isinstance(value, bool), "true or false"
     elif option.type == "str":
         ok, what = isinstance(value, str), "a string"
-    else:
-        ok, what = value in option.choices, "one of " + ", ".join(map(str, option.choices))
+    else:  # a bool is no choice among numbers, though True == 1
+        ok = value in option.choices and (not isinstance(value, bool) or any(isinstance(c, bool) for c in option.choices))
+        what = "one of " + ", ".join(map(str, option.choices))
     if not ok:
         raise ZooError(f"{model} {{param}} must be {what} ({option.help}), got {value!r}", param=option.name, exit_code=2)
     return value
+
+
+def name_list(model: str, name: str, value: Any) -> tuple[str, ...] | None:
+    """``value`` as a tuple of distinct names in label order (class, attribute or domain names);
+    ``None`` (the option left out) stays ``None``.
+
+    Args:
+        model: the model's name, for the message (``cgan``).
+        name: the build option (the ``{param}`` of the error: ``class_names``, ``attrs``).
+        value: a list or tuple of non-empty strings; split comma-separated text before.
+
+    Raises:
+        ZooError: not a non-empty list or tuple of non-empty strings (a bare string is not
+            one), or a name given twice; one line naming the option, exit code 2.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(n, str) and n.strip() for n in value):
+        raise ZooError(f"{model} {{param}} must be a non-empty list of names, got {value!r}", param=name, exit_code=2)
+    repeated = sorted({n for n in value if value.count(n) > 1})
+    if repeated:
+        raise ZooError(f"{model} {{param}} repeats {', '.join(repeated)}; give each name once", param=name, exit_code=2)
+    return tuple(value)
 
 
 def options_hook(plugin: str, declared: Sequence[BuildOption] | Callable[[Any], Sequence[BuildOption]]) -> Callable[..., Any]:

@@ -1,4 +1,4 @@
-"""CelebA-style attribute data for StarGAN's attribute mode: an image folder plus ``list_attr_celeba.txt``.
+"""StarGAN's data: CelebA-style attribute data (an image folder plus ``list_attr_celeba.txt``) and its preprocessing.
 
 The attribute file is read exactly as yunjey/stargan ``data_loader.py CelebA.preprocess``
 reads it: line 1 is the number of images (not used, as there), line 2 the attribute
@@ -12,17 +12,19 @@ images in a small folder.
 The result is a :class:`zoo.data.DataSource` (:class:`AttributeSource`) whose datasets
 return ``(PIL RGB image, float32 (k,) 0/1 attribute tensor)`` and whose ``classes`` are the
 selected attributes, so ``zoo.data.make_loaders`` batches it as ``(images, (B, k) float
-labels)``, what :class:`zoo.plugins.stargan_model.StarGANAdapter` trains on in attribute
+labels)``, what :class:`zoo.plugins.stargan.adapter.StarGANAdapter` trains on in attribute
 mode. ``build_options`` holds the build options this data needs (``mode="attribute"``,
 ``attrs``).
 
 The built-in data-set hook (``zoo_datasets``) cannot carry it: its loaders take no
 argument (no directory) and return every image in memory as one numpy array with integer
 class labels (CelebA is 202,599 images of 178 x 218, multi-label). ``zoo train`` reaches
-it through :func:`resolve_celeba` (``--data celeba:DIR --attrs ...``; see the report of
-issue 8 for the ``zoo/data.py`` / ``zoo/tasks.py`` change it needs).
+it through :func:`resolve_celeba`, the resolver of the ``celeba:`` prefix that the
+``zoo_data_sources`` hook of :mod:`zoo.plugins.stargan` declares (``--data celeba:DIR --attrs ...``).
+:func:`celeba_transforms` is the official CelebA preprocessing (``data_loader.get_loader``).
 
-Imports torch only inside functions.
+The hook module :mod:`zoo.plugins.stargan` imports this module only when a ``celeba:`` location is
+resolved; torchvision is imported inside :func:`celeba_transforms`.
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ from zoo.io.images import load_rgb
 
 __all__ = [
     "ATTR_FILE",
+    "CELEBA_ATTRIBUTES",
     "OFFICIAL_TEST_IMAGES",
     "AttributeImages",
     "AttributeSource",
+    "as_rgb",
     "celeba_source",
+    "celeba_transforms",
     "find_layout",
     "read_attributes",
     "resolve_celeba",
+    "translation_inputs",
 ]
 
 ATTR_FILE = "list_attr_celeba.txt"
+#: The attributes of the released CelebA models, in label order (``main.py`` ``--selected_attrs``).
+CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 #: data_loader.py: ``if (i+1) < 2000`` -> the first 1,999 shuffled lines are the test split.
 OFFICIAL_TEST_IMAGES = 1999
 #: data_loader.py: ``random.seed(1234)`` before shuffling the lines.
@@ -188,7 +196,7 @@ def find_layout(root: str | Path) -> tuple[Path, Path]:
 
 def celeba_source(
     root: str | Path | None = None,
-    attrs: list[str] | tuple[str, ...] | str = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"),
+    attrs: list[str] | tuple[str, ...] | str = CELEBA_ATTRIBUTES,
     *,
     attr_path: str | Path | None = None,
     image_dir: str | Path | None = None,
@@ -200,7 +208,7 @@ def celeba_source(
         root: folder with the attribute file and the images (:func:`find_layout`); or give
             ``attr_path`` and ``image_dir``.
         attrs: the selected attributes in label order, a list or comma-separated text
-            (default: the released models' 5, ``main.py --selected_attrs``).
+            (default: the released models' 5, :data:`CELEBA_ATTRIBUTES`).
         attr_path, image_dir: explicit locations (override ``root``'s).
         val_fraction: held-out share; ``min(1999, ceil(val_fraction * N))`` images are held
             out (the official test split for CelebA), in ``[0, 1)``.
@@ -287,3 +295,70 @@ def resolve_celeba(
     if attrs is None:
         return celeba_source(location, val_fraction=val_fraction)
     return celeba_source(location, attrs, val_fraction=val_fraction)
+
+
+def celeba_transforms(image_size: int, crop_size: int, *, train: bool = False) -> Any:
+    """The official CelebA preprocessing, as a ``torchvision.transforms.v2`` pipeline.
+
+    yunjey/stargan ``data_loader.get_loader``: ``RandomHorizontalFlip`` (training only),
+    ``CenterCrop(crop_size)``, ``Resize(image_size)``, ``ToTensor``, ``Normalize(0.5, 0.5)``;
+    on a PIL image the crop and resize run in PIL (bilinear), as the official
+    ``torchvision.transforms`` do. Grey images become RGB.
+
+    Args:
+        image_size: the output height = width in pixels (``main.py --image_size``, 128).
+        crop_size: the centre crop before resizing (``main.py --celeba_crop_size``, 178).
+        train: add the random horizontal flip.
+
+    Returns:
+        A callable: a PIL image (any mode) or an image tensor -> ``(3, image_size,
+        image_size)`` float32 in ``[-1, 1]``.
+    """
+    import torch
+    from torchvision.transforms import v2
+
+    ops: list[Any] = [v2.RGB()]
+    if train:
+        ops.append(v2.RandomHorizontalFlip())
+    ops += [
+        v2.CenterCrop(crop_size),
+        v2.Resize(image_size, antialias=True),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize([0.5] * 3, [0.5] * 3),
+    ]
+    return v2.Compose(ops)
+
+
+def as_rgb(images: Any) -> Any:
+    """Grey images repeated to RGB, as the official RaFD loader does (``torchvision.datasets.ImageFolder``
+    opens every file with PIL ``convert("RGB")``): an ``(N, 1, H, W)`` tensor becomes ``(N, 3, H, W)``
+    (a view); anything else is returned as it is."""
+    import torch
+
+    if isinstance(images, torch.Tensor) and images.dim() == 4 and images.shape[1] == 1:
+        return images.expand(-1, 3, -1, -1)
+    return images
+
+
+def translation_inputs(model: str, images: Any, image_size: int) -> Any:
+    """The images to translate, checked: float ``(N, 3, image_size, image_size)`` (grey ``(N, 1, ...)``
+    repeated to RGB, :func:`as_rgb`), as the official test preprocessing (:func:`celeba_transforms`,
+    the adapter's ``preprocess``) makes them.
+
+    Raises:
+        ZooError: not a non-empty 4-D float tensor, or of another shape (exit code 2).
+    """
+    import torch
+
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point() or images.shape[0] == 0:
+        got = f"shape {tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ZooError(f"{model} translates float images (N, 3, {image_size}, {image_size}) from preprocess(), got {got}", exit_code=2)
+    images = as_rgb(images)
+    if tuple(images.shape[1:]) != (3, image_size, image_size):
+        raise ZooError(
+            f"{model} translates images of shape (N, 3, {image_size}, {image_size}), got "
+            f"{tuple(images.shape)}; use preprocess() (official test preprocessing) first",
+            exit_code=2,
+        )
+    return images

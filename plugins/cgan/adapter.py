@@ -1,33 +1,16 @@
-"""cGAN networks and adapter: the model module of the ``cgan`` plugin (imports torch).
+"""The cGAN on zoo's GAN contract: :class:`CGANAdapter` (imports torch).
 
-The hook module :mod:`zoo.plugins.cgan` names :class:`CGANAdapter` by its dotted path
+The hook module :mod:`zoo.plugins.cgan` names it by its dotted path
 (:func:`zoo.pluginkit.gan_hooks`), so this module is imported only when a model is built.
 
 Origin: Mirza & Osindero 2014, "Conditional Generative Adversarial Nets",
-arXiv:1411.1784, section 4.1 (MNIST). No code or configuration was released; the
-networks follow the paper's text:
-
-* generator: ``z`` (100, uniform in the unit hypercube) -> 200 ReLU units and ``y``
-  (one-hot) -> 1000 ReLU units, concatenated and mapped to a combined 1200-unit ReLU
-  layer, then the image (the paper's sigmoid output is ``tanh`` here, since zoo's images
-  are in ``[-1, 1]``: ``tanh(a) = 2 * sigmoid(2a) - 1``);
-* discriminator: ``x`` -> maxout 240 units x 5 pieces and ``y`` -> maxout 50 units x 5
-  pieces, joined into a maxout layer of 240 units x 4 pieces, then the logit; dropout 0.5.
-
-Choices the paper leaves open: dropout on the discriminator's hidden layers, as the
-vanilla GAN's released configuration (goodfeli/adversarial ``mnist.yaml``) has it (the
-paper also mentions dropout in the generator; it is not used here); the generated batch
-of a training step is conditioned on the real batch's labels, so both see the data's
-class frequencies; and PyTorch's default ``nn.Linear`` initialisation. The vanilla
-config's ``irange`` initialisation (0.05 generator, 0.005 discriminator) was measured
-and rejected: with Adam on the 8x8 digits (batch 64, lr 2e-4, seed 0) the discriminator
-won outright (D(G(z)) 0.04 after 3,000 steps) and the generator collapsed to one image
-whatever the label, while the default initialisation drew the requested class on 80% of
-samples (nearest class-mean check) after the same 3,000 steps. Optimizer: the trainer's
-Adam (lr 2e-4, betas (0.5, 0.999)) instead of the paper's SGD (lr 0.1 decayed by 1.00004,
-momentum 0.5 to 0.7).
-Losses as in :mod:`zoo.plugins.vanilla_gan_model` (non-saturating generator loss,
-float32 ``binary_cross_entropy_with_logits``).
+arXiv:1411.1784, section 4.1. The generated batch of a training step is conditioned on
+the real batch's labels, so both see the data's class frequencies (a choice the paper
+leaves open). Losses as the vanilla GAN's (:mod:`zoo.plugins.vanilla_gan.adapter`:
+non-saturating generator loss, float32 ``binary_cross_entropy_with_logits``), plus the
+mode-seeking term (:func:`zoo.plugins.cgan.losses.mode_seeking_loss`). Optimizer: the
+trainer's Adam (lr 2e-4, betas (0.5, 0.999)) instead of the paper's SGD (lr 0.1 decayed by
+1.00004, momentum 0.5 to 0.7).
 """
 
 from __future__ import annotations
@@ -36,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from zoo.errors import ZooError
@@ -44,120 +26,11 @@ from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
 from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
 from zoo.models.gan_steps import adversarial_steps
-from zoo.plugins.vanilla_gan_model import (
-    Maxout,
-)
+from zoo.plugins.cgan.losses import mode_seeking_loss
+from zoo.plugins.cgan.networks import Discriminator, Generator, one_hot
 from zoo.registry.spec import ModelSpec
 
-__all__ = ["CGANAdapter", "Discriminator", "Generator", "one_hot"]
-
-
-def one_hot(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Class labels as float32 one-hot rows.
-
-    Args:
-        y: ``(N,)`` integer class indices, or ``(N, num_classes)`` float one-hot rows
-            (returned as float32 unchanged).
-        num_classes: number of classes.
-
-    Returns:
-        ``(N, num_classes)`` float32 on ``y``'s device.
-
-    Raises:
-        ZooError: a label outside ``[0, num_classes)`` (checked for CPU labels, which costs
-            no device sync; on an accelerator ``F.one_hot`` raises a device-side assert
-            instead), or ``y`` of another shape.
-    """
-    if y.is_floating_point() and y.dim() == 2 and y.shape[1] == num_classes:
-        return y.float()
-    if y.dim() != 1 or y.is_floating_point():
-        raise ZooError(f"class labels must be (N,) integers or (N, {num_classes}) one-hot rows, got shape {tuple(y.shape)} {y.dtype}")
-    if y.device.type == "cpu" and y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ZooError(
-            f"class labels must be in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}; "
-            f"build the model with num_classes equal to the data's number of classes"
-        )
-    return F.one_hot(y.long(), num_classes).float()
-
-
-class Generator(nn.Module):
-    """cGAN generator: ``(z, y)`` -> image (Mirza & Osindero 2014, section 4.1).
-
-    ``z_branch = Sequential(Linear(latent_dim, 200), ReLU)``, ``y_branch =
-    Sequential(Linear(num_classes, 1000), ReLU)``, and ``main = Sequential(Linear(1200,
-    1200), ReLU, Linear(1200, C*S*S), Tanh)`` on their concatenation. 2,413,984 parameters
-    at 28x28x1, latent 100, 10 classes.
-
-    Args:
-        latent_dim: length of ``z`` (100).
-        num_classes: number of classes.
-        channels: image channels.
-        image_size: output height and width in pixels.
-
-    Forward:
-        ``z``: ``(N, latent_dim)`` float tensor (uniform in ``[0, 1)``); ``y``: ``(N,
-        num_classes)`` float one-hot rows or ``(N,)`` integer labels. Returns ``(N,
-        channels, image_size, image_size)`` in ``[-1, 1]``, ``z``'s dtype.
-    """
-
-    def __init__(self, latent_dim: int = 100, num_classes: int = 10, channels: int = 1, image_size: int = 28) -> None:
-        super().__init__()
-        self.latent_dim, self.num_classes, self.channels, self.image_size = latent_dim, num_classes, channels, image_size
-        self.z_branch = nn.Sequential(nn.Linear(latent_dim, 200), nn.ReLU())
-        self.y_branch = nn.Sequential(nn.Linear(num_classes, 1000), nn.ReLU())
-        self.main = nn.Sequential(nn.Linear(1200, 1200), nn.ReLU(), nn.Linear(1200, channels * image_size * image_size), nn.Tanh())
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``(N, latent_dim)`` noise and ``(N, K)`` one-hot labels -> ``(N, C, S, S)`` images."""
-        y = one_hot(y, self.num_classes).to(z.dtype)
-        h = torch.cat([self.z_branch(z.flatten(1)), self.y_branch(y)], dim=1)
-        return self.main(h).view(-1, self.channels, self.image_size, self.image_size)
-
-
-class Discriminator(nn.Module):
-    """cGAN discriminator: ``(x, y)`` -> the logit of ``x`` being a real image of class ``y``.
-
-    ``x_branch = Sequential(Flatten, Maxout(C*S*S, 240, 5))``, ``y_branch =
-    Maxout(num_classes, 50, 5)``, and ``main = Sequential(Dropout(0.5), Maxout(290, 240, 4),
-    Dropout(0.5), Linear(240, 1))`` on their concatenation (Mirza & Osindero 2014, section
-    4.1; the sigmoid is in the loss). 1,224,351 parameters at 28x28x1, 10 classes.
-
-    With ``projection`` the logit also gets the projection term of Miyato & Koyama 2018
-    ("cGANs with Projection Discriminator", eq. 3): ``<embed(y), h(x)>``, ``h`` the image
-    branch's 240 maxout units and ``embed = nn.Embedding(num_classes, 240)`` initialised
-    N(0, 0.02) (2,400 more parameters at 10 classes).
-
-    Args:
-        num_classes: number of classes.
-        channels: image channels.
-        image_size: input height and width in pixels.
-        projection: add the projection term.
-
-    Forward:
-        ``x``: ``(N, channels, image_size, image_size)`` float in ``[-1, 1]``; ``y``: ``(N,
-        num_classes)`` float one-hot rows or ``(N,)`` integer labels. Returns ``(N,)``
-        logits, ``x``'s dtype.
-    """
-
-    def __init__(self, num_classes: int = 10, channels: int = 1, image_size: int = 28, projection: bool = False) -> None:
-        super().__init__()
-        self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
-        self.x_branch = nn.Sequential(nn.Flatten(), Maxout(channels * image_size * image_size, 240, 5))
-        self.y_branch = Maxout(num_classes, 50, 5)
-        self.main = nn.Sequential(nn.Dropout(0.5), Maxout(290, 240, 4), nn.Dropout(0.5), nn.Linear(240, 1))
-        self.embed: nn.Embedding | None = None
-        if projection:
-            self.embed = nn.Embedding(num_classes, 240)
-            nn.init.normal_(self.embed.weight, 0.0, 0.02)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``(N, C, S, S)`` images and ``(N, K)`` one-hot labels -> ``(N,)`` logits."""
-        y = one_hot(y, self.num_classes).to(x.dtype)
-        h = self.x_branch(x)
-        logit = self.main(torch.cat([h, self.y_branch(y)], dim=1)).squeeze(1)
-        if self.embed is not None:
-            logit = logit + ((y @ self.embed.weight.to(h.dtype)) * h).sum(1)
-        return logit
+__all__ = ["CGANAdapter"]
 
 
 class CGANAdapter(GANAdapter):
@@ -303,13 +176,9 @@ class CGANAdapter(GANAdapter):
             yield step
 
     def mode_seeking_term(self, z: torch.Tensor, fake: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mode-seeking regulariser ``1 / (mean|G(z1, y) - G(z2, y)| / mean|z1 - z2| + 1e-5)``.
-
-        Mao et al. 2019, "Mode Seeking Generative Adversarial Networks for Diverse Image
-        Synthesis", arXiv:1903.05628, eq. 3 (official HelenMao/MSGAN, ``DRIT/model.py``
-        ``lz = mean|fake1 - fake2| / mean|z1 - z2|``, ``loss_lz = 1 / (lz + 1e-5)``): a second
-        batch ``G(z2, y)`` with the same labels; minimising the term pushes images of the same
-        class apart when their noise differs, against the within-class collapse measured in
+        """The mode-seeking term of this batch (:func:`zoo.plugins.cgan.losses.mode_seeking_loss`,
+        Mao et al. 2019, eq. 3): a second batch ``G(z2, y)`` with the same labels and fresh noise
+        ``z2 ~ U[0, 1)`` (from torch's global RNG), against the within-class collapse measured in
         ``benchmarks/gans.md``.
 
         Args:
@@ -318,12 +187,10 @@ class CGANAdapter(GANAdapter):
             y: ``(N, K)`` one-hot labels.
 
         Returns:
-            A float32 scalar (>= 0); per pair ratios are averaged over the batch.
+            A float32 scalar (>= 0).
         """
         z2 = torch.rand_like(z)
-        fake2 = self.generator(z2, y)
-        lz = (fake - fake2).abs().flatten(1).mean(1).float() / (z - z2).abs().mean(1).float()
-        return 1.0 / (lz.mean() + 1e-5)
+        return mode_seeking_loss(z, fake, z2, self.generator(z2, y))
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
