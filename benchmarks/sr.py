@@ -127,7 +127,7 @@ def scores(out: torch.Tensor, hr: torch.Tensor) -> tuple[float, float]:
 
 def evaluate(upscale, tests: dict[str, torch.Tensor]) -> dict[str, tuple[float, float]]:
     """``{test image: (psnr, ssim)}`` of ``upscale(lr) -> sr`` on the held-out photographs."""
-    from zoo.plugins.srgan_model import bicubic_resize
+    from zoo.plugins.srgan.data import bicubic_resize
 
     out = {}
     for name, hr in tests.items():
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.io.checkpoint import save_checkpoint
     from zoo.io.images import save_grid
     from zoo.models.optim import Schedule
-    from zoo.plugins.srgan_model import bicubic_resize
+    from zoo.plugins.srgan.data import bicubic_resize
     from zoo.registry import build
     from zoo.utils.fileio import atomic_write_text
 

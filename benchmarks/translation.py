@@ -17,7 +17,7 @@ What it does, in one run, on scikit-learn's 1,797 real 8x8 handwritten digits, r
    2018; torchmetrics through :func:`zoo.tasks.quality.fid_kid`) compares the translations with
    the real training images of the target digit. A classifier labels anything, blurred grey
    blobs included; KID tells such blobs from digits.
-3. **CycleGAN** (:class:`zoo.plugins.cyclegan_model.CycleGANAdapter` through
+3. **CycleGAN** (:class:`zoo.plugins.cyclegan.adapter.CycleGANAdapter` through
    :class:`zoo.training.trainer.Trainer`): the official losses (LSGAN, cycle 10, identity 0.5, pool
    50, Adam 2e-4 / 0.5, constant then linear decay over the second half), 6-block
    generators and 3-layer PatchGANs at reduced width (``--ngf``, ``--ndf``; the official 64

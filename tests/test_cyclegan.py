@@ -1,5 +1,5 @@
 """Tests for the CycleGAN family (Zhu et al. 2017, arXiv:1703.10593): the torch-free hook module
-plugins/cyclegan.py and the adapter in plugins/cyclegan_model.py, against the official code's
+plugins/cyclegan/__init__.py and the adapter in plugins/cyclegan/adapter.py, against the official code's
 rules (junyanz/pytorch-CycleGAN-and-pix2pix models/cycle_gan_model.py, models/networks.py,
 util/image_pool.py, data/base_dataset.py). Offline, CPU, seeded; tiny images and widths.
 """
@@ -20,8 +20,10 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.models.gan import StepContext, to_unit_range
 from zoo.plugins import cyclegan
-from zoo.plugins import cyclegan_model as cm
-from zoo.registry import build, get_spec
+from zoo.plugins.cyclegan import losses
+from zoo.plugins.cyclegan.networks import ResnetGenerator
+from zoo.plugins.cyclegan.official import load_official_cyclegan
+from zoo.registry import build, get_spec, model_options
 from zoo.training.optim import build_optimizer
 from zoo.training.trainer import Trainer
 
@@ -108,6 +110,17 @@ def test_blocks_and_patchgan_depth_follow_the_image_size(size, blocks, layers):
     assert cyclegan.resolve_options(get_spec(NAME), {"image_size": size, "n_blocks": 2})["n_blocks"] == 2
 
 
+def test_every_build_option_is_declared_with_its_default():
+    """zoo_model_options declares what resolve_options fills in, and nothing else; left out, each
+    takes its declared default, or (None) the value derived from image_size or the data."""
+    assert cyclegan.zoo_model_options.__module__ == "zoo.pluginkit"
+    declared = {o.name: o for o in model_options(NAME)}
+    opts = cyclegan.resolve_options(get_spec(NAME), {})
+    derived = {"n_blocks": 9, "n_layers_d": 3, "class_names": ("A", "B")}
+    assert opts == {k: derived.get(k, o.default) for k, o in declared.items()}
+    assert {k for k, o in declared.items() if o.from_data} == {"image_size", "channels", "class_names", "official_weights"}
+
+
 def test_every_default_patchgan_depth_runs_at_its_smallest_size():
     for size in (8, 12, 24):
         adapter = small(image_size=size)
@@ -123,17 +136,30 @@ def test_every_default_patchgan_depth_runs_at_its_smallest_size():
             "cyclegan image_size must be a multiple of 4 of at least 8 pixels (the generator down-samples twice; "
             "the released models use 256), got 30",
         ),
-        ({"image_size": 4}, "cyclegan image_size must be a multiple of 4 of at least 8 pixels"),
+        (
+            {"image_size": 4},
+            "cyclegan image_size must be an int >= 8 (height = width in pixels, a multiple of 4; 256 in the released models), got 4",
+        ),
         (
             {"image_size": 16, "n_layers_d": 3},
             "cyclegan n_layers_d 3 does not fit image_size 16: the PatchGAN needs image_size >= 24 "
             "(3 * 2**n_layers_d); use n_layers_d <= 2 or larger images",
         ),
-        ({"ngf": 0}, "cyclegan ngf must be a positive int (64 in the paper), got 0"),
-        ({"lambda_a": -1}, "cyclegan lambda_a must be a number >= 0 (10 in the paper), got -1"),
-        ({"pool_size": -1}, "cyclegan pool_size must be 0 or more images (50 in the paper), got -1"),
-        ({"decay_after_epochs": -2}, "cyclegan decay_after_epochs must be 0 or more epochs (official --n_epochs), got -2"),
-        ({"use_dropout": 1}, "cyclegan use_dropout must be true or false, got 1"),
+        ({"ngf": 0}, "cyclegan ngf must be an int >= 1 (generator width; 64 in the paper; with official_weights: the file's), got 0"),
+        ({"lambda_a": -1}, "cyclegan lambda_a must be a number >= 0 (weight of the A -> B -> A cycle loss; 10 in the paper), got -1"),
+        (
+            {"pool_size": -1},
+            "cyclegan pool_size must be an int >= 0 (generated images kept per domain for the discriminators; 50 in the paper; 0: no pool), got -1",
+        ),
+        (
+            {"decay_after_epochs": -2},
+            "cyclegan decay_after_epochs must be an int >= 0 (epochs before the linear decay of the learning rate, official --n_epochs; "
+            "left out: half the epochs), got -2",
+        ),
+        (
+            {"use_dropout": 1},
+            "cyclegan use_dropout must be true or false (Dropout 0.5 in the residual blocks; off in the paper; with official_weights: the file's), got 1",
+        ),
         (
             {"class_names": ["0", "1", "2"]},
             "cyclegan translates between two domains: the data must have exactly 2 classes (A, B), "
@@ -229,16 +255,16 @@ def test_no_identity_loss_when_its_weight_is_zero():
 
 
 def test_image_pool_follows_util_image_pool(monkeypatch):
-    pool = cm.ImagePool(2)
+    pool = losses.ImagePool(2)
     x = torch.arange(3.0).view(3, 1, 1, 1)
     assert torch.equal(pool.query(x[:2]), x[:2]) and len(pool.images) == 2  # filling: returned as they are
     draws = iter([0.7, 0.3])  # > 0.5: swap with stored image 1; <= 0.5: return the new image
-    monkeypatch.setattr(cm.random, "uniform", lambda lo, hi: next(draws))
-    monkeypatch.setattr(cm.random, "randint", lambda lo, hi: hi)
+    monkeypatch.setattr(losses.random, "uniform", lambda lo, hi: next(draws))
+    monkeypatch.setattr(losses.random, "randint", lambda lo, hi: hi)
     new = torch.full((2, 1, 1, 1), 9.0)
     assert pool.query(new).flatten().tolist() == [1.0, 9.0]
     assert [float(t) for t in pool.images] == [0.0, 9.0]
-    assert torch.equal(cm.ImagePool(0).query(new), new)
+    assert torch.equal(losses.ImagePool(0).query(new), new)
 
 
 def test_a_batch_without_one_domain_reuses_its_last_images():
@@ -412,7 +438,7 @@ def test_released_generator_loads_through_the_official_weights_option(tmp_path):
     }
     x = torch.rand(1, 3, 16, 16) * 2 - 1  # the fixture's 256-px output is checked in test_official_gans.py
     with torch.no_grad():
-        want = to_unit_range(cm.load_official_cyclegan(path)(x))
+        want = to_unit_range(load_official_cyclegan(path)(x))
     torch.testing.assert_close(adapter.translate(x), want)
     with pytest.raises(ZooError) as info:
         adapter.translate(x, "BtoA")
@@ -426,7 +452,7 @@ def test_released_generator_loads_through_the_official_weights_option(tmp_path):
 
 def test_small_released_file_and_its_safetensors_conversion_load(tmp_path):
     torch.manual_seed(0)
-    g = cm.ResnetGenerator(3, 3, ngf=4, n_blocks=2)
+    g = ResnetGenerator(3, 3, ngf=4, n_blocks=2)
     pth, st = tmp_path / "tiny.pth", tmp_path / "tiny.safetensors"
     torch.save(released_file(g), pth)
     save_file(dict(released_file(g)), str(st))  # what zoo.io.pretrained.fetch_pretrained caches

@@ -82,6 +82,16 @@ def test_build_matches_registry():
     assert list(a.discriminator) == ["discriminator2", "discriminator1", "discriminator0"]
 
 
+def test_every_build_option_is_declared_with_its_default():
+    """zoo_model_options declares what resolve_options fills in, and nothing else."""
+    from zoo.plugins import lapgan as hooks
+    from zoo.registry import model_options
+
+    declared = {o.name: o for o in model_options("lapgan")}
+    assert hooks.resolve_options(get_spec("lapgan"), {}) == {k: o.default for k, o in declared.items()}
+    assert {k for k, o in declared.items() if o.from_data} == {"image_size", "channels"}
+
+
 def test_other_plugins_specs_are_declined():
     import dataclasses
 
@@ -94,7 +104,7 @@ def test_other_plugins_specs_are_declined():
 
 
 def test_pyramid_reconstructs_exactly():
-    from zoo.plugins.lapgan_model import downsample, gaussian_pyramid, laplacian_pyramid, reconstruct, upsample
+    from zoo.plugins.lapgan.networks import downsample, gaussian_pyramid, laplacian_pyramid, reconstruct, upsample
 
     x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
     pyr = laplacian_pyramid(x, 3)
@@ -211,7 +221,7 @@ def test_sampling_errors_are_one_line():
 # -- bad build options ----------------------------------------------------------------
 
 BAD = [
-    ({"levels": 1}, "levels", "LAPGAN levels must be an int >= 2 (3 makes the 16 -> 8 -> 4 pyramid), got 1"),
+    ({"levels": 1}, "levels", "LAPGAN levels must be an int >= 2 (pyramid levels; 3 makes the 16 -> 8 -> 4 pyramid), got 1"),
     (
         {"image_size": 12},
         "image_size",
@@ -227,9 +237,18 @@ BAD = [
         "image_size",
         "LAPGAN image_size must be a multiple of 8 of at least 32 for levels=4 (the coarsest level needs 4 pixels): 32, 40, 48, 56, ...; got 24",
     ),
-    ({"channels": 2}, "channels", "LAPGAN channels must be 1 (grey) or 3 (RGB), got 2"),
-    ({"latent_dim": True}, "latent_dim", "LAPGAN latent_dim must be a positive int (100 in the paper), got True"),
-    ({"ngf": 0}, "ngf", "LAPGAN ngf must be a positive int (64 in facebook/eyescream), got 0"),
+    ({"channels": 2}, "channels", "LAPGAN channels must be one of 1, 3 (1 for grey or 3 for RGB), got 2"),
+    ({"channels": True}, "channels", "LAPGAN channels must be one of 1, 3 (1 for grey or 3 for RGB), got True"),
+    (
+        {"latent_dim": True},
+        "latent_dim",
+        "LAPGAN latent_dim must be an int >= 1 (noise length of the base generator; 100 in the paper), got True",
+    ),
+    (
+        {"ngf": 0},
+        "ngf",
+        "LAPGAN ngf must be an int >= 1 (convolution planes of the finer levels' generators; 64 in facebook/eyescream), got 0",
+    ),
 ]
 
 

@@ -23,8 +23,10 @@ from safetensors.torch import save_file
 
 from zoo.errors import ZooError
 from zoo.io.official import identify_official
-from zoo.plugins.cyclegan_model import NLayerDiscriminator, ResnetGenerator, drop_instance_norm_stats, load_official_cyclegan
-from zoo.plugins.srgan_model import DiscriminatorForVGG, LeftthomasGenerator, SRResNet, load_official_srgan
+from zoo.plugins.cyclegan.networks import NLayerDiscriminator, ResnetGenerator
+from zoo.plugins.cyclegan.official import drop_instance_norm_stats, load_official_cyclegan
+from zoo.plugins.srgan.networks import DiscriminatorForVGG, LeftthomasGenerator, SRResNet
+from zoo.plugins.srgan.official import load_official_srgan
 from zoo.plugins.stargan.data import CELEBA_ATTRIBUTES
 from zoo.plugins.stargan.networks import Discriminator, Generator
 from zoo.plugins.stargan.official import load_official_stargan

@@ -145,18 +145,19 @@ def _image(path, size=(20, 16), mode="RGB"):
 
 def _weights(tmp_path, family: str) -> tuple[str, object, list[str]]:
     """(model name, small weights file as published, extra zoo sample arguments)."""
-    from zoo.plugins import cyclegan_model, srgan_model
+    from zoo.plugins.cyclegan import networks as cyclegan_networks
+    from zoo.plugins.srgan import networks as srgan_networks
     from zoo.plugins.stargan import networks as stargan_networks
 
     torch.manual_seed(0)
     if family == "cyclegan":
-        net, file, name, extra = cyclegan_model.ResnetGenerator(3, 3, ngf=4, n_blocks=1), "g.pth", "cyclegan", []
+        net, file, name, extra = cyclegan_networks.ResnetGenerator(3, 3, ngf=4, n_blocks=1), "g.pth", "cyclegan", []
     elif family == "cyclegan-grey":
-        net, file, name, extra = cyclegan_model.ResnetGenerator(1, 1, ngf=4, n_blocks=1), "g1.pth", "cyclegan", []
+        net, file, name, extra = cyclegan_networks.ResnetGenerator(1, 1, ngf=4, n_blocks=1), "g1.pth", "cyclegan", []
     elif family == "srresnet":
-        net, file, name, extra = srgan_model.SRResNet(3, 3, 8, 1, 4), "SRResNet_x4.pth.tar", "srresnet", []
+        net, file, name, extra = srgan_networks.SRResNet(3, 3, 8, 1, 4), "SRResNet_x4.pth.tar", "srresnet", []
     elif family == "srgan-leftthomas":
-        net, file, name, extra = srgan_model.LeftthomasGenerator(2), "netG_epoch_2_100.pth", "srgan", []
+        net, file, name, extra = srgan_networks.LeftthomasGenerator(2), "netG_epoch_2_100.pth", "srgan", []
     else:
         net, file, name = stargan_networks.Generator(conv_dim=4, c_dim=5, repeat_num=1), "200000-G.ckpt", "stargan"
         extra = ["--attr", "blond"]

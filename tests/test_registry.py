@@ -48,10 +48,19 @@ def test_registry_has_every_family():
 
 
 def test_toml_tables_validate(tmp_path):
+    """zoo's catalogue and every built-in family package's own ``registry.toml``."""
+    import importlib
     from importlib import resources
 
-    with resources.as_file(resources.files("zoo.registry").joinpath("registry.toml")) as p:
-        specs = specs_from_toml(p)
+    from zoo.registry.manager import BUILTIN_PLUGINS
+
+    packages = ["zoo.registry", *(p for p in BUILTIN_PLUGINS if hasattr(importlib.import_module(p), "__path__"))]
+    specs = []
+    for package in packages:
+        if resources.files(package).joinpath("registry.toml").is_file():
+            with resources.as_file(resources.files(package).joinpath("registry.toml")) as p:
+                specs += specs_from_toml(p)
+    assert {"srresnet", "srgan", "cyclegan", "lapgan"} <= {s.name for s in specs}
     assert [s.name for s in specs] and all(isinstance(s, ModelSpec) for s in specs)
     for s in specs:
         assert s.num_params > 0, s.name

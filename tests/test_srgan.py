@@ -1,5 +1,5 @@
 """SRResNet and SRGAN (Ledig et al. 2017, arXiv:1609.04802): the torch-free hook module
-plugins/srgan.py and SRGANAdapter in plugins/srgan_model.py. Offline, CPU, seeded; small
+plugins/srgan/__init__.py and SRGANAdapter in plugins/srgan/adapter.py. Offline, CPU, seeded; small
 widths (ngf/ndf 8, one residual block) and 16-32 px patches keep it fast."""
 
 from __future__ import annotations
@@ -15,17 +15,11 @@ from safetensors.torch import save_file
 from zoo.errors import ZooError
 from zoo.models.gan import GANAdapter, StepContext
 from zoo.plugins import srgan
-from zoo.plugins.srgan_model import (
-    CONTENT_LAYERS,
-    VGG_RESCALE,
-    DiscriminatorForVGG,
-    LeftthomasGenerator,
-    SRResNet,
-    VGGFeatures,
-    bicubic_resize,
-    load_official_srgan,
-)
-from zoo.registry import build, get_spec
+from zoo.plugins.srgan.data import bicubic_resize
+from zoo.plugins.srgan.losses import CONTENT_LAYERS, VGG_RESCALE, VGGFeatures
+from zoo.plugins.srgan.networks import DiscriminatorForVGG, LeftthomasGenerator, SRResNet
+from zoo.plugins.srgan.official import load_official_srgan
+from zoo.registry import build, get_spec, model_options
 from zoo.training.trainer import Trainer
 
 SMALL = {"ngf": 8, "n_blocks": 1}
@@ -68,6 +62,18 @@ def test_hook_module_and_registry_entries():
         assert (spec.family, spec.kind, spec.arch, spec.input_size) == ("srgan", "gan", name, (3, 96, 96))
         assert spec.weights[0].tag == "imagenet-x4" and spec.weights[0].url.startswith("https://huggingface.co/ChangyuLiu/")
     assert get_spec("srgan").weight_source("leftthomas-voc-x4").sha256 == "f4c381640826a48d2440583e4920c6bb4041804f4e285c3c6d585f03961fe87c"
+
+
+def test_every_build_option_is_declared_with_its_default():
+    """zoo_model_options declares what resolve_options fills in, and nothing else; left out, each
+    takes its declared default (None: the official_weights file's, or the spec's)."""
+    assert srgan.zoo_model_options.__module__ == "zoo.pluginkit"
+    for name in ("srresnet", "srgan"):
+        declared = {o.name: o for o in model_options(name)}
+        assert srgan.resolve_options(get_spec(name), {}) == {k: o.default for k, o in declared.items()}
+        assert {k for k, o in declared.items() if o.from_data} == {"image_size", "channels", "official_weights"}
+    only_srgan = {o.name for o in model_options("srgan")} - {o.name for o in model_options("srresnet")}
+    assert only_srgan == {"ndf", "content_loss", "content_weights", "adversarial_weight", "pixel_weight"}
 
 
 def test_default_builds_are_the_papers_networks():
@@ -116,14 +122,50 @@ def test_config_rebuilds_the_same_networks():
             {"image_size": 40},
             "srgan image_size (the high-resolution patch side) must be a multiple of 16 and >= 16 (the discriminator halves it four times), got 40",
         ),
-        ("srresnet", {"image_size": 8}, "srresnet image_size (the high-resolution patch side) must be an int >= 16, got 8"),
+        (
+            "srresnet",
+            {"image_size": 8},
+            "srresnet image_size must be an int >= 16 (side of the high-resolution training patches in pixels, "
+            "a multiple of upscale and, for srgan, of 16; 96 in the paper), got 8",
+        ),
         ("srresnet", {"image_size": 18}, "srresnet image_size 18 is not a multiple of upscale 4; the LR input is image_size / upscale"),
-        ("srresnet", {"channels": 2}, "srresnet channels must be one of 1, 3, got 2"),
-        ("srresnet", {"upscale": 3}, "srresnet upscale must be one of 2, 4, 8, got 3"),
-        ("srgan", {"flavour": "ledig"}, "srgan flavour must be one of 'lornatang', 'leftthomas', got 'ledig'"),
-        ("srgan", {"content_loss": "vgg19"}, "srgan content_loss must be one of 'vgg54', 'vgg22', 'pixel', got 'vgg19'"),
-        ("srgan", {"adversarial_weight": -1}, "srgan adversarial_weight must be a number >= 0 (1e-3 in the paper), got -1"),
-        ("srgan", {"ngf": 0}, "srgan ngf must be a positive int (64 in the paper), got 0"),
+        (
+            "srresnet",
+            {"channels": 2},
+            "srresnet channels must be one of 1, 3 (3 for RGB or 1 for grey; left out: the official_weights file's, else 3), got 2",
+        ),
+        (
+            "srresnet",
+            {"channels": True},
+            "srresnet channels must be one of 1, 3 (3 for RGB or 1 for grey; left out: the official_weights file's, else 3), got True",
+        ),
+        (
+            "srresnet",
+            {"upscale": 3},
+            "srresnet upscale must be one of 2, 4, 8 (upscaling factor; 4 in the paper; left out: the official_weights file's, else 4), got 3",
+        ),
+        (
+            "srgan",
+            {"flavour": "ledig"},
+            "srgan flavour must be one of lornatang, leftthomas (generator layout: lornatang, the paper's SRResNet, or leftthomas, "
+            "the 5-block generator of its netG_epoch_4_100.pth; left out: the official_weights file's, else lornatang), got 'ledig'",
+        ),
+        (
+            "srgan",
+            {"content_loss": "vgg19"},
+            "srgan content_loss must be one of vgg54, vgg22, pixel (vgg54: VGG19 relu5_4 features, the paper's SRGAN-VGG54; "
+            "vgg22: relu2_2; pixel: pixel MSE, the paper's SRGAN-MSE), got 'vgg19'",
+        ),
+        (
+            "srgan",
+            {"adversarial_weight": -1},
+            "srgan adversarial_weight must be a number >= 0 (weight of the adversarial loss; 1e-3 in the paper), got -1",
+        ),
+        (
+            "srgan",
+            {"ngf": 0},
+            "srgan ngf must be an int >= 1 (generator width; 64 in the paper; left out: the official_weights file's, else 64), got 0",
+        ),
         (
             "srresnet",
             {"content_loss": "pixel"},
@@ -135,8 +177,16 @@ def test_config_rebuilds_the_same_networks():
             "srgan content_weights no/such/vgg19.pth does not exist; give 'imagenet' or an existing file",
         ),
         ("srgan", {"official_weights": "no/such/G.pth"}, "srgan official_weights no/such/G.pth does not exist; give an existing file"),
-        ("srresnet", {"zero_init_residual": "yes"}, "srresnet zero_init_residual must be true or false, got 'yes'"),
-        ("srgan", {"icnr": 1}, "srgan icnr must be true or false, got 1"),
+        (
+            "srresnet",
+            {"zero_init_residual": "yes"},
+            "srresnet zero_init_residual must be true or false (start each residual block as the identity; false: Lornatang's init), got 'yes'",
+        ),
+        (
+            "srgan",
+            {"icnr": 1},
+            "srgan icnr must be true or false (ICNR init of the sub-pixel convolutions; false: Lornatang's init), got 1",
+        ),
         (
             "srgan",
             {"flavour": "leftthomas", "n_blocks": 16},

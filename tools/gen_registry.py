@@ -1,4 +1,4 @@
-"""Regenerate ``zoo/registry.toml`` from torchvision's and timm's own weight metadata.
+"""Regenerate ``zoo/registry/registry.toml`` from torchvision's and timm's own weight metadata.
 
 Run: ``.venv/bin/python tools/gen_registry.py`` (offline; builds every model once with
 random weights to record ``num_params`` and the stage names, ~1 min on 2 cores).
@@ -10,7 +10,10 @@ What comes from where:
   mean/std/interpolation/crop_pct/input_size from the pretrained config, and top-1/top-5
   from timm's published ``results/results-imagenet.csv`` (``TIMM_RESULTS`` below).
 * NASNetMobile: Cadene's pretrained-models.pytorch README.
-The GAN tables are written by hand in ``registry.toml``; a regeneration keeps them (:func:`_gan_tables`).
+GAN families are written by hand and are not this script's: a family packaged under
+``plugins/<family>/`` keeps its tables in its own ``registry.toml`` (srgan, cyclegan, lapgan),
+which a regeneration never touches. GAN tables still in ``zoo/registry/registry.toml`` (families
+not yet in a package of their own) are kept verbatim (:func:`_gan_tables`); none is required.
 """
 
 from __future__ import annotations
@@ -256,13 +259,13 @@ CADENE = {
 
 
 def _gan_tables() -> str:
-    """The hand-written GAN tables of the current ``registry.toml`` (every ``[models.*]``
-    table with ``kind = "gan"``, with its sub-tables), kept verbatim: GAN families are
-    declared by hand, backbones are generated."""
+    """The hand-written GAN tables still in ``zoo/registry/registry.toml`` (every ``[models.*]``
+    table with ``kind = "gan"``, with its sub-tables), kept verbatim; ``""`` when there is none
+    (GAN families keep their tables in their packages: ``plugins/<family>/registry.toml``)."""
     text = (ROOT / "zoo" / "registry" / "registry.toml").read_text()
     chunks = re.split(r"(?m)^(?=\[models\.[^.\]]+\]\s*$)", text)
     gans = [c for c in chunks if re.search(r'(?m)^kind = "gan"\s*$', c)]
-    return "\n" + "".join(gans).rstrip() + "\n"
+    return "\n" + "".join(gans).rstrip() + "\n" if gans else ""
 
 
 def _toml_value(v):

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,6 +62,7 @@ __all__ = [
     "name_list",
     "option_value",
     "options_hook",
+    "path_value",
     "pick",
     "positive_int",
 ]
@@ -250,7 +252,7 @@ def option_value(model: str, option: BuildOption, value: Any) -> Any:
 
     ``int`` takes ints (not bools) >= ``minimum``; ``float`` takes ints and floats (not bools)
     >= ``minimum``, as float; ``bool`` takes bools; ``str`` takes strings; ``choice`` takes
-    one of ``choices``.
+    one of ``choices``, of its type (``True`` is not the choice ``1``, nor ``3.0`` the choice ``3``).
 
     Raises:
         ZooError: a value of another type, below the minimum or not a choice: one line naming
@@ -270,8 +272,11 @@ def option_value(model: str, option: BuildOption, value: Any) -> Any:
         ok, what = isinstance(value, bool), "true or false"
     elif option.type == "str":
         ok, what = isinstance(value, str), "a string"
-    else:  # a bool is no choice among numbers, though True == 1
-        ok = value in option.choices and (not isinstance(value, bool) or any(isinstance(c, bool) for c in option.choices))
+    else:
+        ok = any(
+            value == c and isinstance(value, bool) == isinstance(c, bool) and isinstance(value, float) == isinstance(c, float)
+            for c in option.choices
+        )
         what = "one of " + ", ".join(map(str, option.choices))
     if not ok:
         raise ZooError(f"{model} {{param}} must be {what} ({option.help}), got {value!r}", param=option.name, exit_code=2)
@@ -299,6 +304,37 @@ def name_list(model: str, name: str, value: Any) -> tuple[str, ...] | None:
     if repeated:
         raise ZooError(f"{model} {{param}} repeats {', '.join(repeated)}; give each name once", param=name, exit_code=2)
     return tuple(value)
+
+
+def path_value(model: str, name: str, value: Any, *, words: Sequence[str] = (), exists: bool = True) -> Any:
+    """``value`` as a path string (``~`` expanded); ``None`` and each of ``words`` are returned as they are.
+
+    For the file options (``official_weights``, ``content_weights``), which :class:`BuildOption`
+    declares as ``str`` but which take any :class:`os.PathLike` too.
+
+    Args:
+        model: the model's name, for the message (``srgan``).
+        name: the build option (the ``{param}`` of the error).
+        value: a ``str`` or :class:`os.PathLike`, ``None``, or one of ``words``.
+        words: values that name something other than a file (``("imagenet",)``).
+        exists: whether the path must exist now (``False``: the loader says what is missing).
+
+    Returns:
+        ``None``, one of ``words``, or the path as a ``str``.
+
+    Raises:
+        ZooError: ``value`` is neither a path nor one of ``words``, or (with ``exists``) no such
+            file or folder exists; one line naming the option, exit code 2.
+    """
+    if value is None or value in words:
+        return value
+    if not isinstance(value, (str, os.PathLike)):
+        raise ZooError(f"{model} {{param}} must be a file path, got {type(value).__name__}", param=name, exit_code=2)
+    path = os.path.expanduser(os.fspath(value))
+    if exists and not os.path.exists(path):
+        valid = f"{' or '.join(repr(w) for w in words)} or " if words else ""
+        raise ZooError(f"{model} {{param}} {os.fspath(value)} does not exist; give {valid}an existing file", param=name, exit_code=2)
+    return path
 
 
 def options_hook(plugin: str, declared: Sequence[BuildOption] | Callable[[Any], Sequence[BuildOption]]) -> Callable[..., Any]:

@@ -12,8 +12,8 @@ One path for every official file kind (StarGAN ``*-G.ckpt``/``*-D.ckpt``, CycleG
    ...}``, Lornatang/SRGAN-PyTorch ``train_gan.py``) is unwrapped, and the prefixes added by
    ``torch.compile`` (``_orig_mod.``) and ``nn.DataParallel`` / ``AveragedModel``
    (``module.``) are stripped with ``torch.nn.modules.utils.consume_prefix_in_state_dict_if_present``.
-2. The family's loader (``plugins/stargan/official.py``, ``cyclegan_model.py``,
-   ``srgan_model.py``) infers the configuration from the shapes, builds the network and
+2. The family's loader (``plugins/stargan/official.py``, ``plugins/cyclegan/official.py``,
+   ``plugins/srgan/official.py``) infers the configuration from the shapes, builds the network and
    drops the keys its official loader drops.
 3. :func:`load_strict` loads with ``strict=True``. It never skips a key silently (as
    Lornatang's ``utils.load_state_dict`` does); a file of another kind (a discriminator

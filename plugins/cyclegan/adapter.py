@@ -1,402 +1,35 @@
-"""CycleGAN networks whose official checkpoints load exactly.
+"""``CycleGANAdapter``: CycleGAN on zoo's GAN contract (training, translation, config); imports torch.
 
-Paper:
-    Jun-Yan Zhu, Taesung Park, Phillip Isola, Alexei A. Efros, "Unpaired Image-to-Image
-    Translation using Cycle-Consistent Adversarial Networks", ICCV 2017, arXiv:1703.10593.
-    The generator follows Johnson et al. 2016 (arXiv:1603.08155): 9 residual blocks for
-    256x256 images, 6 for 128x128; the discriminator is the 70x70 PatchGAN of pix2pix
-    (Isola et al. 2017, arXiv:1611.07004).
-
-Reference implementation:
-    junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` (``ResnetGenerator``,
-    ``ResnetBlock``, ``NLayerDiscriminator``, ``get_norm_layer('instance')``), BSD licence,
-    Copyright (c) 2017 Jun-Yan Zhu and Taesung Park; architecture unchanged from 00d5574
-    (2021) to 2a7afba (2025). Followed for the layer order, reflection padding, kernel
-    sizes, strides, ``output_padding=1`` of the transposed convs, InstanceNorm without
-    affine parameters or running statistics (hence a bias on every conv), LeakyReLU(0.2)
-    and the PatchGAN widths ``ndf * min(2**n, 8)``; ``models/base_model.py``
-    ``load_networks`` / ``__patch_instance_norm_state_dict`` for the released files' extra
-    keys. This file is an independent re-implementation with the same module names, so the
-    released ``latest_net_G.pth`` files (horse2zebra, monet2photo, ...) load with
-    ``strict=True``: 48 state-dict entries, 11,378,179 parameters for resnet_9blocks.
-
-Training (:class:`CycleGANAdapter`) follows ``models/cycle_gan_model.py``
-(``CycleGANModel.optimize_parameters``, ``backward_G``, ``backward_D_basic``),
-``models/networks.py`` (``GANLoss('lsgan')``, ``init_weights('normal', 0.02)``,
-``get_scheduler('linear')``) and ``util/image_pool.py`` (``ImagePool``); see the adapter's
-docstring for each loss and hyper-parameter, and for what differs.
-
-This module imports torch: plugin hook modules must import it lazily, inside functions.
+Built by :func:`zoo.pluginkit.gan_hooks` from the hook module :mod:`zoo.plugins.cyclegan`, which
+checks the build options first. Training follows junyanz/pytorch-CycleGAN-and-pix2pix
+``models/cycle_gan_model.py``; the class docstring gives each loss and hyper-parameter, and what differs.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import random
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.modules.instancenorm import _InstanceNorm
 
 from zoo.errors import ZooError
 from zoo.io.images import truncate_to_uint8
-from zoo.io.official import check_choice, count_indexed, identify_official, load_strict, official_kind, read_official
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
 from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
 from zoo.models.gan_steps import without_param_grads
 from zoo.models.optim import OptimizerConfig, Schedule
+from zoo.plugins.cyclegan.data import official_transforms, parse_direction, split_domains
+from zoo.plugins.cyclegan.losses import ImagePool, lsgan_loss
+from zoo.plugins.cyclegan.networks import NLayerDiscriminator, ResnetGenerator, init_weights
+from zoo.plugins.cyclegan.official import official_generator
 from zoo.registry.spec import ModelSpec
 
-__all__ = [
-    "CycleGANAdapter",
-    "ImagePool",
-    "NLayerDiscriminator",
-    "ResnetBlock",
-    "ResnetGenerator",
-    "drop_instance_norm_stats",
-    "init_weights",
-    "load_official_cyclegan",
-    "lsgan_loss",
-]
-
-
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    # get_norm_layer('instance'): no affine parameters, no running statistics, so no
-    # state-dict entries; train and eval mode compute the same function.
-    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
-
-
-class ResnetBlock(nn.Module):
-    """pad-conv3x3-IN-ReLU[-Dropout(0.5)]-pad-conv3x3-IN plus the identity (official ``ResnetBlock``, reflect padding).
-
-    Args:
-        dim: channels in and out.
-        use_dropout: insert ``Dropout(0.5)`` after the first ReLU (off in every released CycleGAN model).
-
-    Shapes: ``(N, dim, H, W)`` float32 -> ``(N, dim, H, W)``.
-    """
-
-    def __init__(self, dim: int, use_dropout: bool = False) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True),
-            _norm(dim),
-            nn.ReLU(True),
-        ]
-        if use_dropout:
-            layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True), _norm(dim)]
-        self.conv_block = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x + conv_block(x)``: ``(N, dim, H, W)`` float32 -> same."""
-        return x + self.conv_block(x)
-
-
-class ResnetGenerator(nn.Module):
-    """The CycleGAN generator: ResNet blocks between two down- and two up-sampling stages.
-
-    Reflect-pad 3 + 7x7 conv, two stride-2 3x3 convs (down), ``n_blocks`` residual blocks
-    at ``4 * ngf`` channels, two stride-2 3x3 transposed convs (up, ``output_padding=1``),
-    reflect-pad 3 + 7x7 conv, tanh. InstanceNorm (no affine, no running statistics) and
-    ReLU after every conv but the last; every conv has a bias.
-
-    Args:
-        input_nc: input channels (3).
-        output_nc: output channels (3).
-        ngf: channels of the first conv (64).
-        n_blocks: residual blocks: 9 for 256x256 images (``resnet_9blocks``, the released
-            models), 6 for 128x128 (``resnet_6blocks``).
-        use_dropout: ``Dropout(0.5)`` inside the blocks (the released models use ``--no_dropout``).
-
-    Shapes:
-        ``(N, input_nc, H, W)`` float32 in [-1, 1] (H, W multiples of 4; 256 at test time)
-        -> ``(N, output_nc, H, W)`` float32 in [-1, 1] (tanh).
-
-    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``ResnetGenerator`` (see the module docstring).
-    """
-
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9, use_dropout: bool = False) -> None:
-        super().__init__()
-        self.input_nc, self.output_nc, self.ngf, self.n_blocks, self.use_dropout = input_nc, output_nc, ngf, n_blocks, use_dropout
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=True),
-            _norm(ngf),
-            nn.ReLU(True),
-        ]
-        dim = ngf
-        for _ in range(2):  # down-sampling
-            layers += [nn.Conv2d(dim, dim * 2, kernel_size=3, stride=2, padding=1, bias=True), _norm(dim * 2), nn.ReLU(True)]
-            dim *= 2
-        layers += [ResnetBlock(dim, use_dropout=use_dropout) for _ in range(n_blocks)]
-        for _ in range(2):  # up-sampling
-            layers += [
-                nn.ConvTranspose2d(dim, dim // 2, kernel_size=3, stride=2, padding=1, output_padding=1, bias=True),
-                _norm(dim // 2),
-                nn.ReLU(True),
-            ]
-            dim //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(dim, output_nc, kernel_size=7, padding=0), nn.Tanh()]
-        self.model = nn.Sequential(*layers)
-
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments: ``{"input_nc", "output_nc", "ngf", "n_blocks", "use_dropout"}``."""
-        return {
-            "input_nc": self.input_nc,
-            "output_nc": self.output_nc,
-            "ngf": self.ngf,
-            "n_blocks": self.n_blocks,
-            "use_dropout": self.use_dropout,
-        }
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Translate ``x``: ``(N, input_nc, H, W)`` float32 in [-1, 1] -> ``(N, output_nc, H, W)`` in [-1, 1]."""
-        return self.model(x)
-
-
-class NLayerDiscriminator(nn.Module):
-    """The PatchGAN discriminator (70x70 receptive field with ``n_layers=3``): a real/fake score per patch.
-
-    4x4 conv stride 2 + LeakyReLU(0.2); ``n_layers - 1`` convs stride 2 and one stride 1,
-    each with InstanceNorm and LeakyReLU(0.2), widths ``ndf * min(2**n, 8)``; a final 4x4
-    conv to 1 channel. No sigmoid: CycleGAN trains it with the least-squares loss.
-
-    Args:
-        input_nc: input channels (3).
-        ndf: channels of the first conv (64).
-        n_layers: stride-2 convs (3: the ``basic`` discriminator).
-
-    Shapes:
-        ``(N, input_nc, H, W)`` float32 in [-1, 1] -> ``(N, 1, H', W')`` float32 scores
-        (30x30 for 256x256 inputs).
-
-    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``NLayerDiscriminator`` (see the module docstring).
-    """
-
-    def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
-        super().__init__()
-        self.input_nc, self.ndf, self.n_layers = input_nc, ndf, n_layers
-        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-        mult = 1
-        for n in range(1, n_layers + 1):
-            prev, mult = mult, min(2**n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [
-                nn.Conv2d(ndf * prev, ndf * mult, kernel_size=4, stride=stride, padding=1, bias=True),
-                _norm(ndf * mult),
-                nn.LeakyReLU(0.2, True),
-            ]
-        layers.append(nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1))
-        self.model = nn.Sequential(*layers)
-
-    def config(self) -> dict[str, int]:
-        """The constructor arguments: ``{"input_nc", "ndf", "n_layers"}``."""
-        return {"input_nc": self.input_nc, "ndf": self.ndf, "n_layers": self.n_layers}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Score each patch of ``x``: ``(N, input_nc, H, W)`` float32 -> ``(N, 1, H', W')`` float32 (30x30 at 256x256)."""
-        return self.model(x)
-
-
-def drop_instance_norm_stats(model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop the InstanceNorm buffers that the released CycleGAN files have and the networks do not.
-
-    The released ``.pth`` files were saved while ``get_norm_layer('instance')`` had
-    ``track_running_stats=True`` (PyTorch 0.4), so each of the 23 InstanceNorm layers of
-    resnet_9blocks left ``running_mean``, ``running_var`` and ``num_batches_tracked`` (69
-    keys). Exactly as the official ``BaseModel.__patch_instance_norm_state_dict``: for a key
-    that names a buffer of an InstanceNorm layer of ``model``, ``running_mean`` and
-    ``running_var`` are dropped when the layer has no such buffer, and
-    ``num_batches_tracked`` always. Every other key is kept (a strict load then reports it).
-
-    Args:
-        model: the network the state dict is for.
-        state: the state dict; not modified.
-
-    Returns:
-        A new ``{key: tensor}`` in the same order without those keys.
-    """
-    out = {}
-    for key, value in state.items():
-        path, _, leaf = key.rpartition(".")
-        try:
-            module = model.get_submodule(path)
-        except AttributeError:
-            module = None
-        if isinstance(module, _InstanceNorm) and (
-            leaf == "num_batches_tracked" or (leaf in ("running_mean", "running_var") and getattr(module, leaf) is None)
-        ):
-            continue
-        out[key] = value
-    return out
-
-
-def load_official_cyclegan(
-    path_or_state: str | os.PathLike[str] | Mapping[str, Any],
-    part: str = "G",
-) -> ResnetGenerator | NLayerDiscriminator:
-    """Load an official CycleGAN checkpoint (``horse2zebra.pth`` saved as ``latest_net_G.pth``, ...).
-
-    The configuration is read from the shapes: ``input_nc``, ``output_nc``, ``ngf`` and
-    ``n_blocks`` (9 or 6; ``use_dropout`` from the block layout) for the generator,
-    ``input_nc``, ``ndf`` and ``n_layers`` for the discriminator. The InstanceNorm running
-    statistics of the released files are dropped (:func:`drop_instance_norm_stats`), then
-    the load is ``strict=True``. Only generators are released; discriminators come from
-    training with the official code (``latest_net_D_A.pth``).
-
-    Args:
-        path_or_state: the ``.pth`` file (read with ``torch.load(weights_only=True)``), a
-            ``.safetensors`` file, or a state dict.
-        part: ``"G"`` (:class:`ResnetGenerator`) or ``"D"`` (:class:`NLayerDiscriminator`).
-
-    Returns:
-        The network on the CPU, float32, in eval mode (identical to train mode for these
-        networks: no running statistics, no dropout).
-
-    Raises:
-        ZooError: ``part`` is not G or D; the file is missing, unreadable or pickles other
-            objects than tensors; it holds another part or family (one line naming a few keys
-            and what the file looks like), or shapes that do not fit (exit code 2).
-    """
-    check_choice(part, ("G", "D"), "part")
-    state, source = read_official(path_or_state)
-    return _load_part(state, source, part)
-
-
-def _load_part(state: Mapping[str, torch.Tensor], source: str, part: str) -> ResnetGenerator | NLayerDiscriminator:
-    """Build the network ``part`` ("G" or "D") that ``state``'s shapes describe and load it strictly (see :func:`load_official_cyclegan`)."""
-    if part == "G":
-        model: ResnetGenerator | NLayerDiscriminator = ResnetGenerator(**_infer_generator(state))
-    else:
-        model = NLayerDiscriminator(**_infer_discriminator(state))
-    state = drop_instance_norm_stats(model, state)
-    load_strict(model, state, expected=official_kind(f"cyclegan.{part}"), source=source)
-    return model
-
-
-def _infer_generator(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    first = state.get("model.1.weight")
-    n_blocks = count_indexed(state, "model.{}.conv_block.1.weight", 10)
-    last = state.get(f"model.{17 + n_blocks}.weight")  # pad, conv, IN, ReLU, 2 x (conv, IN, ReLU), blocks, 2 x (convT, IN, ReLU), pad, conv
-    if first is None or last is None or first.dim() != 4 or last.dim() != 4:
-        return {}  # not a generator: the strict load names the keys
-    return {
-        "input_nc": first.shape[1],
-        "output_nc": last.shape[0],
-        "ngf": first.shape[0],
-        "n_blocks": n_blocks,
-        "use_dropout": "model.10.conv_block.6.weight" in state,  # Dropout shifts the second conv from 5 to 6
-    }
-
-
-def _infer_discriminator(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    first = state.get("model.0.weight")
-    convs = 1 + count_indexed(state, "model.{}.weight", 2, step=3)  # conv, LeakyReLU, then (conv, IN, LeakyReLU) x n_layers, conv
-    if first is None or first.dim() != 4 or convs < 3:
-        return {}
-    return {"input_nc": first.shape[1], "ndf": first.shape[0], "n_layers": convs - 2}
-
-
-# -- training: initialisation, losses, image pool ------------------------------------------
-
-
-_Net = TypeVar("_Net", bound=nn.Module)
-
-
-def init_weights(net: _Net, gain: float = 0.02) -> _Net:
-    """The official ``init_weights(net, init_type='normal', init_gain=0.02)``: every conv and
-    transposed conv (and linear) weight ~ N(0, ``gain``), biases 0 (InstanceNorm has no
-    parameters here). Draws from torch's global RNG; returns ``net``.
-
-    Source: junyanz/pytorch-CycleGAN-and-pix2pix ``models/networks.py`` ``init_weights``
-    (``--init_type normal --init_gain 0.02``, the defaults of ``options/base_options.py``).
-    """
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return net
-
-
-def lsgan_loss(prediction: torch.Tensor, target: float) -> torch.Tensor:
-    """Least-squares GAN loss: ``mean((prediction - target)^2)`` in float32, ``target`` 1.0
-    (real) or 0.0 (fake), for PatchGAN scores of any shape.
-
-    Source: Mao et al. 2017 (arXiv:1611.04076), as CycleGAN uses it (Zhu et al. 2017,
-    section 4, "we replace the negative log likelihood objective by a least-squares loss");
-    junyanz/pytorch-CycleGAN-and-pix2pix ``networks.GANLoss('lsgan')`` (``nn.MSELoss``
-    against a tensor of 1.0 / 0.0 shaped like the prediction). Returns a scalar float32 tensor.
-    """
-    prediction = prediction.float()
-    return F.mse_loss(prediction, torch.full_like(prediction, target))
-
-
-class ImagePool:
-    """History of generated images for the discriminator updates (Shrivastava et al. 2017).
-
-    Exactly ``util/image_pool.py`` ``ImagePool.query`` of the official code: each image of
-    the batch is stored while the pool has fewer than ``pool_size`` images and returned as
-    it is; once the pool is full, with probability 1/2 a random stored image is returned
-    and the new one takes its place, otherwise the new image is returned. Python's
-    ``random`` module draws the choices, as in the official code (the trainer seeds it).
-    The pool is training state only: it is not saved in checkpoints (nor in the official code).
-
-    Args:
-        pool_size: images kept (50 in the paper, section 4); 0 returns every batch unchanged.
-    """
-
-    def __init__(self, pool_size: int = 50) -> None:
-        self.pool_size = pool_size
-        self.images: list[torch.Tensor] = []
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` generated images (detached here) -> ``(N, C, H, W)`` float32, each
-        row the input or a previously stored image, on ``images``' device."""
-        images = images.detach().float()
-        if self.pool_size == 0:
-            return images
-        out = []
-        for image in images:
-            image = image[None]
-            if len(self.images) < self.pool_size:
-                self.images.append(image)
-                out.append(image)
-            elif random.uniform(0, 1) > 0.5:
-                i = random.randint(0, self.pool_size - 1)
-                out.append(self.images[i].clone())
-                self.images[i] = image
-            else:
-                out.append(image)
-        return torch.cat(out, 0)
-
-
-def _read_generator(path: str, model: str) -> ResnetGenerator:
-    """The released generator file ``path`` loaded strictly (:func:`load_official_cyclegan`),
-    with a one-line error for a CycleGAN discriminator or another family's file."""
-    state, source = read_official(path)
-    kind = identify_official(state)
-    if kind is not None and kind.key != "cyclegan.G":
-        raise ZooError(
-            f"{source} holds the {kind.name}; {model} needs the CycleGAN generator (latest_net_G.pth, "
-            f"released as horse2zebra.pth, monet2photo.pth, ...: see 'zoo info {model}')",
-            exit_code=2,
-        )
-    generator = _load_part(state, source, "G")
-    assert isinstance(generator, ResnetGenerator)
-    return generator
-
-
-# -- the adapter ---------------------------------------------------------------------------
-
-_DIRECTIONS = ("AtoB", "BtoA")
+__all__ = ["CycleGANAdapter"]
 
 
 class CycleGANAdapter(GANAdapter):
@@ -511,24 +144,8 @@ class CycleGANAdapter(GANAdapter):
             raise ZooError(f"{spec.name} translates between two domains; give two class names (A, B), got {len(names)}", exit_code=2)
         official = None
         if official_weights is not None:
-            official = _read_generator(os.fspath(official_weights), spec.name)
-            cfg = official.config()
-            if cfg["input_nc"] != cfg["output_nc"]:
-                raise ZooError(
-                    f"{official_weights} translates {cfg['input_nc']} to {cfg['output_nc']} channels; "
-                    f"{spec.name} needs domains with one channel count",
-                    exit_code=2,
-                )
-            found = {"channels": cfg["input_nc"], "ngf": cfg["ngf"], "n_blocks": cfg["n_blocks"], "use_dropout": cfg["use_dropout"]}
             given = {"channels": channels, "ngf": ngf, "n_blocks": n_blocks, "use_dropout": use_dropout}
-            for key, value in given.items():
-                if value is not None and value != found[key]:
-                    raise ZooError(
-                        f"{spec.name} {{param}}={value!r} disagrees with the official weights {official_weights} "
-                        f"({key}={found[key]!r}); drop {{param}}",
-                        param=key,
-                        exit_code=2,
-                    )
+            official, found = official_generator(os.fspath(official_weights), spec.name, given)
             channels, ngf, n_blocks, use_dropout = found["channels"], found["ngf"], found["n_blocks"], found["use_dropout"]
         channels = 3 if channels is None else channels
         ngf = 64 if ngf is None else ngf
@@ -577,20 +194,7 @@ class CycleGANAdapter(GANAdapter):
         Raises:
             ZooError: anything else; the message lists the valid values (exit code 2).
         """
-        if condition is None:
-            return "AtoB"
-        text = str(condition).strip()
-        for d in _DIRECTIONS:
-            if text.lower() == d.lower():
-                return d
-        for target, d in ((self.domains[1], "AtoB"), (self.domains[0], "BtoA")):
-            if text == target or text.lower() == target.lower():
-                return d
-        raise ZooError(
-            f"unknown translation direction {text!r} for {self.spec.name}; valid: AtoB, BtoA, "
-            f"or the target domain: {self.domains[0]} (A) or {self.domains[1]} (B)",
-            exit_code=2,
-        )
+        return parse_direction(condition, model=self.spec.name, domains=self.domains)
 
     def _net(self, direction: str) -> nn.Module:
         if direction == "BtoA" and self.official_weights is not None:
@@ -611,21 +215,13 @@ class CycleGANAdapter(GANAdapter):
           --load_size 286 --crop_size 256``, flip on): bicubic resize to ``round(S * 286 /
           256)`` square, random crop ``S``, random horizontal flip (``data/base_dataset.py``
           ``get_transform``), from torch's global RNG;
-        * otherwise the official test preprocessing, as :meth:`preprocess`.
-        """
-        from torchvision.transforms import v2
+        * otherwise the official test preprocessing, as :meth:`preprocess`
 
+        (:func:`zoo.plugins.cyclegan.data.official_transforms`).
+        """
         if resize_only:
             return super().transforms(img_size=img_size, train=train, resize_only=True)
-        size = img_size or self.image_size
-        ops: list[Any] = [v2.Grayscale(1) if self.channels == 1 else v2.RGB()]
-        if train:
-            load = round(size * 286 / 256)
-            ops += [v2.Resize((load, load), interpolation=v2.InterpolationMode.BICUBIC), v2.RandomCrop(size), v2.RandomHorizontalFlip()]
-        else:
-            ops.append(v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC))
-        ops += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * self.channels, [0.5] * self.channels)]
-        return v2.Compose(ops)
+        return official_transforms(self.channels, img_size or self.image_size, train=train)
 
     def preprocess(self, image: Any) -> torch.Tensor:
         """The official test preprocessing of one image (``test.py`` with ``--model test``:
@@ -673,19 +269,8 @@ class CycleGANAdapter(GANAdapter):
                 "give a data set with two classes"
             )
         images = self.check_images(batch)
-        labels = batch[1].to(images.device)
-        if labels.dim() != 1 or labels.shape[0] != images.shape[0] or labels.is_floating_point():
-            raise ZooError(
-                f"{self.spec.name} needs one integer domain label per image, got labels of shape {tuple(labels.shape)} {labels.dtype}"
-            )
-        wrong = (labels != 0) & (labels != 1)
-        if bool(wrong.any()):
-            raise ZooError(
-                f"{self.spec.name} domain labels must be 0 ({a}) or 1 ({b}), got {int(labels[wrong][0])}; train on data with exactly 2 classes"
-            )
         out: dict[str, torch.Tensor | None] = {}
-        for key, label in (("a", 0), ("b", 1)):
-            x = images[labels == label]
+        for key, x in zip(("a", "b"), split_domains(images, batch[1], model=self.spec.name, domains=self.domains), strict=True):
             if x.shape[0]:
                 self._last[key] = x.detach()
                 probe = self._probe[key]
