@@ -10,9 +10,11 @@ black, grey, one glyph per image), for transfer learning (``benchmarks/transfer.
 **Size.** :data:`PER_CLASS` = 1,400 images per class, 50,400 in all, 1 x 32 x 32 uint8
 (0 background, 255 ink), made once with seed :data:`SEED` = 0 and cached as
 ``$ZOO_CACHE/glyphs/glyphs-v1-32px-1400-seed0.npz`` (:func:`cache_path`; ``$ZOO_CACHE`` as
-:func:`zoo.download.cache_dir`), a compressed ``.npz`` of 32 MB. Generating it took 4.6 s and
-writing it 4.1 s on one core of the 2-core development machine (Pillow 13.0, FreeType
-2.14.3); a second process waits for the first and reads its file. The same seed gives
+:func:`zoo.download.cache_dir`), a compressed ``.npz`` of 32 MB (the noise keeps it from
+compressing further: 18 MB without). Generating it took 4.6 s and writing it 4.1 s on one
+core of the 2-core development machine (Pillow 13.0, FreeType 2.14.3; 14.6 s and 12.4 s
+while other jobs loaded the machine); a second process waits for the first and reads its
+file. The same seed gives
 byte-identical arrays; the cache records the fonts' SHA-256 and the Pillow, FreeType and
 numpy versions, and is made again when they change
 (:func:`zoo.plugins.glyphs_data.load_cached`).
