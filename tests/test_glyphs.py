@@ -16,7 +16,9 @@ import pytest
 from cli_helpers import run
 
 from zoo.errors import ZooError
-from zoo.plugins import glyphs, glyphs_data
+from zoo.plugins import glyphs
+from zoo.plugins.glyphs import cache as glyphs_cache
+from zoo.plugins.glyphs import render as glyphs_data
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +147,7 @@ def test_the_cache_is_written_whole_and_reused(tiny, monkeypatch):
     def no_generation(*args, **kwargs):
         raise AssertionError("generated again")
 
-    monkeypatch.setattr(glyphs_data, "generate", no_generation)
+    monkeypatch.setattr(glyphs_cache, "generate", no_generation)
     again, _, _ = glyphs.load()
     assert again.tobytes() == images.tobytes()
 
@@ -171,7 +173,7 @@ def test_a_failed_write_leaves_nothing_and_a_changed_cache_is_made_again(tiny, m
     assert "Warning: ignoring the unreadable glyphs cache" in capsys.readouterr().err
     made = path.stat().st_mtime_ns
     real = glyphs_data.fingerprint
-    monkeypatch.setattr(glyphs_data, "fingerprint", lambda fonts: {**real(fonts), "pillow": "0.0"})  # another Pillow: made again
+    monkeypatch.setattr(glyphs_cache, "fingerprint", lambda fonts: {**real(fonts), "pillow": "0.0"})  # another Pillow: made again
     glyphs.load()
     assert path.stat().st_mtime_ns != made and "generating the glyphs data set (36 images, 23 fonts)" in capsys.readouterr().err
 
@@ -185,7 +187,7 @@ def test_a_second_loader_waits_for_the_first_instead_of_generating(tiny, monkeyp
         time.sleep(1.0)  # the first loader holds the lock meanwhile
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(glyphs_data, "generate", slow_generate)
+    monkeypatch.setattr(glyphs_cache, "generate", slow_generate)
     first: list = []
     worker = threading.Thread(target=lambda: first.append(glyphs.load()))
     worker.start()
@@ -242,7 +244,7 @@ def test_the_listing_shows_size_classes_and_cache_without_generating(tiny, monke
     def no_generation(*args, **kwargs):
         raise AssertionError("the listing generated the data set")
 
-    monkeypatch.setattr(glyphs_data, "generate", no_generation)
+    monkeypatch.setattr(glyphs_cache, "generate", no_generation)
     monkeypatch.setattr(glyphs, "PER_CLASS", 1400)
     res = run("plugins", "--json")
     assert res.exit_code == 0, res.output

@@ -10,15 +10,17 @@ black, grey, one glyph per image), for transfer learning (``benchmarks/transfer.
 **Size.** :data:`PER_CLASS` = 1,400 images per class, 50,400 in all, 1 x 32 x 32 uint8
 (0 background, 255 ink), made once with seed :data:`SEED` = 0 and cached as
 ``$ZOO_CACHE/glyphs/glyphs-v1-32px-1400-seed0.npz`` (:func:`cache_path`; ``$ZOO_CACHE`` as
-:func:`zoo.io.download.cache_dir`), a compressed ``.npz`` of 32 MB. Generating it took 4.6 s and
-writing it 4.1 s on one core of the 2-core development machine (Pillow 13.0, FreeType
-2.14.3); a second process waits for the first and reads its file. The same seed gives
+:func:`zoo.io.cache.cache_dir`), a compressed ``.npz`` of 32 MB (the noise keeps it from
+compressing further: 18 MB without). Generating it took 4.6 s and writing it 4.1 s on one
+core of the 2-core development machine (Pillow 13.0, FreeType 2.14.3; 14.6 s and 12.4 s
+while other jobs loaded the machine); a second process waits for the first and reads its
+file. The same seed gives
 byte-identical arrays; the cache records the fonts' SHA-256 and the Pillow, FreeType and
 numpy versions, and is made again when they change
-(:func:`zoo.plugins.glyphs_data.load_cached`).
+(:func:`zoo.plugins.glyphs.cache.load_cached`).
 
 **Fonts** (23; each is checked to draw all 36 characters from its character map, each its
-own non-empty glyph and not the missing-glyph box, :func:`zoo.plugins.glyphs_data.check_font`):
+own non-empty glyph and not the missing-glyph box, :func:`zoo.plugins.glyphs.render.check_font`):
 
 * matplotlib's ``mpl-data/fonts/ttf``: DejaVu Sans, Sans Bold, Sans Oblique, Sans Bold
   Oblique, Sans Mono (the same four faces), Serif, Serif Bold, Serif Italic, Serif Bold
@@ -29,7 +31,7 @@ own non-empty glyph and not the missing-glyph box, :func:`zoo.plugins.glyphs_dat
   (Sora Sagano, dotcolon.net), embedded in ``PIL/ImageFont.py`` since Pillow 10.1 with a
   limited character set (used when Pillow has FreeType; without it, Pillow's old bitmap
   font, which this data set does not use).
-* Left out (:data:`zoo.plugins.glyphs_data.SKIPPED_FONT_FILES`): cmex10 and cmsy10 (TeX's
+* Left out (:data:`zoo.plugins.glyphs.render.SKIPPED_FONT_FILES`): cmex10 and cmsy10 (TeX's
   math extension and symbol faces: delimiters, operators and calligraphic capitals at the
   ASCII positions), DejaVu Sans/Serif Display (a few math glyphs), STIXNonUnicode (private
   use code points only), STIXSize* (big delimiters only), LastResortHE (one placeholder box
@@ -51,7 +53,7 @@ own non-empty glyph and not the missing-glyph box, :func:`zoo.plugins.glyphs_dat
 * Aileron: released by dotcolon into the public domain (CC0 1.0); the font's own copyright
   field reads "No Rights Reserved." Pillow itself is under the MIT-CMU licence.
 
-**Transforms** (per image, uniform in the range; :data:`zoo.plugins.glyphs_data.RANGES`):
+**Transforms** (per image, uniform in the range; :data:`zoo.plugins.glyphs.render.RANGES`):
 a master drawn at 48 px with stroke width 0, 1, 2 or 3 px (uniform; about 0-1 px at the
 output size), then one affine map: height ``0.68 * 32 * scale`` px with scale 0.8-1.15,
 width a further x0.85-1.15 (wide letters shrunk to fit 85 % of the width), shear -0.25 to
@@ -66,7 +68,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo import hookimpl
-from zoo.plugins.glyphs_data import CLASSES  # the class names, label = index (that module imports numpy/PIL lazily)
+from zoo.plugins.glyphs.render import CLASSES  # the class names, label = index (that module imports numpy/PIL lazily)
 
 __all__ = ["CLASSES", "GROUPS", "IMAGE_SIZE", "PER_CLASS", "SEED", "VERSION", "cache_path", "load", "zoo_datasets"]
 
@@ -96,7 +98,7 @@ def load() -> tuple[object, object, list[str]]:
     Raises:
         ZooError: the cache cannot be locked or written; a font is missing or fails its check.
     """
-    from zoo.plugins.glyphs_data import load_cached
+    from zoo.plugins.glyphs.cache import load_cached
 
     images, labels = load_cached(cache_path(), per_class=PER_CLASS, seed=SEED, image_size=IMAGE_SIZE)
     return images, labels, list(CLASSES)
