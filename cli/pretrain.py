@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
+from zoo.cli.common import THREADS_HELP, apply_threads, err_console, print_json
+from zoo.cli.tables import Col, print_table
 
 __all__ = ["pretrain_cmd"]
 
@@ -17,11 +18,7 @@ def _report(summary: dict, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    rows = []
     for key, value in summary.items():
         if key == "history":
             continue
@@ -29,8 +26,8 @@ def _report(summary: dict, as_json: bool) -> None:
             value = ", ".join(f"{k}={v:.4f}" for k, v in value.items())
         elif isinstance(value, float):
             value = f"{value:.4f}"
-        table.add_row(key, str(value))
-    out_console.print(table)
+        rows.append([key, "-" if value is None else str(value)])
+    print_table([Col("key", style="bold"), Col("value", wrap=True)], rows, show_header=False)
 
 
 def pretrain_cmd(

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
+from zoo.cli.common import THREADS_HELP, apply_threads, err_console, print_json
+from zoo.cli.tables import Col, print_table
 
 __all__ = ["adapt_cmd", "train_cmd"]
 
@@ -15,14 +16,11 @@ _DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in dat
 
 
 def _report(summary: dict, as_json: bool) -> None:
+    """The summary on stdout: JSON, or two columns (key, value) whose values are never cut."""
     if as_json:
         print_json(summary)
         return
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    rows = []
     for k, v in summary.items():
         if k in ("history",):
             continue
@@ -30,8 +28,8 @@ def _report(summary: dict, as_json: bool) -> None:
             v = f"{v:.4f}"
         elif isinstance(v, list) and len(v) > 12:
             v = f"{len(v)} items"
-        table.add_row(k, str(v))
-    out_console.print(table)
+        rows.append([k, "-" if v is None else str(v)])
+    print_table([Col("key", style="bold"), Col("value", wrap=True)], rows, show_header=False)
 
 
 _OVERWRITE_HELP = "Replace the earlier run in --out (its files go once the new run has a complete epoch)."

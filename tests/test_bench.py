@@ -384,7 +384,7 @@ def test_cli_json_csv_markdown_table(fake_registry):
     assert row.startswith("| tiny | - | - | 0.00 | 0.0 | 2 | ") and row.endswith(" | 8 | 0.6 | ok |")
     res = _invoke("tiny", "--budget", "0.05")
     assert res.exit_code == 0, res.output
-    assert "zoo bench: cpu" in res.stdout and "│ tiny " in res.stdout and "GFLOPs" in res.stdout and "peak MB: tensor-peak" in res.stdout
+    assert "zoo bench: cpu" in res.stdout and "\ntiny " in res.stdout and "GFLOPs" in res.stdout and "peak MB: tensor-peak" in res.stdout
 
 
 def test_cli_bare_word_benches_both_vggs(monkeypatch):
