@@ -438,3 +438,21 @@ def test_cli_registry_resnet18():
 def test_cli_modules_do_not_import_torch():
     code = "import sys, zoo.cli.bench, zoo.cli.bench_format; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_one_parameter_count_everywhere():
+    """``zoo list``, ``zoo info`` and ``zoo bench`` count the same parameters: all of the model's
+    networks (a GAN's generator + discriminator), the registry's ``num_params`` (issue 18)."""
+    from zoo.registry import get_spec
+
+    from zoo.cli.app import app
+
+    listed = json.loads(CliRunner().invoke(app, ["list", "dcgan", "--json"]).stdout)[0]["params"]
+    info = json.loads(CliRunner().invoke(app, ["info", "dcgan", "--json"]).stdout)
+    res = _invoke("dcgan", "--json", "--budget", "0.05", "--batch-size", "2")
+    assert res.exit_code == 0, res.output
+    benched = json.loads(res.stdout)[0]["params"]
+    assert listed == benched == info["num_params"] == get_spec("dcgan").num_params
+    assert "generator + discriminator" in info["params_counted"]
+    text = CliRunner().invoke(app, ["list", "dcgan"]).stdout
+    assert f"{listed / 1e6:.2f}M" in text.split() and "generator + discriminator" in text
