@@ -443,9 +443,8 @@ def test_cli_modules_do_not_import_torch():
 def test_one_parameter_count_everywhere():
     """``zoo list``, ``zoo info`` and ``zoo bench`` count the same parameters: all of the model's
     networks (a GAN's generator + discriminator), the registry's ``num_params`` (issue 18)."""
-    from zoo.registry import get_spec
-
     from zoo.cli.app import app
+    from zoo.registry import get_spec
 
     listed = json.loads(CliRunner().invoke(app, ["list", "dcgan", "--json"]).stdout)[0]["params"]
     info = json.loads(CliRunner().invoke(app, ["info", "dcgan", "--json"]).stdout)
