@@ -39,6 +39,12 @@ CLI_FLAGS: dict[str, str] = {
 #: What every parameter count of the CLI counts (``zoo list``, ``zoo info``, ``zoo bench``: one definition).
 PARAMS_COUNTED = "parameters of all the model's networks (a GAN: generator + discriminator)"
 
+#: ``--model-kwargs`` of train, adapt and pretrain (timm's name for it).
+MODEL_KWARGS_HELP = (
+    "The model's build options, KEY=VALUE ... (e.g. --model-kwargs ngf=32 projection=false): "
+    "'zoo info NAME' lists each with its type, default and meaning."
+)
+
 #: ``--threads`` of the commands that compute (train, adapt, pretrain, demo, bench).
 THREADS_HELP = (
     "CPU threads for torch's kernels (default: the CPUs this process may use, from its affinity "

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import THREADS_HELP, apply_threads, err_console, print_json
+from zoo.cli.common import MODEL_KWARGS_HELP, THREADS_HELP, apply_threads, err_console, print_json
 from zoo.cli.tables import Col, print_table
 
 __all__ = ["pretrain_cmd"]
@@ -40,6 +40,7 @@ def pretrain_cmd(
         "--data",
         help="A folder of images (class sub-folders optional), an ImageFolder, or a built-in data set: digits, faces, glyphs. Labels are not used.",
     ),
+    model_kwargs: Optional[list[str]] = typer.Option(None, "--model-kwargs", metavar="KEY=VALUE ...", help=MODEL_KWARGS_HELP),
     epochs: int = typer.Option(5, "--epochs", help="Passes over the images (greedy: per stage)."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Output directory (default: a new runs/pretrain/NAME, NAME-2...; an earlier run is never replaced)."
@@ -63,10 +64,12 @@ def pretrain_cmd(
     OUT/metrics.jsonl; then 'zoo adapt NAME --head N --weights OUT' starts from it. Ctrl-C
     exits 130, leaving the last complete epoch in OUT/last.
     """
+    from zoo.tasks.model_kwargs import check_model_kwargs, parse_pairs
     from zoo.tasks.pretrain import pretrain
     from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
+    kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None:
         out = claim_output(None, default=Path("runs/pretrain") / name)
     summary = pretrain(
@@ -81,6 +84,7 @@ def pretrain_cmd(
         device=device,
         seed=seed,
         overwrite=overwrite,
+        model_kwargs=kwargs,
     )
     done = summary["out"]
     err_console.print(f"saved {done}/model.safetensors and {done}/model.json; next: {summary['command']}", soft_wrap=True, markup=False)
