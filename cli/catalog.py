@@ -99,7 +99,10 @@ def _option_type(o) -> str:
     """A build option's type as ``zoo info`` shows it: ``int >= 1``, ``vgg54 | vgg22 | pixel``."""
     if o.type == "choice":
         return " | ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in o.choices)
-    return o.type + (f" >= {o.minimum:g}" if o.minimum is not None else "")
+    low, high = getattr(o, "minimum", None), getattr(o, "maximum", None)
+    if low is not None and high is not None:
+        return f"{o.type} {low:g}..{high:g}"
+    return o.type + (f" >= {low:g}" if low is not None else "") + (f" <= {high:g}" if high is not None else "")
 
 
 def _option_default(o) -> str:
