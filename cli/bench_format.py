@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.cli.common import PARAMS_COUNTED, out_console
+from zoo.cli.common import PARAMS_COUNTED
 
 if TYPE_CHECKING:
     from zoo.tasks.bench import BenchRow
@@ -112,7 +112,7 @@ def print_table(rows: Sequence[BenchRow]) -> None:
     how the columns were measured."""
     from rich.text import Text
 
-    from zoo.cli.tables import Col
+    from zoo.cli.tables import Col, stdout_console
     from zoo.cli.tables import print_table as print_fitted
 
     dev = rows[0].device if rows else "?"
@@ -130,11 +130,12 @@ def print_table(rows: Sequence[BenchRow]) -> None:
     print_fitted(columns, table_rows, title=title, show_all="--json, --csv, --markdown")
     methods = sorted({r.mem_method for r in rows if r.mem_method})
     if methods:
-        out_console.print(
+        console = stdout_console()
+        console.print(
             f"params (M): {PARAMS_COUNTED}; size MB: their fp32 weights; depth, GFLOPs, latency, img/s, peak MB: the forward "
             f"pass (a GAN's generator, sampling); peak MB: {', '.join(methods)}; GFLOPs: batch 1, multiply-add = 2; "
             "top-1*/top-5*: published ImageNet accuracy of the default weights ('zoo info NAME' names the source)",
             markup=False,
             highlight=False,
-            soft_wrap=True,
+            soft_wrap=not console.is_terminal,  # a terminal wraps it at words; piped it is one line
         )

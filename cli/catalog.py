@@ -88,7 +88,7 @@ def list_cmd(
         rows.append(cells)
     print_table(columns, rows)
     if any(s.kind == "gan" for s in specs):
-        out_console.print(f"params: {PARAMS_COUNTED}", markup=False, highlight=False, soft_wrap=True)
+        stdout_console().print(f"params: {PARAMS_COUNTED}", markup=False, highlight=False, soft_wrap=not terminal)
     if not specs:
         from zoo.cli.common import warn
 
