@@ -28,7 +28,17 @@ from typer.core import TyperGroup
 from zoo.cli.common import CLI_FLAGS, debug_enabled
 from zoo.errors import ZooError, first_line
 
-__all__ = ["ZooGroup", "app", "describe_failure", "failed_input_shape", "main", "run"]
+__all__ = [
+    "COMMANDS",
+    "MULTI_VALUE_FLAGS",
+    "ZooGroup",
+    "app",
+    "describe_failure",
+    "expand_multi_value",
+    "failed_input_shape",
+    "main",
+    "run",
+]
 
 DEBUG_HINT = "(ZOO_DEBUG=1 shows the traceback)"
 
@@ -63,7 +73,9 @@ class ZooGroup(TyperGroup):
     ) -> Any:
         """Click's ``main``, with its usage errors (a missing argument, a value that is not a
         number, an unknown command or option) as one line, ``Error: <what> (see 'zoo CMD
-        --help')``, exit code 2, instead of click's usage block."""
+        --help')``, exit code 2, instead of click's usage block; ``--model-kwargs a=1 b=2``
+        takes every ``KEY=VALUE`` word after it (:func:`expand_multi_value`)."""
+        args = expand_multi_value(sys.argv[1:] if args is None else list(args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         exceptions = _click_exceptions()
@@ -97,6 +109,7 @@ class ZooGroup(TyperGroup):
         except ZooError as exc:
             if debug_enabled():
                 raise
+            _flag_model_kwargs(ctx, exc)
             raise _user_error(exc.for_cli(CLI_FLAGS), exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # typer's own control flow and usage errors (typer.Exit is a RuntimeError)
@@ -113,6 +126,33 @@ class ZooGroup(TyperGroup):
             if _is_oom(exc):
                 raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
             raise _user_error(f"{describe_failure(exc, _command_model(ctx))} {DEBUG_HINT}", 1) from None
+
+
+#: Options that take every ``KEY=VALUE`` word after them, as timm's ``--model-kwargs a=1 b=2``.
+MULTI_VALUE_FLAGS = ("--model-kwargs",)
+
+
+def expand_multi_value(args: list[str]) -> list[str]:
+    """``--model-kwargs a=1 b=2 --epochs 3`` as ``--model-kwargs a=1 --model-kwargs b=2 --epochs 3``
+    (click's options take one value each): the ``KEY=VALUE`` words right after such a flag's
+    value are its values too; anything else (an option, a word without ``=``, ``--``) ends them."""
+    out: list[str] = []
+    flag: str | None = None
+    after_value = False
+    for i, tok in enumerate(args):
+        if tok == "--":
+            return out + args[i:]
+        if flag is not None and after_value and "=" in tok and not tok.startswith("-"):
+            out += [flag, tok]
+            continue
+        if flag is not None and not after_value:  # the flag's own value
+            out.append(tok)
+            after_value = True
+            continue
+        joined = next((f for f in MULTI_VALUE_FLAGS if tok.startswith(f + "=")), None)  # --model-kwargs=a=1
+        flag, after_value = (tok, False) if tok in MULTI_VALUE_FLAGS else (joined, joined is not None)
+        out.append(tok)
+    return out
 
 
 def describe_failure(exc: BaseException, model: str | None = None) -> str:
@@ -165,6 +205,22 @@ def _command_model(ctx: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _flag_model_kwargs(ctx: Any, exc: ZooError) -> None:
+    """A build option that ``exc`` names (``{param}`` = ``content_loss``) is ``--model-kwargs
+    content_loss`` on a command that has that flag (:func:`zoo.tasks.model_kwargs.flag_build_option`)."""
+    info = ctx.meta.get("zoo.command")
+    if not exc.param or exc.flag is not None or not info:
+        return
+    opts = {o for p in getattr(info[1], "params", ()) for o in getattr(p, "opts", ())}
+    model = _command_model(ctx)
+    if "--model-kwargs" in opts and model:
+        from zoo.registry import load_registry
+        from zoo.tasks.model_kwargs import flag_build_option
+
+        if model in load_registry():
+            flag_build_option(exc, model)
+
+
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
@@ -178,30 +234,56 @@ def _is_oom(exc: BaseException) -> bool:
 app = typer.Typer(
     name="zoo",
     cls=ZooGroup,
-    help="A model zoo for transfer learning and generative modelling: list, bench, train, adapt, sample.",
+    help="A model zoo for transfer learning and generative modelling. What is in it: list, info, plugins, bench; "
+    "training: train, adapt, pretrain; using a run: sample, features, eval, predict, export; "
+    "demo runs the main job end to end. 'zoo COMMAND --help' says more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
-from zoo.cli import bench, catalog, demo, pretrain, sample, train  # noqa: E402
 
-app.command("list")(catalog.list_cmd)
-app.command("info")(catalog.info_cmd)
-app.command("plugins")(catalog.plugins_cmd)
-app.command("bench")(bench.bench_cmd)
-app.command("train")(train.train_cmd)
-app.command("adapt")(train.adapt_cmd)
-app.command("pretrain")(pretrain.pretrain_cmd)
-app.command("sample")(sample.sample_cmd)
-app.command("demo")(demo.demo_cmd)
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("zoo")
+        except PackageNotFoundError:  # a source tree that was never installed
+            found = "unknown (not installed)"
+        sys.stdout.write(f"zoo {found}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print zoo's version and exit."),
+) -> None:
+    """The root of the command group (its only option is ``--version``)."""
+
+
+from zoo.cli import bench, catalog, demo, pretrain, sample, train  # noqa: E402
 from zoo.cli import inspect as inspect_cmds  # noqa: E402  (features, eval, predict, export)
 
-app.command("features")(inspect_cmds.features_cmd)
-app.command("eval")(inspect_cmds.eval_cmd)
-app.command("predict")(inspect_cmds.predict_cmd)
-app.command("export")(inspect_cmds.export_cmd)
+#: Every command with its one line for 'zoo --help' (click cuts longer first sentences with '...').
+COMMANDS = (
+    ("list", catalog.list_cmd, "List the models: family, input, parameters, weights."),
+    ("info", catalog.info_cmd, "One model: build options, stages, input, weights."),
+    ("plugins", catalog.plugins_cmd, "The plugins and data sets; which failed and why."),
+    ("bench", bench.bench_cmd, "Measure size, parameters, GFLOPs, latency, memory."),
+    ("train", train.train_cmd, "Train a backbone or a GAN from random init."),
+    ("adapt", train.adapt_cmd, "Transfer learning: new head, freezing, fine-tuning."),
+    ("pretrain", pretrain.pretrain_cmd, "Unsupervised pretraining of a backbone on images."),
+    ("sample", sample.sample_cmd, "Draw images from a GAN, or translate photographs."),
+    ("features", inspect_cmds.features_cmd, "Penultimate-layer features of every image."),
+    ("eval", inspect_cmds.eval_cmd, "Top-1, top-5 and per-class accuracy of a run."),
+    ("predict", inspect_cmds.predict_cmd, "The most likely classes of each image."),
+    ("export", inspect_cmds.export_cmd, "Export a classifier run to ONNX or TorchScript."),
+    ("demo", demo.demo_cmd, "The main job end to end on real offline data."),
+)
+for _name, _fn, _line in COMMANDS:
+    app.command(_name, short_help=_line)(_fn)
 
 _plugins_added = False
 

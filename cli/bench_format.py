@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.cli.common import out_console
+from zoo.cli.common import PARAMS_COUNTED
 
 if TYPE_CHECKING:
     from zoo.tasks.bench import BenchRow
@@ -93,30 +92,50 @@ def rows_to_csv(rows: Sequence[BenchRow]) -> str:
     return buf.getvalue()
 
 
+#: Which columns a narrow terminal leaves out first (higher first; 0: never): the name and
+#: the headline figures (params, GFLOPs, median latency, throughput) always stay.
+_DROP = {
+    "top5_ref": 9,
+    "latency_p90_ms": 8,
+    "batch_size": 7,
+    "depth": 6,
+    "peak_mem_mb": 5,
+    "size_mb": 4,
+    "top1_ref": 3,
+    "status": 2,
+}
+
+
 def print_table(rows: Sequence[BenchRow]) -> None:
-    """Print rows as a rich table on stdout, then one line saying how the columns were measured."""
-    from rich.console import Console
-    from rich.table import Table
+    """Print rows as a table on stdout (:func:`zoo.cli.tables.print_table`: nothing cut; on a
+    narrow terminal whole columns are left out and named on stderr), then one line saying
+    how the columns were measured."""
+    from rich.text import Text
+
+    from zoo.cli.tables import Col, stdout_console
+    from zoo.cli.tables import print_table as print_fitted
 
     dev = rows[0].device if rows else "?"
     threads = rows[0].threads if rows else "?"
     title = f"zoo bench: {dev}, {threads} threads, latency at batch 1, throughput at the batch shown"
-    table = Table(title=title, title_justify="left")
-    for key, header in TABLE_COLUMNS:
-        table.add_column(header, justify="left" if key in ("name", "status") else "right", no_wrap=key == "name")
+    columns = [
+        Col(header, justify="left" if key in ("name", "status") else "right", drop=_DROP.get(key, 0)) for key, header in TABLE_COLUMNS
+    ]
+    table_rows = []
     for r in rows:
-        cells = [format_cell(k, getattr(r, k)) for k, _ in TABLE_COLUMNS]
+        cells: list[Any] = [format_cell(k, getattr(r, k)) for k, _ in TABLE_COLUMNS]
         if r.status != "ok":
-            cells[-1] = "[red]failed[/red]"
-        table.add_row(*cells)
-    console: Any = out_console
-    if not out_console.is_terminal:  # piped: rich would squeeze the table into 80 columns
-        console = Console(file=sys.stdout, width=200, highlight=False, soft_wrap=False)
-    console.print(table)
+            cells[-1] = Text("failed", style="red")
+        table_rows.append(cells)
+    print_fitted(columns, table_rows, title=title, show_all="--json, --csv, --markdown")
     methods = sorted({r.mem_method for r in rows if r.mem_method})
     if methods:
+        console = stdout_console()
         console.print(
-            f"peak MB: {', '.join(methods)}; size MB: fp32 weights; GFLOPs: batch 1, multiply-add = 2; "
+            f"params (M): {PARAMS_COUNTED}; size MB: their fp32 weights; depth, GFLOPs, latency, img/s, peak MB: the forward "
+            f"pass (a GAN's generator, sampling); peak MB: {', '.join(methods)}; GFLOPs: batch 1, multiply-add = 2; "
             "top-1*/top-5*: published ImageNet accuracy of the default weights ('zoo info NAME' names the source)",
+            markup=False,
             highlight=False,
+            soft_wrap=not console.is_terminal,  # a terminal wraps it at words; piped it is one line
         )

@@ -13,7 +13,17 @@ from typing import Any
 
 from zoo.errors import ZooError, warn  # noqa: F401  (re-exported for CLI modules)
 
-__all__ = ["CLI_FLAGS", "THREADS_HELP", "apply_threads", "debug_enabled", "err_console", "out_console", "print_json", "warn"]
+__all__ = [
+    "CLI_FLAGS",
+    "PARAMS_COUNTED",
+    "THREADS_HELP",
+    "apply_threads",
+    "debug_enabled",
+    "err_console",
+    "out_console",
+    "print_json",
+    "warn",
+]
 
 #: Python parameter -> CLI flag, where the flag is not ``--`` + the parameter with ``-`` for ``_``
 #: (see :meth:`zoo.errors.ZooError.for_cli`).
@@ -25,6 +35,15 @@ CLI_FLAGS: dict[str, str] = {
     "official_weights": "--weights",
 }
 
+
+#: What every parameter count of the CLI counts (``zoo list``, ``zoo info``, ``zoo bench``: one definition).
+PARAMS_COUNTED = "parameters of all the model's networks (a GAN: generator + discriminator)"
+
+#: ``--model-kwargs`` of train, adapt and pretrain (timm's name for it).
+MODEL_KWARGS_HELP = (
+    "The model's build options, KEY=VALUE ... (e.g. --model-kwargs ngf=32 projection=false): "
+    "'zoo info NAME' lists each with its type, default and meaning."
+)
 
 #: ``--threads`` of the commands that compute (train, adapt, pretrain, demo, bench).
 THREADS_HELP = (

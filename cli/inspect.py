@@ -106,8 +106,7 @@ def eval_cmd(
     if as_json:
         print_json(r)
         return
-    from rich.table import Table
-    from rich.text import Text
+    from zoo.cli.tables import Col, print_table
 
     k = r["topk"]
     scores = [f"top-1 {r['top1']:.4f}"] + ([f"top-{k} {r[f'top{k}']:.4f}"] if r[f"top{k}"] is not None else [])
@@ -115,13 +114,8 @@ def eval_cmd(
     _say(f"{r['model']} on {r['data']} ({r['split']} split, {r['images']} images): {', '.join(scores)}")
     for note in r["notes"]:
         _say(f"note: {note}")
-    table = Table(box=None, pad_edge=False)
-    table.add_column("class")
-    table.add_column("accuracy", justify="right")
-    table.add_column("images", justify="right")
-    for row in r["per_class"]:
-        table.add_row(Text(row["class"]), "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}", str(row["support"]))
-    out_console.print(table)
+    rows = [[row["class"], "-" if row["accuracy"] is None else f"{row['accuracy']:.4f}", str(row["support"])] for row in r["per_class"]]
+    print_table([Col("class"), Col("accuracy", justify="right"), Col("images", justify="right")], rows)
 
 
 def predict_cmd(

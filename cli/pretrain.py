@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
+from zoo.cli.common import MODEL_KWARGS_HELP, THREADS_HELP, apply_threads, err_console, print_json
+from zoo.cli.tables import Col, print_table
 
 __all__ = ["pretrain_cmd"]
 
@@ -17,11 +18,7 @@ def _report(summary: dict, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    rows = []
     for key, value in summary.items():
         if key == "history":
             continue
@@ -29,8 +26,8 @@ def _report(summary: dict, as_json: bool) -> None:
             value = ", ".join(f"{k}={v:.4f}" for k, v in value.items())
         elif isinstance(value, float):
             value = f"{value:.4f}"
-        table.add_row(key, str(value))
-    out_console.print(table)
+        rows.append([key, "-" if value is None else str(value)])
+    print_table([Col("key", style="bold"), Col("value", wrap=True)], rows, show_header=False)
 
 
 def pretrain_cmd(
@@ -43,6 +40,7 @@ def pretrain_cmd(
         "--data",
         help="A folder of images (class sub-folders optional), an ImageFolder, or a built-in data set: digits, faces, glyphs. Labels are not used.",
     ),
+    model_kwargs: Optional[list[str]] = typer.Option(None, "--model-kwargs", metavar="KEY=VALUE ...", help=MODEL_KWARGS_HELP),
     epochs: int = typer.Option(5, "--epochs", help="Passes over the images (greedy: per stage)."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="Output directory (default: a new runs/pretrain/NAME, NAME-2...; an earlier run is never replaced)."
@@ -66,10 +64,12 @@ def pretrain_cmd(
     OUT/metrics.jsonl; then 'zoo adapt NAME --head N --weights OUT' starts from it. Ctrl-C
     exits 130, leaving the last complete epoch in OUT/last.
     """
+    from zoo.tasks.model_kwargs import check_model_kwargs, parse_pairs
     from zoo.tasks.pretrain import pretrain
     from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
+    kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None:
         out = claim_output(None, default=Path("runs/pretrain") / name)
     summary = pretrain(
@@ -84,6 +84,7 @@ def pretrain_cmd(
         device=device,
         seed=seed,
         overwrite=overwrite,
+        model_kwargs=kwargs,
     )
     done = summary["out"]
     err_console.print(f"saved {done}/model.safetensors and {done}/model.json; next: {summary['command']}", soft_wrap=True, markup=False)

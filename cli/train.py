@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console, print_json
+from zoo.cli.common import MODEL_KWARGS_HELP, THREADS_HELP, apply_threads, err_console, print_json
+from zoo.cli.tables import Col, print_table
 
 __all__ = ["adapt_cmd", "train_cmd"]
 
@@ -15,14 +16,11 @@ _DATA_HELP = "ImageFolder directory (one sub-folder per class) or a built-in dat
 
 
 def _report(summary: dict, as_json: bool) -> None:
+    """The summary on stdout: JSON, or two columns (key, value) whose values are never cut."""
     if as_json:
         print_json(summary)
         return
-    from rich.table import Table
-
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    rows = []
     for k, v in summary.items():
         if k in ("history",):
             continue
@@ -30,8 +28,8 @@ def _report(summary: dict, as_json: bool) -> None:
             v = f"{v:.4f}"
         elif isinstance(v, list) and len(v) > 12:
             v = f"{len(v)} items"
-        table.add_row(k, str(v))
-    out_console.print(table)
+        rows.append([k, "-" if v is None else str(v)])
+    print_table([Col("key", style="bold"), Col("value", wrap=True)], rows, show_header=False)
 
 
 _OVERWRITE_HELP = "Replace the earlier run in --out (its files go once the new run has a complete epoch)."
@@ -55,10 +53,18 @@ def train_cmd(
     channels_last: bool = typer.Option(False, "--channels-last", help="Train in the NHWC memory format (often faster on GPUs)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (data split, init, shuffling; default 0)."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this many minutes of training."),
+    model_kwargs: Optional[list[str]] = typer.Option(None, "--model-kwargs", metavar="KEY=VALUE ...", help=MODEL_KWARGS_HELP),
     attrs: Optional[str] = typer.Option(
         None,
         "--attrs",
         help="CelebA attributes to train on with --data celeba:DIR (stargan), e.g. Black_Hair,Blond_Hair,Brown_Hair,Male,Young.",
+    ),
+    val_fraction: Optional[float] = typer.Option(
+        None,
+        "--val-fraction",
+        metavar="F",
+        help="Share of each class held out, in [0, 1): default 0.2 for a backbone (its validation accuracy), "
+        "0 for a GAN (it trains on every image). A folder with train/ and val/ keeps its own split.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help=_OVERWRITE_HELP),
     resume: Optional[Path] = typer.Option(None, "--resume", help=_RESUME_HELP),
@@ -73,9 +79,11 @@ def train_cmd(
     how to resume.
     """
     from zoo import tasks
+    from zoo.tasks.model_kwargs import check_model_kwargs, parse_pairs
     from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
+    kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None and resume is None:
         out = claim_output(None, default=Path("runs/train") / name)
     summary = tasks.train(
@@ -93,6 +101,8 @@ def train_cmd(
         max_minutes=max_minutes,
         progress=True,
         build_options={"attrs": [a.strip() for a in attrs.split(",") if a.strip()]} if attrs else None,
+        model_kwargs=kwargs,
+        val_fraction=val_fraction,
         overwrite=overwrite,
         resume=resume,
     )
@@ -132,6 +142,7 @@ def adapt_cmd(
         "(the default: published weights if available, else random init).",
     ),
     data: Optional[str] = typer.Option(None, "--data", help=_DATA_HELP + " Without it, only build, freeze and save."),
+    model_kwargs: Optional[list[str]] = typer.Option(None, "--model-kwargs", metavar="KEY=VALUE ...", help=MODEL_KWARGS_HELP),
     shots: Optional[int] = typer.Option(None, "--shots", help="Labelled images per class to fine-tune on (few-shot); default all."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Fine-tuning passes (default 10)."),
     out: Optional[Path] = typer.Option(
@@ -158,9 +169,11 @@ def adapt_cmd(
     Writes OUT as 'zoo train' does (with OUT/last and OUT/best when it fine-tunes).
     """
     from zoo import tasks
+    from zoo.tasks.model_kwargs import check_model_kwargs, parse_pairs
     from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
+    kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None and resume is None:
         out = claim_output(None, default=Path("runs/adapt") / name)
     summary = tasks.adapt(
@@ -186,6 +199,7 @@ def adapt_cmd(
         seed=seed,
         overwrite=overwrite,
         resume=resume,
+        model_kwargs=kwargs,
     )
     done = summary["out"]
     err_console.print(f"saved {done}/model.safetensors and {done}/model.json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import BuildOption, backbone_hooks, options_hook
 
 #: ``...denselayerN.norm.1.weight`` (torchvision's files before PyTorch 0.4) -> ``...denselayerN.norm1.weight``.
 OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
@@ -33,4 +33,8 @@ def _stages(model):
     return stages_from_children(model, root="features")
 
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages, state_dict_hook=rename_old_keys)
+#: torchvision's DenseNet takes drop_rate (dropout after each dense layer).
+DECLARED = [BuildOption("drop_rate", "float", 0.0, "dropout rate after each dense layer (torchvision's drop_rate)", minimum=0, maximum=1)]
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages, state_dict_hook=rename_old_keys, declared=DECLARED)
+zoo_model_options = options_hook(__name__, DECLARED)

@@ -10,6 +10,10 @@ Source: timm ``models/inception_v3.py``, ``models/inception_resnet_v2.py`` (Apac
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import backbone_hooks, options_hook, timm_drop_options
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__)
+#: timm's Inception-v3 and Inception-ResNet-v2 take drop_rate (dropout before the classifier).
+DECLARED = timm_drop_options()
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, declared=DECLARED)
+zoo_model_options = options_hook(__name__, DECLARED)

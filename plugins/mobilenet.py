@@ -10,7 +10,7 @@ torchvision ``models/mobilenetv2.py``, ``models/mobilenetv3.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import BuildOption, backbone_hooks, options_hook, timm_drop_options
 
 
 def _stages(model):
@@ -36,4 +36,12 @@ def _stages(model):
     return stages
 
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)
+def _declared(spec):
+    """timm's MobileNet v1 takes drop_rate and drop_path_rate; torchvision's v2/v3 dropout."""
+    if spec.arch.startswith("timm:"):
+        return timm_drop_options(drop_path=True)
+    return [BuildOption("dropout", "float", 0.2, "dropout rate before the classifier (torchvision's default 0.2)", minimum=0, maximum=1)]
+
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages, declared=_declared)
+zoo_model_options = options_hook(__name__, _declared)

@@ -10,7 +10,7 @@ Stages are the cells' own names: ``conv0 cell_stem_0 cell_stem_1 cell_0 ... redu
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import backbone_hooks, options_hook, timm_drop_options
 
 
 def _factories():
@@ -19,4 +19,8 @@ def _factories():
     return {"nasnetamobile": NASNetAMobile}
 
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__, factories=_factories)
+#: timm's NASNetALarge and zoo's NASNetAMobile take drop_rate (dropout before the classifier).
+DECLARED = timm_drop_options()
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, factories=_factories, declared=DECLARED)
+zoo_model_options = options_hook(__name__, DECLARED)

@@ -11,7 +11,7 @@ Sources: arXiv:1512.03385, arXiv:1603.05027, arXiv:1611.05431; torchvision
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import BuildOption, backbone_hooks, options_hook, timm_drop_options
 
 
 def _stages(model):
@@ -30,4 +30,19 @@ def _stages(model):
     return stages
 
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)
+def _declared(spec):
+    """torchvision's ResNet/ResNeXt take zero_init_residual; timm's ResNetV2 drop_rate and drop_path_rate."""
+    if spec.arch.startswith("timm:"):
+        return timm_drop_options(drop_path=True)
+    return [
+        BuildOption(
+            "zero_init_residual",
+            "bool",
+            False,
+            "start each residual block as the identity, its last BatchNorm weight zeroed (Goyal et al. 2017; torchvision's option)",
+        )
+    ]
+
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages, declared=_declared)
+zoo_model_options = options_hook(__name__, _declared)

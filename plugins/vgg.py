@@ -7,7 +7,7 @@ Source: torchvision ``models/vgg.py`` (BSD-3).
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import BuildOption, backbone_hooks, options_hook
 
 
 def _stages(model):
@@ -28,4 +28,10 @@ def _stages(model):
     return stages
 
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages)
+#: torchvision's VGG takes dropout (of its two hidden fully-connected layers).
+DECLARED = [
+    BuildOption("dropout", "float", 0.5, "dropout rate of the two hidden fully-connected layers (0.5 in the paper)", minimum=0, maximum=1)
+]
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, stages=_stages, declared=DECLARED)
+zoo_model_options = options_hook(__name__, DECLARED)

@@ -7,6 +7,10 @@ Source: timm ``models/xception.py`` (Apache-2.0), ported from Cadene's pretraine
 
 from __future__ import annotations
 
-from zoo.pluginkit import backbone_hooks
+from zoo.pluginkit import backbone_hooks, options_hook, timm_drop_options
 
-zoo_model_specs, zoo_build_model = backbone_hooks(__name__)
+#: timm's Xception takes drop_rate (dropout before the classifier).
+DECLARED = timm_drop_options()
+
+zoo_model_specs, zoo_build_model = backbone_hooks(__name__, declared=DECLARED)
+zoo_model_options = options_hook(__name__, DECLARED)

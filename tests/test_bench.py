@@ -384,7 +384,7 @@ def test_cli_json_csv_markdown_table(fake_registry):
     assert row.startswith("| tiny | - | - | 0.00 | 0.0 | 2 | ") and row.endswith(" | 8 | 0.6 | ok |")
     res = _invoke("tiny", "--budget", "0.05")
     assert res.exit_code == 0, res.output
-    assert "zoo bench: cpu" in res.stdout and "│ tiny " in res.stdout and "GFLOPs" in res.stdout and "peak MB: tensor-peak" in res.stdout
+    assert "zoo bench: cpu" in res.stdout and "\ntiny " in res.stdout and "GFLOPs" in res.stdout and "peak MB: tensor-peak" in res.stdout
 
 
 def test_cli_bare_word_benches_both_vggs(monkeypatch):
@@ -438,3 +438,20 @@ def test_cli_registry_resnet18():
 def test_cli_modules_do_not_import_torch():
     code = "import sys, zoo.cli.bench, zoo.cli.bench_format; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_one_parameter_count_everywhere():
+    """``zoo list``, ``zoo info`` and ``zoo bench`` count the same parameters: all of the model's
+    networks (a GAN's generator + discriminator), the registry's ``num_params`` (issue 18)."""
+    from zoo.cli.app import app
+    from zoo.registry import get_spec
+
+    listed = json.loads(CliRunner().invoke(app, ["list", "dcgan", "--json"]).stdout)[0]["params"]
+    info = json.loads(CliRunner().invoke(app, ["info", "dcgan", "--json"]).stdout)
+    res = _invoke("dcgan", "--json", "--budget", "0.05", "--batch-size", "2")
+    assert res.exit_code == 0, res.output
+    benched = json.loads(res.stdout)[0]["params"]
+    assert listed == benched == info["num_params"] == get_spec("dcgan").num_params
+    assert "generator + discriminator" in info["params_counted"]
+    text = CliRunner().invoke(app, ["list", "dcgan"]).stdout
+    assert f"{listed / 1e6:.2f}M" in text.split() and "generator + discriminator" in text

@@ -108,7 +108,8 @@ def test_gradual_resumes_bit_exact(tmp_path, monkeypatch):
     from zoo import tasks
 
     ref = tasks.adapt("tiny", strategy="gradual", epochs=3, lr=0.05, out=tmp_path / "ref", **COMMON)
-    assert ref["strategy"] == "gradual" and ref["frozen_until"] == "body"
+    # the summary says where the unfreezing began and where it ended (what model.json records)
+    assert ref["strategy"] == "gradual" and ref["frozen_until_at_start"] == "body" and ref["frozen_until"] is None
     with monkeypatch.context() as m:
         interrupt_at(m, 9 + 3)  # 9 iterations per epoch: epoch 2, step 4
         with pytest.raises(KeyboardInterrupt):

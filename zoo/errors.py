@@ -24,23 +24,29 @@ class ZooError(Exception):
     ``str(err)`` then reads ``num_classes must be at least 1, got 0`` (what a Python caller
     passed), and :meth:`for_cli` ``--head must be at least 1, got 0`` (what a CLI user typed).
 
+    A parameter that the command line sets otherwise gives its own ``flag``: a model's build
+    option ``ngf`` is ``--model-kwargs ngf`` there.
+
     Attributes:
         exit_code: the process exit code the CLI uses (1 for runtime errors, 2 for usage).
         param: the Python parameter the message is about, or ``None``.
+        flag: what the CLI writes for ``{param}``, or ``None`` (then :meth:`for_cli` decides).
     """
 
-    def __init__(self, message: str, *, exit_code: int = 1, param: str | None = None) -> None:
+    def __init__(self, message: str, *, exit_code: int = 1, param: str | None = None, flag: str | None = None) -> None:
         self.template = message
         self.param = param
+        self.flag = flag
         super().__init__(message.replace("{param}", param) if param else message)
         self.exit_code = exit_code
 
     def for_cli(self, flags: dict[str, str] | None = None) -> str:
-        """The message with ``{param}`` replaced by the CLI flag: ``flags[param]`` when given,
-        else ``--`` plus the parameter with ``_`` as ``-`` (``batch_size`` -> ``--batch-size``)."""
+        """The message with ``{param}`` replaced by the CLI flag: :attr:`flag` when set, else
+        ``flags[param]`` when given, else ``--`` plus the parameter with ``_`` as ``-``
+        (``batch_size`` -> ``--batch-size``)."""
         if not self.param:
             return str(self)
-        flag = (flags or {}).get(self.param) or "--" + self.param.replace("_", "-")
+        flag = self.flag or (flags or {}).get(self.param) or "--" + self.param.replace("_", "-")
         return self.template.replace("{param}", flag)
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "path_value",
     "pick",
     "positive_int",
+    "timm_drop_options",
 ]
 
 
@@ -91,6 +92,7 @@ def backbone_hooks(
     specs: Callable[[], list[Any]] | None = None,
     factories: Callable[[], dict[str, Callable[..., Any]]] | None = None,
     state_dict_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    declared: Sequence[BuildOption] | Callable[[Any], Sequence[BuildOption]] | None = None,
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """Return ``(zoo_model_specs, zoo_build_model)`` hook implementations for a backbone family.
 
@@ -104,6 +106,11 @@ def backbone_hooks(
         state_dict_hook: renames the keys of weight files saved by older releases of the
             family's code to the model's (``{name: tensor} -> {name: tensor}``); applied
             whenever weights are loaded into one of its models.
+        declared: the family's build options, or ``declared(spec)`` giving them per model:
+            keywords of the architecture's constructor (timm's ``drop_rate``, torchvision's
+            ``dropout``); a build passes the ones given (not ``None``), each checked by
+            :func:`option_value`, to the constructor. Declare the same ones to ``zoo info``
+            and ``--model-kwargs`` with ``zoo_model_options = options_hook(plugin, declared)``.
 
     The build goes through :func:`zoo.models.backbones.build_backbone` (timm / torchvision / own code).
     """
@@ -118,9 +125,33 @@ def backbone_hooks(
         from zoo.models.backbones import build_backbone, stages_from_children
 
         own = factories() if factories is not None and spec.arch.startswith("zoo:") else None
-        return build_backbone(spec, options, stages or stages_from_children, factories=own, state_dict_hook=state_dict_hook)
+        wanted = (declared(spec) if callable(declared) else declared) or ()
+        arch_kwargs = {o.name: option_value(spec.name, o, options[o.name]) for o in wanted if options.get(o.name) is not None}
+        return build_backbone(
+            spec, options, stages or stages_from_children, factories=own, state_dict_hook=state_dict_hook, arch_kwargs=arch_kwargs
+        )
 
     return zoo_model_specs, zoo_build_model
+
+
+def timm_drop_options(*, drop_path: bool = False) -> list[BuildOption]:
+    """timm's regularisation keywords as build options: ``drop_rate`` (dropout before the
+    classifier) and, for architectures with residual blocks that accept it, ``drop_path_rate``
+    (stochastic depth). Both default to 0.0, timm's default."""
+    options = [BuildOption("drop_rate", "float", 0.0, "dropout rate before the classifier (timm's drop_rate)", minimum=0, maximum=1)]
+    if drop_path:
+        options.append(
+            BuildOption(
+                "drop_path_rate",
+                "float",
+                0.0,
+                "stochastic depth: the chance a residual block is skipped in training, rising to this in the "
+                "last block (timm's drop_path_rate; Huang et al. 2016)",
+                minimum=0,
+                maximum=1,
+            )
+        )
+    return options
 
 
 def _import_adapter(path: str, plugin: str) -> Any:
@@ -260,6 +291,10 @@ def option_value(model: str, option: BuildOption, value: Any) -> Any:
     """
     if value is None:
         return option.default
+    if option.maximum is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value > option.maximum:
+        raise ZooError(
+            f"{model} {{param}} must be at most {option.maximum:g} ({option.help}), got {value!r}", param=option.name, exit_code=2
+        )
     bound = f" >= {option.minimum:g}" if option.minimum is not None else ""
     ok = True
     if option.type == "int":

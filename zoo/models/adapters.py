@@ -140,6 +140,8 @@ class BackboneAdapter:
         self.head = head
         self.frozen_until: str | None = None
         self.num_classes = _out_features(self._head_module())
+        #: the family's build options the network was made with (``--model-kwargs``; ``drop_rate``...)
+        self.build_options: dict[str, Any] = {}
         #: transfer-learning settings (:mod:`zoo.models.transfer`), set by ``zoo adapt``
         self.strategy = "full"
         self.bn = "frozen"
@@ -412,5 +414,6 @@ class BackboneAdapter:
         return {"val_loss": totals.get("loss_sum", 0.0) / n, "val_accuracy": totals.get("correct", 0.0) / n}
 
     def config(self) -> dict[str, Any]:
-        """What the JSON sidecar records to rebuild this model."""
-        return {"num_classes": self.num_classes, "frozen_until": self.frozen_until}
+        """What the JSON sidecar records to rebuild this model: ``num_classes``, ``frozen_until``
+        and the build options it was made with (:attr:`build_options`)."""
+        return {"num_classes": self.num_classes, "frozen_until": self.frozen_until, **self.build_options}

@@ -306,6 +306,7 @@ class BuildOption:
         from_data: set by zoo itself from other flags or the data (``image_size`` from
             ``--img-size``, ``channels`` and ``class_names`` from ``--data``), so not a
             ``--model-kwargs`` key.
+        maximum: the largest valid ``int``/``float`` (``None``: no bound; a dropout rate's is 1).
     """
 
     name: str
@@ -315,6 +316,7 @@ class BuildOption:
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     from_data: bool = False
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if self.type not in OPTION_TYPES:

@@ -82,7 +82,8 @@ def fit(
         resume: a trainer state to continue from (:meth:`Trainer.state_dict`).
 
     Returns:
-        :meth:`Trainer.fit`'s metrics, with ``train_images`` and ``val_images`` (0 for GANs).
+        :meth:`Trainer.fit`'s metrics, with ``train_images`` (the images trained on) and
+        ``val_images`` (the held-out ones: a backbone's validation split; a GAN's are not used).
 
     Raises:
         ZooError: as :func:`zoo.data.make_loaders` and :class:`~zoo.training.trainer.Trainer`.
@@ -115,7 +116,7 @@ def fit(
     )
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
     result["train_images"] = len(train_loader.dataset)
-    result["val_images"] = len(val_loader.dataset) if adapter.kind == "backbone" else 0
+    result["val_images"] = len(val_loader.dataset)  # a GAN's are held out, not trained on
     return result
 
 
@@ -169,10 +170,13 @@ def preprocessing(adapter: Adapter, img_size: int, source: Any) -> dict[str, Any
     }
 
 
-def run_summary(adapter: Adapter, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int) -> dict[str, Any]:
+def run_summary(
+    adapter: Adapter, source: Any, result: dict[str, Any], *, weights_init: str, img_size: int, model_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The summary a job returns and prints: ``model``, ``kind``, ``data``, ``classes``,
-    ``img_size``, ``weights`` (where the weights came from), then :func:`fit`'s ``result``
-    (metrics, ``seconds``, ``steps``...) and its ``history`` last."""
+    ``img_size``, ``weights`` (where the weights came from), ``model_kwargs`` (the build options
+    given, when any), then :func:`fit`'s ``result`` (metrics, ``seconds``, ``steps``...) and its
+    ``history`` last."""
     out = {
         "model": adapter.spec.name,
         "kind": adapter.spec.kind,
@@ -181,6 +185,8 @@ def run_summary(adapter: Adapter, source: Any, result: dict[str, Any], *, weight
         "img_size": img_size,
         "weights": weights_init,
     }
+    if model_kwargs:
+        out["model_kwargs"] = dict(model_kwargs)
     out.update({k: v for k, v in result.items() if k != "history"})
     out["history"] = result.get("history", [])
     return out
@@ -188,13 +194,14 @@ def run_summary(adapter: Adapter, source: Any, result: dict[str, Any], *, weight
 
 def run_meta(adapter: Adapter, source: Any, img_size: int, opts: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     """The sidecar's metadata (``model.json``) for ``summary``: class names, preprocessing,
-    training set-up, metrics (the last epoch's, with the history)."""
+    training set-up, the build options given (``model_kwargs``), metrics (the last epoch's, with the history)."""
     history = summary.get("history") or []
     metrics = {**(history[-1] if history else {}), **{k: v for k, v in summary.items() if k not in ("classes", "out")}}
     meta = {
         "class_names": source.classes if source else None,
         "preprocessing": preprocessing(adapter, img_size, source),
         "training": {"data": source.name if source else None, "epochs": opts["epochs"], "seed": opts["seed"]},
+        "model_kwargs": dict(opts.get("model_kwargs") or {}),
         "metrics": metrics,
     }
     if adapter.kind == "gan":

@@ -9,6 +9,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.tasks._common import build_adapter, check_classes, check_shots, default_img_size, fit, run_meta, run_summary
+from zoo.tasks.model_kwargs import check_model_kwargs
 
 __all__ = ["adapt"]
 
@@ -28,6 +29,7 @@ _ADAPT_DEFAULTS = {
     "lr": None,
     "amp": None,
     "seed": 0,
+    "model_kwargs": {},
 }
 
 
@@ -56,6 +58,7 @@ def adapt(
     progress: bool = True,
     overwrite: bool = False,
     resume: str | Path | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Transfer learning: load weights, replace the head, freeze stages by a strategy, fine-tune.
 
@@ -71,14 +74,17 @@ def adapt(
     per class from its training split; defaults: 10 epochs, batch 32, seed 0), saving
     ``out/last`` and ``out/best`` every epoch; save to ``out``. ``overwrite``, ``resume``, ``device``,
     ``amp`` and ``channels_last`` as :func:`train` (a resumed run loads its own weights, not ``weights``).
+    ``model_kwargs``: the model's declared build options (``--model-kwargs``), as :func:`train`.
 
     A GAN (``freeze_d`` given, ``num_classes`` not) is fine-tuned from the ``zoo train`` run
     ``weights`` with its discriminator's lower ``freeze_d`` layers frozen (FreezeD,
     :func:`zoo.tasks.gan_transfer.adapt_gan`).
 
     Returns:
-        ``model``, ``weights`` (what was loaded), ``trainable_params``, ``frozen_params``,
-        ``frozen_until``, and when it trained ``val_accuracy`` (0..1 on the held-out split),
+        ``model``, ``weights`` (what was loaded), ``trainable_params``, ``frozen_params`` and
+        ``frozen_until`` as the model ends (``gradual`` unfreezes during training; it adds
+        ``frozen_until_at_start``), and when it trained ``shots`` (an int, or ``"all"``),
+        ``val_accuracy`` (0..1 on the held-out split),
         ``train_images``, ``seconds``.
 
     Raises:
@@ -98,6 +104,7 @@ def adapt(
     from zoo.utils.seeding import seed_everything
 
     spec = get_spec(name)
+    kwargs = check_model_kwargs(name, model_kwargs) or None  # before anything is built or written
     if spec.kind == "gan":
         if num_classes is not None:
             raise ZooError(
@@ -110,6 +117,7 @@ def adapt(
         return adapt_gan(
             name, weights=weights, freeze_d=freeze_d, data=data, shots=shots, epochs=epochs, out=out, img_size=img_size,
             batch_size=batch_size, lr=lr, device=device, amp=amp, seed=seed, progress=progress, overwrite=overwrite, resume=resume,
+            model_kwargs=kwargs,
         )  # fmt: skip
     if freeze_d is not None:
         raise ZooError(
@@ -123,7 +131,7 @@ def adapt(
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
     given.update(strategy=strategy, bn=bn, lr_decay=lr_decay, augment=augment)
-    given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes)
+    given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes, model_kwargs=kwargs)
     opts = resolve_options(given, {**_ADAPT_DEFAULTS, "num_classes": None}, run.saved, run=resume, free=("amp",))
     strategy_, first_frozen = check_strategy(opts["strategy"], opts["freeze_until"], list(spec.stages), name)
     check_lr_decay(opts["lr_decay"])
@@ -150,7 +158,7 @@ def adapt(
             )
     size = opts["img_size"] = default_img_size(spec, source, opts["img_size"])
     seed_everything(opts["seed"])
-    adapter = build_adapter(name)
+    adapter = build_adapter(name, **opts["model_kwargs"])
     # a resumed run loads its own weights below; what it started from is in its options
     loaded = run.saved.get("weights_loaded", opts["weights"]) if run.saved else load_weights(adapter, opts["weights"])
     adapter.reset_head(num_classes)
@@ -187,8 +195,12 @@ def adapt(
             channels_last=channels_last,
             **fit_args,
         )
-        summary.update(run_summary(adapter, source, result, weights_init=loaded, img_size=size))
-        summary["shots"] = opts["shots"]
+        summary.update(run_summary(adapter, source, result, weights_init=loaded, img_size=size, model_kwargs=opts["model_kwargs"]))
+        summary["shots"] = opts["shots"] if opts["shots"] is not None else "all"
+        if strategy_ == "gradual":  # where the unfreezing ended (model.json's frozen_until), and where it began
+            summary["frozen_until_at_start"] = first_frozen
+        summary["frozen_until"] = adapter.frozen_until
+        summary["trainable_params"], summary["frozen_params"] = adapter.param_counts()
     elif run.resume_dir is not None:
         raise ZooError(f"{{param}} {resume}: the run has no data to train on; nothing to resume", param="resume", exit_code=2)
     run.finish(adapter, summary, run_meta(adapter, source, size, {**opts, "epochs": opts["epochs"] if source else 0}, summary), checkpoints)

@@ -38,8 +38,10 @@ class BenchRow:
         kind: ``"backbone"`` or ``"gan"``.
         top1_ref, top5_ref: published ImageNet top-1 / top-5 (%) of the default weights
             (``registry.toml``, which names the source); ``None`` without weights.
-        params: parameters of the benched module (a GAN's generator).
-        size_mb: MB of fp32 weights (parameters + buffers), torchvision's ``_file_size``.
+        params: parameters of all the model's networks (a GAN's generator + discriminator),
+            as ``zoo list`` and the registry's ``num_params`` count them.
+        size_mb: MB of their fp32 weights (parameters + buffers), torchvision's ``_file_size``.
+            The other figures are of the forward pass that is timed (a GAN's generator).
         depth: weight layers on the longest input-to-output path (:func:`zoo.measure.model_depth`).
         gflops: GFLOPs of one forward at batch 1 (per image / sample); ``gmacs`` is half of it.
         latency_ms, latency_p90_ms, latency_mean_ms: median, 90th percentile and mean ms of
@@ -265,8 +267,10 @@ def _build(
             return (torch.randn(n, c, h, w, generator=g).to(dev),)
 
     model.eval()
-    row.params = count_params(model)
-    row.size_mb = size_mb(model)
+    whole = getattr(adapter, "model", None)  # every network (a GAN's G + D), as the registry's num_params
+    whole = model if whole is None else whole
+    row.params = count_params(whole)
+    row.size_mb = size_mb(whole)
     model.to(dev)
     return model, make_inputs
 

@@ -8,11 +8,26 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.tasks._common import build_adapter, check_classes, default_img_size, fit, run_meta, run_summary
+from zoo.tasks.model_kwargs import check_model_kwargs
 
 __all__ = ["train"]
 
 
-_TRAIN_DEFAULTS = {"data": None, "epochs": 5, "img_size": None, "batch_size": 64, "lr": None, "amp": None, "seed": 0, "build_options": {}}
+_TRAIN_DEFAULTS = {
+    "data": None,
+    "epochs": 5,
+    "img_size": None,
+    "batch_size": 64,
+    "lr": None,
+    "amp": None,
+    "seed": 0,
+    "build_options": {},
+    "model_kwargs": {},
+    "val_fraction": None,
+}
+
+#: The held-out share when none is asked for: a backbone's validation split; a GAN uses every image.
+VAL_FRACTION = {"backbone": 0.2, "gan": 0.0}
 
 
 def train(
@@ -32,6 +47,8 @@ def train(
     max_minutes: float | None = None,
     progress: bool = True,
     build_options: dict[str, Any] | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    val_fraction: float | None = None,
     overwrite: bool = False,
     resume: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -55,6 +72,12 @@ def train(
             (defaults: 64 images, the adapter's rate, fp32, seed 0).
         build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...);
             ``attrs`` (a list of names) selects the attributes of ``celeba:DIR`` data (StarGAN).
+        val_fraction: the share of each class held out (``[0, 1)``); default 0.2 for a backbone
+            (its validation accuracy; it must be above 0), 0 for a GAN (every image trains;
+            a held-out share is only counted in ``val_images``). A folder with ``train/`` and
+            ``val/`` keeps its own split.
+        model_kwargs: the model's declared build options (``--model-kwargs``; ``zoo info NAME``
+            lists them), checked and typed by :func:`zoo.tasks.model_kwargs.check_model_kwargs`.
         overwrite: replace the earlier run in ``out`` (else that is an error).
         resume: a run directory to continue from its ``last`` checkpoint (``out`` defaults to it);
             ``None`` arguments take the run's values.
@@ -78,9 +101,17 @@ def train(
     from zoo.utils.seeding import seed_everything
 
     spec = get_spec(name)
+    kwargs = check_model_kwargs(name, model_kwargs) or None  # before anything is built or written
     run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
-    opts = resolve_options({**given, "build_options": build_options}, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    given.update(build_options=build_options, model_kwargs=kwargs, val_fraction=val_fraction)
+    opts = resolve_options(given, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    if opts["val_fraction"] is None:  # runs from before --val-fraction held out 20% whatever their kind
+        opts["val_fraction"] = 0.2 if run.saved is not None else VAL_FRACTION[spec.kind]
+    if spec.kind == "backbone" and opts["val_fraction"] == 0:
+        raise ZooError(
+            "{param} must be above 0 for a backbone: its validation accuracy needs held-out images", param="val_fraction", exit_code=2
+        )
     if opts["data"] is None:
         raise ZooError("{param} is required: an ImageFolder directory or a built-in data set such as digits", param="data", exit_code=2)
     check_training_args(
@@ -93,7 +124,11 @@ def train(
         max_minutes=max_minutes,
     )
     source = resolve_data(
-        opts["data"], seed=opts["seed"], attrs=opts["build_options"].get("attrs"), min_classes=2 if spec.kind == "backbone" else 1
+        opts["data"],
+        seed=opts["seed"],
+        val_fraction=opts["val_fraction"],
+        attrs=opts["build_options"].get("attrs"),
+        min_classes=2 if spec.kind == "backbone" else 1,
     )
     if spec.kind == "backbone":
         check_classes(source, opts["data"])
@@ -106,7 +141,7 @@ def train(
         opts["epochs"] = -(-steps // max(1, iters))
     size = opts["img_size"] = default_img_size(spec, source, opts["img_size"])
     seed_everything(opts["seed"])
-    options = dict(opts["build_options"])
+    options = {**opts["build_options"], **opts["model_kwargs"]}
     options.update(getattr(source, "build_options", {}))  # celeba:DIR: StarGAN's attribute mode and names
     if spec.kind == "backbone":
         options["num_classes"] = len(source.classes)
@@ -140,6 +175,6 @@ def train(
         channels_last=channels_last,
         **fit_args,
     )
-    summary = run_summary(adapter, source, result, weights_init="random", img_size=size)
+    summary = run_summary(adapter, source, result, weights_init="random", img_size=size, model_kwargs=opts["model_kwargs"])
     run.finish(adapter, summary, run_meta(adapter, source, size, opts, summary), checkpoints)
     return summary

@@ -119,6 +119,8 @@ _DEFAULTS = {
     "lr": None,
     "amp": None,
     "seed": 0,
+    "model_kwargs": {},
+    "val_fraction": None,
 }
 
 
@@ -140,13 +142,16 @@ def adapt_gan(
     progress: bool = True,
     overwrite: bool = False,
     resume: str | Path | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune GAN ``name`` from the ``zoo train`` run ``weights`` on ``data`` (``shots`` images per class), FreezeD.
 
-    The model is rebuilt from the source run's sidecar (its size, widths, latent), with the
+    Every image of ``data`` trains (no held-out split). The model is rebuilt from the source run's sidecar (its size, widths, latent), with the
     target data's class names for class-conditional families (the number of classes must
     match: the class embedding is kept, re-labelled by position). Checkpoints, ``--out`` and
     ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32, seed 0.
+    ``model_kwargs`` (checked by :func:`zoo.tasks.model_kwargs.check_model_kwargs`) override
+    the source run's build options (a loss weight, say; a width that differs fails to load).
 
     Returns:
         ``model``, ``weights``, ``freeze_d``, ``d_trainable_params``, ``d_frozen_params``,
@@ -159,8 +164,9 @@ def adapt_gan(
     from zoo.data import resolve_data
     from zoo.io.checkpoint import read_checkpoint
     from zoo.io.state_dict import load_into
-    from zoo.registry import build, get_spec
-    from zoo.tasks._common import check_shots, default_img_size, fit, run_meta, run_summary
+    from zoo.registry import get_spec
+    from zoo.tasks._common import build_adapter, check_shots, default_img_size, fit, run_meta, run_summary
+    from zoo.tasks.model_kwargs import check_model_kwargs
     from zoo.training.distributed import rank_zero_run
     from zoo.training.runs import Run, resolve_options
     from zoo.training.trainer import check_training_args
@@ -169,8 +175,10 @@ def adapt_gan(
     spec = get_spec(name)
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))
     given = {"weights": weights, "freeze_d": freeze_d, "data": data, "shots": shots, "epochs": epochs, "img_size": img_size}
-    given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed)
+    given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed, model_kwargs=check_model_kwargs(name, model_kwargs) or None)
     opts = resolve_options(given, _DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    if opts["val_fraction"] is None:  # every image trains; runs from before held out 20%
+        opts["val_fraction"] = 0.2 if run.saved is not None else 0.0
     if opts["weights"] is None or str(opts["weights"]).lower() in ("none", "auto", "random"):
         raise ZooError(
             f"{{param}} must be a 'zoo train {name}' run to fine-tune from (FreezeD adapts a trained GAN); "
@@ -188,8 +196,8 @@ def adapt_gan(
     state, meta = read_checkpoint(opts["weights"])
     if meta.get("model") not in (None, name):
         raise ZooError(f"{{param}} {opts['weights']} is a run of {meta['model']}, not {name}", param="weights", exit_code=2)
-    options = dict(meta.get("config") or {})
-    source = resolve_data(opts["data"], seed=opts["seed"], min_classes=1)  # a GAN: one folder of images is data
+    options = {**(meta.get("config") or {}), **opts["model_kwargs"]}
+    source = resolve_data(opts["data"], seed=opts["seed"], val_fraction=opts["val_fraction"], min_classes=1)  # one folder is data
     check_shots(source, opts["shots"], opts["seed"])
     if "class_names" in options:
         if len(options["class_names"]) != len(source.classes):
@@ -204,7 +212,7 @@ def adapt_gan(
     if options.get("image_size", size) != size:
         raise ZooError(f"{{param}} {size} differs from the source run's {options['image_size']}", param="img_size", exit_code=2)
     seed_everything(opts["seed"])
-    adapter = build(name, **options)
+    adapter = build_adapter(name, **options)
     load_into(adapter, state, source=str(opts["weights"]))
     d_trainable, d_frozen = freeze_discriminator(adapter, int(opts["freeze_d"]))
     restored = run.restore(adapter)
@@ -239,7 +247,7 @@ def adapt_gan(
         resume=restored,
         **fit_args,
     )
-    summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size))
-    summary.update(freeze_d=opts["freeze_d"], shots=opts["shots"])
+    summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size, model_kwargs=opts["model_kwargs"]))
+    summary.update(freeze_d=opts["freeze_d"], shots=opts["shots"] if opts["shots"] is not None else "all")
     run.finish(adapter, summary, run_meta(adapter, source, size, opts, summary), checkpoints)
     return summary

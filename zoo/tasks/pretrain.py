@@ -308,6 +308,7 @@ def pretrain(
     seed: int = 0,
     progress: bool = True,
     overwrite: bool = False,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pretrain backbone ``name`` on the images of ``data`` without their labels; save it to ``out``.
 
@@ -322,6 +323,8 @@ def pretrain(
         img_size, batch_size, lr, device, seed, progress: as :func:`zoo.tasks.train`
             (defaults: 32 px for built-in data, the model's size for folders, 32 images,
             AdamW 1e-3 with cosine decay, CPU, seed 0).
+        model_kwargs: the backbone's declared build options (``--model-kwargs``), as
+            :func:`zoo.tasks.train`.
 
     Returns:
         ``model, method, data, epochs, img_size, train_images``; ``loss`` (the last epoch's
@@ -339,8 +342,9 @@ def pretrain(
 
     from zoo.data import make_loaders
     from zoo.io.official import check_choice
-    from zoo.registry import build, get_spec
-    from zoo.tasks._common import default_img_size, preprocessing
+    from zoo.registry import get_spec
+    from zoo.tasks._common import build_adapter, default_img_size, preprocessing
+    from zoo.tasks.model_kwargs import check_model_kwargs
     from zoo.training.runs import Run
     from zoo.training.trainer import Trainer, check_training_args
     from zoo.utils.dist import context
@@ -353,6 +357,7 @@ def pretrain(
     spec = get_spec(name)
     if spec.kind != "backbone":
         raise ZooError(f"zoo pretrain works on backbones; {name} is a {spec.kind}. Use 'zoo train {name}' instead", exit_code=2)
+    kwargs = check_model_kwargs(name, model_kwargs)
     if data is None:
         raise ZooError("{param} is required: a folder of images or a built-in data set such as digits", param="data", exit_code=2)
     if context().launched:
@@ -364,12 +369,13 @@ def pretrain(
         claim_output(out, overwrite=overwrite)  # the refusal without Run's --resume hint: pretraining has none
     run = Run("pretrain", name, out, overwrite, None)
     seed_everything(seed)
-    adapter = build(name)
+    adapter = build_adapter(name, **kwargs)
     tf = adapter.transforms(img_size=size, train=True, resize_only=source.builtin)
     loader, _ = make_loaders(source, train_transform=tf, val_transform=tf, batch_size=batch_size, seed=seed)  # no validation
     body = adapter.stage_names()[:-1]  # every stage but the head
     phases = [(body[-1], None)] if method == "autoencoder" else [(s, body[i - 1] if i else None) for i, s in enumerate(body)]
     training = dict(command="pretrain", method=method, data=source.name, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
+    training["model_kwargs"] = kwargs
 
     def meta(metrics: dict[str, Any]) -> dict[str, Any]:
         return {"class_names": None, "preprocessing": preprocessing(adapter, size, source), "training": training, "metrics": metrics}
@@ -391,6 +397,7 @@ def pretrain(
     freeze_for_stage(adapter, None)
     adapter.to("cpu")
     summary: dict[str, Any] = {"model": name, "method": method, "data": source.name, "epochs": epochs, "img_size": size}
+    summary.update({"model_kwargs": kwargs} if kwargs else {})
     summary.update(train_images=len(loader.dataset), loss=losses[body[-1]], **({"stage_losses": losses} if method == "greedy" else {}))
     summary.update(steps=steps, seconds=round(time.perf_counter() - start, 3), history=history)
     run.finish(adapter, summary, meta({k: v for k, v in summary.items() if k != "history"}), ckpt)
