@@ -295,15 +295,15 @@ def test_vgg_content_loss_without_weights_is_a_one_line_error():
     adapter = small("srgan", content_loss="vgg54")  # builds: sampling and reloading need no VGG
     message = (
         "srgan's vgg54 content loss needs ImageNet VGG19 weights for its feature network and none were given: "
-        "build it with content_weights='imagenet' (zoo's published vgg19 weights, cached or downloaded) or "
+        "give content_weights=imagenet (zoo's published vgg19 weights, cached or downloaded) or "
         "content_weights=FILE (torchvision's vgg19-dcbb9e9d.pth, a .safetensors or a zoo vgg19 checkpoint), "
-        "or opt in to the pixel-MSE content loss with content_loss='pixel'"
+        "or opt in to the pixel-MSE content loss with content_loss=pixel (on the command line: --model-kwargs content_loss=pixel)"
     )
     with pytest.raises(ZooError) as info:
         Trainer(epochs=1, progress=False).fit(adapter, [hr_batch()])
     assert str(info.value) == message and info.value.exit_code == 2
     assert info.value.for_cli().startswith(
-        "srgan's vgg54 content loss needs ImageNet VGG19 weights for its feature network and none were given: build it with --content-weights='imagenet'"
+        "srgan's vgg54 content loss needs ImageNet VGG19 weights for its feature network and none were given: give --content-weights=imagenet"
     )
     with pytest.raises(ZooError, match=r"^srgan's vgg54 content loss needs"):
         next(adapter.training_step(hr_batch(), StepContext()))
@@ -364,8 +364,12 @@ def test_bad_content_weights_are_one_line_errors(tmp_path):
     with pytest.raises(ZooError) as info:  # offline (conftest) and nothing cached
         small("srgan", content_loss="vgg54", content_weights="imagenet")
     assert str(info.value).startswith("srgan's vgg54 content loss: cannot get the vgg19 'imagenet' weights (")
-    assert str(info.value).endswith("); pass content_weights=FILE (torchvision's vgg19-dcbb9e9d.pth) or use content_loss='pixel'")
-    with pytest.raises(ZooError, match=r"^content_weights are unused by content_loss='pixel'; leave them out or pick vgg22 / vgg54$"):
+    assert str(info.value).endswith(
+        "); pass content_weights=FILE (torchvision's vgg19-dcbb9e9d.pth) or use content_loss=pixel (--model-kwargs content_loss=pixel)"
+    )
+    with pytest.raises(
+        ZooError, match=r"^content_weights are unused by content_loss=pixel; leave them out or pick content_loss=vgg22 or vgg54$"
+    ):
         small("srgan", content_weights=str(wrong))
     checkpoint = tmp_path / "res"
     from zoo.io.checkpoint import save_checkpoint

@@ -171,7 +171,9 @@ class SRGANAdapter(GANAdapter):
         frozen: dict[str, nn.Module] = {}
         if self.mode == "gan" and content_loss == "pixel" and content_weights is not None:
             raise ZooError(
-                "{param} are unused by content_loss='pixel'; leave them out or pick vgg22 / vgg54", param="content_weights", exit_code=2
+                "{param} are unused by content_loss=pixel; leave them out or pick content_loss=vgg22 or vgg54",
+                param="content_weights",
+                exit_code=2,
             )
         if self.mode == "gan":
             networks["discriminator"] = DiscriminatorForVGG(found["channels"], 1, ndf, image_size=image_size)

@@ -73,9 +73,9 @@ def missing_content_weights(model: str, layer: str) -> ZooError:
     (``{param}`` is ``content_weights``, exit code 2), or how to opt in to the pixel loss instead."""
     return ZooError(
         f"{model}'s {layer} content loss needs ImageNet VGG19 weights for its feature network and none were given: "
-        "build it with {param}='imagenet' (zoo's published vgg19 weights, cached or downloaded) or {param}=FILE "
+        "give {param}=imagenet (zoo's published vgg19 weights, cached or downloaded) or {param}=FILE "
         "(torchvision's vgg19-dcbb9e9d.pth, a .safetensors or a zoo vgg19 checkpoint), "
-        "or opt in to the pixel-MSE content loss with content_loss='pixel'",
+        "or opt in to the pixel-MSE content loss with content_loss=pixel (on the command line: --model-kwargs content_loss=pixel)",
         param="content_weights",
         exit_code=2,
     )
@@ -119,7 +119,7 @@ def load_content_network(layer: str, weights: str, *, model: str = "srgan") -> V
         except ZooError as exc:
             raise ZooError(
                 f"{model}'s {layer} content loss: cannot get the vgg19 'imagenet' weights ({exc}); "
-                "pass {param}=FILE (torchvision's vgg19-dcbb9e9d.pth) or use content_loss='pixel'",
+                "pass {param}=FILE (torchvision's vgg19-dcbb9e9d.pth) or use content_loss=pixel (--model-kwargs content_loss=pixel)",
                 param="content_weights",
                 exit_code=exc.exit_code,
             ) from exc
