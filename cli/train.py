@@ -48,7 +48,9 @@ def train_cmd(
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 64)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Images per batch (default: the family's paper batch where it declares one, cyclegan 1; else 64)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: AdamW 1e-3 for backbones, Adam 2e-4 for GANs)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),
@@ -140,7 +142,9 @@ def adapt_cmd(
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 32)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Images per batch (default 32; GANs: the family's paper batch where it declares one, cyclegan 1)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default AdamW 1e-3)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),

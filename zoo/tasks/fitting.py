@@ -52,7 +52,8 @@ def train(
         out: directory for ``model.safetensors``, ``model.json``, ``metrics.jsonl``, ``last/``, ``best/``.
         img_size: input side in pixels (default 32 for built-in data, the model's own size otherwise).
         batch_size, lr, device, amp, channels_last, seed, max_minutes, progress: see :class:`zoo.training.trainer.Trainer`
-            (defaults: 64 images, the adapter's rate, fp32, seed 0).
+            (defaults: the family's ``train_batch_size`` (:class:`zoo.registry.spec.ModelSpec`) or 64
+            images, the adapter's rate, fp32, seed 0).
         build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...);
             ``attrs`` (a list of names) selects the attributes of ``celeba:DIR`` data (StarGAN).
         overwrite: replace the earlier run in ``out`` (else that is an error).
@@ -80,7 +81,8 @@ def train(
     spec = get_spec(name)
     run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
-    opts = resolve_options({**given, "build_options": build_options}, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    defaults = {**_TRAIN_DEFAULTS, "batch_size": spec.train_batch_size or _TRAIN_DEFAULTS["batch_size"]}  # the paper's batch (CycleGAN: 1)
+    opts = resolve_options({**given, "build_options": build_options}, defaults, run.saved, run=resume, free=("epochs", "amp"))
     if opts["data"] is None:
         raise ZooError("{param} is required: an ImageFolder directory or a built-in data set such as digits", param="data", exit_code=2)
     check_training_args(

@@ -146,7 +146,7 @@ def adapt_gan(
     The model is rebuilt from the source run's sidecar (its size, widths, latent), with the
     target data's class names for class-conditional families (the number of classes must
     match: the class embedding is kept, re-labelled by position). Checkpoints, ``--out`` and
-    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32, seed 0.
+    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32 (or the family's ``train_batch_size``), seed 0.
 
     Returns:
         ``model``, ``weights``, ``freeze_d``, ``d_trainable_params``, ``d_frozen_params``,
@@ -170,7 +170,8 @@ def adapt_gan(
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))
     given = {"weights": weights, "freeze_d": freeze_d, "data": data, "shots": shots, "epochs": epochs, "img_size": img_size}
     given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed)
-    opts = resolve_options(given, _DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    defaults = {**_DEFAULTS, "batch_size": spec.train_batch_size or _DEFAULTS["batch_size"]}  # the family's paper batch (CycleGAN: 1)
+    opts = resolve_options(given, defaults, run.saved, run=resume, free=("epochs", "amp"))
     if opts["weights"] is None or str(opts["weights"]).lower() in ("none", "auto", "random"):
         raise ZooError(
             f"{{param}} must be a 'zoo train {name}' run to fine-tune from (FreezeD adapts a trained GAN); "
