@@ -40,7 +40,14 @@ def train(
     Backbones get a head with one output per class of ``data`` and are trained with
     cross-entropy; GANs are trained with their own adversarial ``training_step``.
     With ``out``, every complete epoch is saved to ``out/last`` (and ``out/best``, the best
-    ``val_accuracy``, for backbones); the final model goes to ``out/model.safetensors``.
+    ``val_accuracy``, for backbones); the final model goes to ``out/model.safetensors``, the
+    curves to ``out/curves.png``, TensorBoard event files to ``out`` itself (``tensorboard --logdir``).
+
+    ``max_minutes`` (per invocation; a resumed run has none unless given again): an epoch whose
+    last step ran is complete and saved. When the time is up within an epoch, the epoch is cut:
+    ``out/model.safetensors`` holds the weights at that step, ``out/last`` the last complete
+    epoch, and ``resume=out`` continues from ``last``, redoing the cut epoch from its start, so
+    the resumed run ends exactly where an uncut one would.
 
     Args:
         name: registry name.
@@ -61,8 +68,12 @@ def train(
             ``None`` arguments take the run's values.
 
     Returns:
-        A summary dict: ``model``, ``data``, ``classes``, ``val_accuracy`` (backbones, 0..1),
-        the final training logs, ``seconds`` (wall time of the fit), ``out``.
+        A summary dict: ``model``, ``data``, ``classes``, ``epoch`` (the last complete one),
+        ``val_accuracy`` (backbones, 0..1) and the training logs of that epoch, ``lr``,
+        ``seconds`` (wall time of the fit), ``steps``, ``stopped_early``, ``stopped_at`` (only when
+        ``max_minutes`` cut an epoch: ``{"epoch", "step", "steps", "logs"}``), ``history``; with
+        ``out``: ``out``, ``last`` (when an epoch was saved), ``best_epoch`` and ``best_val_accuracy``
+        (backbones), ``curves``.
 
     Raises:
         ZooError: unknown model or data, bad sizes, device not available, ``out`` holds a run
@@ -126,7 +137,8 @@ def train(
         return run_meta(adapter, source, size, opts, {"model": name, "data": source.name, "weights": "random", "history": history})
 
     command = f"zoo train {name} --data {shlex.quote(str(opts['data']))}"
-    checkpoints = run.checkpoints({"command": "train", "model": name, **opts}, meta, state, command)
+    run_options = {"command": "train", "model": name, **opts}
+    checkpoints = run.checkpoints(run_options, meta, state, command)
     fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed")}
     result = fit(
         adapter,
@@ -140,6 +152,7 @@ def train(
         checkpoint=checkpoints,
         resume=state,
         channels_last=channels_last,
+        tensorboard=run.tensorboard(run_options, state),
         **fit_args,
     )
     summary = run_summary(adapter, source, result, weights_init="random", img_size=size)

@@ -226,7 +226,8 @@ def adapt_gan(
 
         callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
     command = f"zoo adapt {name} --weights {shlex.quote(str(opts['weights']))} --data {shlex.quote(str(opts['data']))}"
-    checkpoints = run.checkpoints({"command": "adapt", "model": name, **opts}, sidecar, restored, command)
+    run_options = {"command": "adapt", "model": name, **opts}
+    checkpoints = run.checkpoints(run_options, sidecar, restored, command)
     fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
     result = fit(
         adapter,
@@ -238,6 +239,7 @@ def adapt_gan(
         callbacks=callbacks,
         checkpoint=checkpoints,
         resume=restored,
+        tensorboard=run.tensorboard(run_options, restored),
         **fit_args,
     )
     summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size))
