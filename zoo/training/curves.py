@@ -10,12 +10,16 @@ Up to three panels side by side, from the trainer's history (one metrics dict pe
 * **learning rate**: ``lr`` (or ``lr_NAME`` per optimizer), on a log axis when it spans more
   than a factor of 20.
 
+Greedy pretraining counts epochs per stage: its epochs are drawn one after another, each
+stage's start marked and named.
+
 matplotlib draws it without pyplot (no global state, no display: ``Figure`` on the Agg
 canvas) and the PNG is renamed into place whole (:func:`zoo.utils.fileio.atomic_path`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -40,7 +44,7 @@ def curve_panels(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[s
     empty panels left out (see the module docstring)."""
     keys: list[str] = []
     for m in history:
-        keys += [k for k in m if k not in keys]
+        keys += [k for k in m if k not in keys and not math.isnan(_value(m[k]))]  # numbers only (not pretrain's stage names)
     lrs = [k for k in keys if k == "lr" or k.startswith("lr_")]
     logs = [k for k in keys if k not in ("epoch", "seconds") and k not in lrs and not k.startswith("val_")]
     losses = [k for k in logs if "loss" in k] or [k for k in logs if k not in SCORES]
@@ -70,6 +74,10 @@ def write_curves(path: str | os.PathLike[str], history: Sequence[Mapping[str, An
     from matplotlib.figure import Figure
 
     epochs = [int(m.get("epoch", i + 1)) for i, m in enumerate(history)]
+    stages = [m.get("stage") for m in history]
+    staged = any(b <= a for a, b in itertools.pairwise(epochs))  # greedy pretraining: each stage counts its own epochs
+    if staged:
+        epochs = list(range(1, len(history) + 1))
     fig = Figure(figsize=(4.6 * len(panels), 3.6), layout="constrained")
     FigureCanvasAgg(fig)
     for ax, (label, keys) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
@@ -80,7 +88,12 @@ def write_curves(path: str | os.PathLike[str], history: Sequence[Mapping[str, An
             ax.set_yscale("log")
         elif label == "learning rate":
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useOffset=False)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch, stage after stage" if staged else "epoch")
+        if staged:  # a dotted line where each stage starts, named
+            for i, stage in enumerate(stages):
+                if i == 0 or stage != stages[i - 1]:
+                    ax.axvline(i + 0.5, color="grey", linestyle=":", linewidth=0.8)
+                    ax.text(i + 0.6, 1.0, str(stage), transform=ax.get_xaxis_transform(), va="top", fontsize="x-small", color="grey")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")

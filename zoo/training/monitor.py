@@ -118,8 +118,9 @@ class TensorBoardLog:
     the same directory whose start hides the earlier file's points from that iteration on, so
     the steps of an epoch that was cut and is being redone appear once.
 
-    A failure to write (disk full, read-only directory) is one warning, after which the run
-    goes on without TensorBoard; checkpoints report their own write errors.
+    A failure to write (disk full, read-only directory, no tensorboard package) is one
+    warning, after which the run goes on without TensorBoard; checkpoints report their own
+    write errors.
 
     Args:
         directory: the run directory (created when missing).
@@ -155,7 +156,7 @@ class TensorBoardLog:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(log_dir=str(self.directory), purge_step=self.purge_step, flush_secs=self.flush_secs)
-        except OSError as exc:
+        except Exception as exc:  # watching must never stop training: one warning
             self._failed(exc)
         self.files = [p for p in self.directory.glob(EVENTS_GLOB) if p not in before] if self.directory.is_dir() else []
 
@@ -171,7 +172,7 @@ class TensorBoardLog:
             return
         try:
             getattr(self.writer, fn)(*args, **kwargs)
-        except OSError as exc:
+        except Exception as exc:  # an error of the writer's thread surfaces here
             self._failed(exc)
 
     def step(self, step: int, values: Mapping[str, float]) -> None:
@@ -199,7 +200,7 @@ class TensorBoardLog:
             return
         try:
             self.writer.file_writer.add_summary(summary)
-        except OSError as exc:
+        except Exception as exc:
             self._failed(exc)
 
     def image(self, tag: str, pixels: Any, step: int) -> None:
