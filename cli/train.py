@@ -32,6 +32,43 @@ def _report(summary: dict, as_json: bool) -> None:
     print_table([Col("key", style="bold"), Col("value", wrap=True)], rows, show_header=False)
 
 
+def _written(summary: dict, command: str, max_minutes: float | None = None) -> None:
+    """Say on stderr what the run wrote, and only that: the model pair; ``last/`` with its epoch and
+    ``best/`` with its epoch and metric, when saved; the curves; how a ``--max-minutes`` limit
+    ended the run, with the command that continues it. Lines are never wrapped (paths stay whole)."""
+
+    def say(line: str) -> None:
+        err_console.print(line, soft_wrap=True)
+
+    out = summary["out"]
+    say(f"saved {out}/model.safetensors and {out}/model.json")
+    if summary.get("last"):
+        line = f"checkpoints: {summary['last']} (epoch {summary['epoch']})"
+        metric = next((k for k in summary if k.startswith("best_") and k != "best_epoch"), None)
+        if "best_epoch" in summary and metric:
+            line += f", {out}/best (epoch {summary['best_epoch']}, {metric[5:]} {summary[metric]:.4f})"
+        say(line)
+    if summary.get("curves"):
+        say(f"curves: {summary['curves']}; TensorBoard: tensorboard --logdir {out}")
+    if not summary.get("stopped_early"):
+        return
+    limit = f"--max-minutes {max_minutes:g}" if max_minutes else "the time limit"
+    resume = f"zoo {command} {summary['model']} --resume {out}"
+    cut = summary.get("stopped_at")
+    if cut is None:
+        say(f"{limit} stopped the run after epoch {summary['epoch']}; continue with: {resume}")
+    elif summary.get("last"):
+        say(
+            f"{limit} cut epoch {cut['epoch']} at step {cut['step']}/{cut['steps']}: model.safetensors holds the weights at that step, "
+            f"{summary['last']} the last complete epoch ({summary['epoch']}); continue with: {resume} (it redoes epoch {cut['epoch']})"
+        )
+    else:
+        say(
+            f"{limit} cut epoch {cut['epoch']} at step {cut['step']}/{cut['steps']} before any epoch finished, so there is no checkpoint "
+            "to resume from; model.safetensors holds the weights at that step (allow more minutes, or a smaller --batch-size)"
+        )
+
+
 _OVERWRITE_HELP = "Replace the earlier run in --out (its files go once the new run has a complete epoch)."
 _RESUME_HELP = "Continue the run in this directory from its last complete epoch (options default to the run's)."
 
@@ -46,13 +83,20 @@ def train_cmd(
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 64)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Images per batch (default: the family's paper batch where it declares one, cyclegan 1; else 64)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: AdamW 1e-3 for backbones, Adam 2e-4 for GANs)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Train in the NHWC memory format (often faster on GPUs)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (data split, init, shuffling; default 0)."),
-    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Stop after this many minutes of training."),
+    max_minutes: Optional[float] = typer.Option(
+        None,
+        "--max-minutes",
+        help="Stop after this many minutes of training, within one step: an epoch whose last step ran is saved; "
+        "an epoch cut short is not (--resume redoes it from OUT/last).",
+    ),
     model_kwargs: Optional[list[str]] = typer.Option(None, "--model-kwargs", metavar="KEY=VALUE ...", help=MODEL_KWARGS_HELP),
     attrs: Optional[str] = typer.Option(
         None,
@@ -106,8 +150,7 @@ def train_cmd(
         overwrite=overwrite,
         resume=resume,
     )
-    done = summary["out"]
-    err_console.print(f"saved {done}/model.safetensors and {done}/model.json (checkpoints: {done}/last)")
+    _written(summary, "train", max_minutes)
     _report(summary, as_json)
 
 
@@ -151,7 +194,9 @@ def adapt_cmd(
     img_size: Optional[int] = typer.Option(
         None, "--img-size", help="Input side in pixels (built-in data: 32; folders: the model's own size)."
     ),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per batch (default 32)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", help="Images per batch (default 32; GANs: the family's paper batch where it declares one, cyclegan 1)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default AdamW 1e-3)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     amp: Optional[str] = typer.Option(None, "--amp", help="Mixed precision: bf16 or fp16."),
@@ -201,6 +246,5 @@ def adapt_cmd(
         resume=resume,
         model_kwargs=kwargs,
     )
-    done = summary["out"]
-    err_console.print(f"saved {done}/model.safetensors and {done}/model.json")
+    _written(summary, "adapt")
     _report(summary, as_json)

@@ -379,7 +379,13 @@ def test_disk_full_during_training_keeps_the_last_complete_epoch(tmp_path, monke
 
     monkeypatch.setattr(safetensors.torch, "save_file", save_file)
     res = run(*ADAPT, *TRAIN, "--epochs", "3", "--out", out)
-    _expect(res, f"cannot write the checkpoint {out / 'last'} (", FULL, "free some space or choose another --out")
+    *watched, error = res.stderr.strip().splitlines()
+    assert [line.split()[:2] for line in watched] == [["epoch", "1/3"]]  # epoch 1's line, printed when it ended
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert error.startswith(f"Error: cannot write the checkpoint {out / 'last'} (") and error.endswith(
+        "free some space or choose another --out"
+    )
+    assert FULL in error
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     monkeypatch.setattr(safetensors.torch, "save_file", real)
     resumed = run("adapt", "resnet18", "--head", "2", "--resume", out)  # epoch 1 was complete: training goes on from it

@@ -133,7 +133,10 @@ def test_train_refuses_an_earlier_run_and_overwrite_replaces_it(tmp_path, tiny, 
     meta = json.loads((run / "model.json").read_text())
     assert meta["training"]["seed"] == 1 and meta["training"]["epochs"] == 1
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1]
-    assert sorted(p.name for p in run.iterdir()) == ["best", "last", "metrics.jsonl", "model.json", "model.safetensors"]
+    names = sorted(
+        "events" if p.name.startswith("events.out.tfevents.") else p.name for p in run.iterdir()
+    )  # the earlier run's events gone
+    assert names == ["best", "curves.png", "events", "last", "metrics.jsonl", "model.json", "model.safetensors"]
 
 
 def test_overwrite_with_an_adapt_that_does_not_train_retires_the_old_checkpoints(tmp_path, tiny):  # noqa: F811
@@ -258,11 +261,13 @@ def test_outputs_get_the_users_permissions(tmp_path, tiny):  # noqa: F811
         tasks.train("tiny", TINY_DATA, epochs=1, out=run, **TINY_ARGS)
     finally:
         os.umask(old)
-    modes = {str(p.relative_to(run)): p.stat().st_mode & 0o777 for p in run.rglob("*")}
+    modes = {"events" if p.name.startswith("events.out.") else str(p.relative_to(run)): p.stat().st_mode & 0o777 for p in run.rglob("*")}
     assert modes == {
         "model.safetensors": 0o644,
         "model.json": 0o644,
         "metrics.jsonl": 0o644,
+        "curves.png": 0o644,
+        "events": 0o644,  # TensorBoard's
         "last": 0o755,
         "best": 0o755,
         **{

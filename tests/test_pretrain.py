@@ -107,7 +107,8 @@ def test_pretrain_run_directory(tmp_path, method):
     stages = ["body"] if method == "autoencoder" else ["stem", "body"]
     assert summary["out"] == str(out) and summary["command"] == f"zoo adapt tiny --head N --weights {out}"
     assert summary["steps"] == 9 * 2 * len(stages)  # 287 images in batches of 32; greedy: epochs per stage
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl", "model.json", "model.safetensors"]  # last/ removed
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "metrics.jsonl", "model.json", "model.safetensors"]  # last/ removed
+    assert "last" not in summary and summary["curves"] == str(out / "curves.png")
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [(m["stage"], m["epoch"]) for m in log] == [(s, e) for s in stages for e in (1, 2)]
     meta = json.loads((out / "model.json").read_text())

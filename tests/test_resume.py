@@ -131,6 +131,11 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert different == [], different
 
 
+def run_files(run: Path) -> list[str]:
+    """The names in a run directory, each TensorBoard event file (one per invocation) as ``events``."""
+    return sorted("events" if p.name.startswith("events.out.tfevents.") else p.name for p in run.iterdir())
+
+
 def losses(history):
     return [{k: v for k, v in m.items() if k != "seconds"} for m in history]
 
@@ -170,7 +175,7 @@ def test_backbone_resume_after_ctrl_c_is_bit_exact(tmp_path, tiny, monkeypatch):
     best = json.loads((run / "best" / "train_state.json").read_text())["state"]["best"]
     accs = [m["val_accuracy"] for m in ref["history"]]
     assert best == {"metric": "val_accuracy", "value": max(accs), "epoch": accs.index(max(accs)) + 1}
-    assert sorted(p.name for p in run.iterdir()) == ["best", "last", "metrics.jsonl", "model.json", "model.safetensors"]
+    assert run_files(run) == ["best", "curves.png", "events", "events", "last", "metrics.jsonl", "model.json", "model.safetensors"]
 
 
 def test_gan_two_epochs_then_two_resumed_is_bit_exact(tmp_path):
@@ -325,10 +330,12 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_finite_checkpoint(tmp_p
     ]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1
-    assert res.stderr.strip() == (
+    *progress, error = res.stderr.strip().splitlines()
+    assert error == (
         f"Error: loss became nan at epoch 3 step 5 (model); the last finite checkpoint is {run / 'last'} (epoch 2); "
         "lower --lr (now 0.01) and train again"
     )
+    assert [line.split()[:2] for line in progress] == [["epoch", "1/4"], ["epoch", "2/4"]]  # the epochs' lines; the bar is gone
     state = json.loads((run / "last" / "train_state.json").read_text())["state"]
     assert state["epoch"] == 2
     assert all(torch.isfinite(t).all() for t in weights(run / "last").values())
@@ -489,4 +496,4 @@ def test_crash_between_the_renames_of_last_keeps_the_previous_epoch(tmp_path, ti
     tasks.train("tiny", TINY_DATA, epochs=3, out=tmp_path / "ref", **TINY_ARGS)
     tasks.train("tiny", resume=run, progress=False)  # from last.old: epoch 1
     assert_same_weights(tmp_path / "ref", run)
-    assert sorted(p.name for p in run.iterdir()) == ["best", "last", "metrics.jsonl", "model.json", "model.safetensors"]
+    assert run_files(run) == ["best", "curves.png", "events", "events", "last", "metrics.jsonl", "model.json", "model.safetensors"]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 from zoo.errors import ZooError, first_line, warn
 from zoo.utils.fileio import nearest_existing
 
-__all__ = ["check_grid_path", "load_rgb", "read_image", "round_to_uint8", "save_grid", "truncate_to_uint8"]
+__all__ = ["check_grid_path", "grid_pixels", "load_rgb", "read_image", "round_to_uint8", "save_grid", "truncate_to_uint8"]
 
 #: 16- and 32-bit integer greyscale modes: scaled to 8 bits by ``>> 8`` (PNG stores 16 bits).
 WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -182,6 +182,28 @@ def check_grid_path(out: str | Path) -> None:
         raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
 
 
+def grid_pixels(images: Any, *, nrow: int | None = None, min_cell: int = 64, quantise: Callable[[Any], Any] | None = None) -> Any:
+    """The pixels :func:`save_grid` writes: ``images`` ((N, C, H, W) float in [0, 1]) as one
+    ``(3, H', W')`` uint8 grid (TensorBoard's sample grids are these same pixels).
+
+    Raises:
+        TypeError: ``quantise`` returned something else than a ``uint8`` tensor of the grid's shape.
+    """
+    import math
+
+    import torch
+    from torchvision.utils import make_grid
+
+    x = images.detach().float().clamp(0, 1).cpu()
+    if x.shape[-1] < min_cell:
+        x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
+    grid = make_grid(x, nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
+    pixels = (quantise or round_to_uint8)(grid)
+    if pixels.dtype != torch.uint8 or pixels.shape != grid.shape:
+        raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(grid.shape)}, got {pixels.dtype} {tuple(pixels.shape)}")
+    return pixels
+
+
 def save_grid(
     images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64, quantise: Callable[[Any], Any] | None = None
 ) -> Path:
@@ -211,24 +233,14 @@ def save_grid(
         ZooError: ``path`` is a directory (exit code 2) or cannot be written.
         TypeError: ``quantise`` returned something else than a ``uint8`` tensor of the grid's shape (a family's bug).
     """
-    import math
-
-    import torch
     from PIL import Image
-    from torchvision.utils import make_grid
 
     from zoo.utils.fileio import atomic_path
 
     path = Path(path)
     if path.is_dir():
         raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
-    x = images.detach().float().clamp(0, 1).cpu()
-    if x.shape[-1] < min_cell:
-        x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
-    grid = make_grid(x, nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
-    pixels = (quantise or round_to_uint8)(grid)
-    if pixels.dtype != torch.uint8 or pixels.shape != grid.shape:
-        raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(grid.shape)}, got {pixels.dtype} {tuple(pixels.shape)}")
+    pixels = grid_pixels(images, nrow=nrow, min_cell=min_cell, quantise=quantise)
     try:
         with atomic_path(path) as tmp:
             Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")

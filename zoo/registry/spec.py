@@ -91,6 +91,9 @@ class ModelSpec:
         paper: the source of the architecture (citation).
         description: one line for ``zoo list``.
         config: plugin-specific construction options (GAN latent size, ...).
+        train_batch_size: the batch size ``zoo train`` uses when ``--batch-size`` is not given:
+            the paper's, where it is clear (CycleGAN: 1, Zhu et al. 2017, section 4); ``None``:
+            zoo's default (64).
     """
 
     name: str
@@ -112,6 +115,7 @@ class ModelSpec:
     paper: str = ""
     description: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    train_batch_size: int | None = None
 
     def weight_source(self, tag: str | None = None) -> WeightSource:
         """Return the published weights named ``tag`` (default: the first).
@@ -283,6 +287,9 @@ def spec_from_dict(name: str, table: dict[str, Any], *, plugin: str | None = Non
             data[key] = tuple(data[key])
     if len(data.get("input_size", (3, 1, 1))) != 3:
         raise ZooError(f"registry entry {name!r}: input_size must be [channels, height, width]")
+    batch = data.get("train_batch_size")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ZooError(f"registry entry {name!r}: train_batch_size must be a whole number of at least 1, got {batch!r}")
     return ModelSpec(**data)
 
 

@@ -64,6 +64,7 @@ def fit(
     checkpoint: Any = None,
     resume: dict[str, Any] | None = None,
     channels_last: bool = False,
+    tensorboard: Any = None,
 ) -> dict[str, Any]:
     """Train a built ``adapter`` on ``source``: the loop behind ``train``, ``adapt`` and GAN fine-tuning.
 
@@ -77,7 +78,7 @@ def fit(
         source: a :class:`zoo.data.DataSource` (:func:`zoo.data.resolve_data`).
         img_size: input side in pixels.
         epochs, batch_size, lr, device, amp, seed, max_minutes, progress, callbacks,
-            checkpoint, channels_last: as :class:`zoo.training.trainer.Trainer`.
+            checkpoint, channels_last, tensorboard: as :class:`zoo.training.trainer.Trainer`.
         shots: labelled images per class (few-shot), or ``None`` for all.
         resume: a trainer state to continue from (:meth:`Trainer.state_dict`).
 
@@ -113,6 +114,7 @@ def fit(
         callbacks=callbacks,
         checkpoint=checkpoint,
         channels_last=channels_last,
+        tensorboard=tensorboard,
     )
     result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
     result["train_images"] = len(train_loader.dataset)

@@ -181,7 +181,8 @@ def adapt(
             return run_meta(adapter, source, size, opts, {**summary, "data": source.name, "history": history})
 
         command = f"zoo adapt {name} --head {num_classes} --data {shlex.quote(str(opts['data']))}"
-        checkpoints = run.checkpoints({"command": "adapt", "model": name, **opts, "weights_loaded": loaded}, meta, state, command)
+        run_options = {"command": "adapt", "model": name, **opts, "weights_loaded": loaded}
+        checkpoints = run.checkpoints(run_options, meta, state, command)
         fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
         result = fit(
             adapter,
@@ -193,6 +194,7 @@ def adapt(
             checkpoint=checkpoints,
             resume=state,
             channels_last=channels_last,
+            tensorboard=run.tensorboard(run_options, state),
             **fit_args,
         )
         summary.update(run_summary(adapter, source, result, weights_init=loaded, img_size=size, model_kwargs=opts["model_kwargs"]))

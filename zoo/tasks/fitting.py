@@ -57,7 +57,14 @@ def train(
     Backbones get a head with one output per class of ``data`` and are trained with
     cross-entropy; GANs are trained with their own adversarial ``training_step``.
     With ``out``, every complete epoch is saved to ``out/last`` (and ``out/best``, the best
-    ``val_accuracy``, for backbones); the final model goes to ``out/model.safetensors``.
+    ``val_accuracy``, for backbones); the final model goes to ``out/model.safetensors``, the
+    curves to ``out/curves.png``, TensorBoard event files to ``out`` itself (``tensorboard --logdir``).
+
+    ``max_minutes`` (per invocation; a resumed run has none unless given again): an epoch whose
+    last step ran is complete and saved. When the time is up within an epoch, the epoch is cut:
+    ``out/model.safetensors`` holds the weights at that step, ``out/last`` the last complete
+    epoch, and ``resume=out`` continues from ``last``, redoing the cut epoch from its start, so
+    the resumed run ends exactly where an uncut one would.
 
     Args:
         name: registry name.
@@ -69,7 +76,8 @@ def train(
         out: directory for ``model.safetensors``, ``model.json``, ``metrics.jsonl``, ``last/``, ``best/``.
         img_size: input side in pixels (default 32 for built-in data, the model's own size otherwise).
         batch_size, lr, device, amp, channels_last, seed, max_minutes, progress: see :class:`zoo.training.trainer.Trainer`
-            (defaults: 64 images, the adapter's rate, fp32, seed 0).
+            (defaults: the family's ``train_batch_size`` (:class:`zoo.registry.spec.ModelSpec`) or 64
+            images, the adapter's rate, fp32, seed 0).
         build_options: extra options for the plugin's build (GANs: ``ngf``, ``ndf``...);
             ``attrs`` (a list of names) selects the attributes of ``celeba:DIR`` data (StarGAN).
         val_fraction: the share of each class held out (``[0, 1)``); default 0.2 for a backbone
@@ -83,8 +91,12 @@ def train(
             ``None`` arguments take the run's values.
 
     Returns:
-        A summary dict: ``model``, ``data``, ``classes``, ``val_accuracy`` (backbones, 0..1),
-        the final training logs, ``seconds`` (wall time of the fit), ``out``.
+        A summary dict: ``model``, ``data``, ``classes``, ``epoch`` (the last complete one),
+        ``val_accuracy`` (backbones, 0..1) and the training logs of that epoch, ``lr``,
+        ``seconds`` (wall time of the fit), ``steps``, ``stopped_early``, ``stopped_at`` (only when
+        ``max_minutes`` cut an epoch: ``{"epoch", "step", "steps", "logs"}``), ``history``; with
+        ``out``: ``out``, ``last`` (when an epoch was saved), ``best_epoch`` and ``best_val_accuracy``
+        (backbones), ``curves``.
 
     Raises:
         ZooError: unknown model or data, bad sizes, device not available, ``out`` holds a run
@@ -105,7 +117,8 @@ def train(
     run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
     given.update(build_options=build_options, model_kwargs=kwargs, val_fraction=val_fraction)
-    opts = resolve_options(given, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    defaults = {**_TRAIN_DEFAULTS, "batch_size": spec.train_batch_size or _TRAIN_DEFAULTS["batch_size"]}  # the paper's batch (CycleGAN: 1)
+    opts = resolve_options(given, defaults, run.saved, run=resume, free=("epochs", "amp"))
     if opts["val_fraction"] is None:  # runs from before --val-fraction held out 20% whatever their kind
         opts["val_fraction"] = 0.2 if run.saved is not None else VAL_FRACTION[spec.kind]
     if spec.kind == "backbone" and opts["val_fraction"] == 0:
@@ -159,7 +172,8 @@ def train(
         return run_meta(adapter, source, size, opts, {"model": name, "data": source.name, "weights": "random", "history": history})
 
     command = f"zoo train {name} --data {shlex.quote(str(opts['data']))}"
-    checkpoints = run.checkpoints({"command": "train", "model": name, **opts}, meta, state, command)
+    run_options = {"command": "train", "model": name, **opts}
+    checkpoints = run.checkpoints(run_options, meta, state, command)
     fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed")}
     result = fit(
         adapter,
@@ -173,6 +187,7 @@ def train(
         checkpoint=checkpoints,
         resume=state,
         channels_last=channels_last,
+        tensorboard=run.tensorboard(run_options, state),
         **fit_args,
     )
     summary = run_summary(adapter, source, result, weights_init="random", img_size=size, model_kwargs=opts["model_kwargs"])

@@ -149,7 +149,7 @@ def adapt_gan(
     Every image of ``data`` trains (no held-out split). The model is rebuilt from the source run's sidecar (its size, widths, latent), with the
     target data's class names for class-conditional families (the number of classes must
     match: the class embedding is kept, re-labelled by position). Checkpoints, ``--out`` and
-    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32, seed 0.
+    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32 (or the family's ``train_batch_size``), seed 0.
     ``model_kwargs`` (checked by :func:`zoo.tasks.model_kwargs.check_model_kwargs`) override
     the source run's build options (a loss weight, say; a width that differs fails to load).
 
@@ -176,7 +176,8 @@ def adapt_gan(
     run = rank_zero_run(Run("adapt", name, out, overwrite, resume))
     given = {"weights": weights, "freeze_d": freeze_d, "data": data, "shots": shots, "epochs": epochs, "img_size": img_size}
     given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed, model_kwargs=check_model_kwargs(name, model_kwargs) or None)
-    opts = resolve_options(given, _DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
+    defaults = {**_DEFAULTS, "batch_size": spec.train_batch_size or _DEFAULTS["batch_size"]}  # the family's paper batch (CycleGAN: 1)
+    opts = resolve_options(given, defaults, run.saved, run=resume, free=("epochs", "amp"))
     if opts["val_fraction"] is None:  # every image trains; runs from before held out 20%
         opts["val_fraction"] = 0.2 if run.saved is not None else 0.0
     if opts["weights"] is None or str(opts["weights"]).lower() in ("none", "auto", "random"):
@@ -233,7 +234,8 @@ def adapt_gan(
 
         callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
     command = f"zoo adapt {name} --weights {shlex.quote(str(opts['weights']))} --data {shlex.quote(str(opts['data']))}"
-    checkpoints = run.checkpoints({"command": "adapt", "model": name, **opts}, sidecar, restored, command)
+    run_options = {"command": "adapt", "model": name, **opts}
+    checkpoints = run.checkpoints(run_options, sidecar, restored, command)
     fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
     result = fit(
         adapter,
@@ -245,6 +247,7 @@ def adapt_gan(
         callbacks=callbacks,
         checkpoint=checkpoints,
         resume=restored,
+        tensorboard=run.tensorboard(run_options, restored),
         **fit_args,
     )
     summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size, model_kwargs=opts["model_kwargs"]))

@@ -403,6 +403,7 @@ def pretrain(
     run.finish(adapter, summary, meta({k: v for k, v in summary.items() if k != "history"}), ckpt)
     if run.out is not None:
         shutil.rmtree(run.out / "last", ignore_errors=True)  # the final model is complete; no resume needs it
+        summary.pop("last", None)
     summary.setdefault("out", None)
     summary["command"] = f"zoo adapt {name} --head N --weights {shlex.quote(str(run.out))}" if run.out else None
     return summary

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.io.images import check_grid_path, save_grid
+from zoo.io.images import check_grid_path, grid_pixels, save_grid
 
 if TYPE_CHECKING:
     from zoo.models.protocols import GAN
@@ -224,7 +224,8 @@ class EpochSamples:
 
     ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
     every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
-    and restores the train/eval flags).
+    and restores the train/eval flags). The same pixels go to the trainer's TensorBoard log
+    (``trainer.tensorboard``, when it has one) as the image ``samples`` at that epoch.
 
     Args:
         directory: where the grids go (created on first use).
@@ -239,8 +240,11 @@ class EpochSamples:
         self.files: list[Path] = []
 
     def on_epoch_end(self, trainer: Any, adapter: GAN, epoch: int, metrics: dict[str, Any]) -> None:
-        """Write ``epoch_{epoch:04d}.png``."""
+        """Write ``epoch_{epoch:04d}.png`` (and the TensorBoard image)."""
         # sample() leaves the train/eval flags as it found them, and the trainer calls
         # adapter.train() at the start of every epoch anyway
         images = adapter.sample(self.n, seed=self.seed)
         self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png", quantise=adapter.quantise))
+        tensorboard = getattr(trainer, "tensorboard", None)
+        if tensorboard is not None:
+            tensorboard.image("samples", grid_pixels(images, quantise=adapter.quantise), epoch)

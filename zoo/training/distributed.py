@@ -74,7 +74,7 @@ class ReplicaCheckpoint:
 class _ReplicaRun:
     """:class:`zoo.training.runs.Run` on ranks other than 0: reads what the run reads (``saved``,
     ``resume_dir``, :meth:`restore`), has no output directory (``out`` is ``None``: no sample
-    grids), and :meth:`finish` only records rank 0's ``out`` in the summary."""
+    grids), no TensorBoard log, and :meth:`finish` only records rank 0's ``out`` in the summary."""
 
     out = None
 
@@ -83,6 +83,10 @@ class _ReplicaRun:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._run, name)
+
+    def tensorboard(self, options: Any, state: Any) -> None:
+        """No TensorBoard log: rank 0 writes the run's."""
+        return None
 
     def finish(self, adapter: Adapter, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
         """Write nothing; ``summary["out"]`` is rank 0's directory."""
@@ -117,7 +121,7 @@ def _networks(adapter: Adapter) -> dict[str, Any]:
 class Replicas:
     """What :class:`zoo.training.trainer.Trainer` does differently with several processes, for one fit:
     :meth:`start_epoch` (``set_epoch``, DDP wrappers), :meth:`forward` (wrappers in place),
-    :meth:`poll` (agreed checks), :meth:`gather_logs` / :meth:`gather_totals` (sums over the
+    :meth:`poll` and :meth:`agree` (agreed checks), :meth:`gather_logs` / :meth:`gather_totals` (sums over the
     processes), :meth:`running` (failures, clean-up). With one process only ``set_epoch`` and the
     torchrun reseeding remain.
 
@@ -233,6 +237,18 @@ class Replicas:
         flag, stop, slowest = agreed.tolist()
         self._next_poll = self._polls + max(1, min(10_000, round(self.check_every_s * 1e6 / max(1, -slowest))))
         return int(flag), stop < 0
+
+    def agree(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any process (every process calls it at the same point; one
+        all-reduce with several processes: the trainer's end-of-epoch time check)."""
+        if not self.active:
+            return bool(flag)
+        import torch
+        import torch.distributed as dist
+
+        agreed = torch.tensor([int(bool(flag))], dtype=torch.int64).to(self.device)
+        dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+        return bool(agreed.item())
 
     def gather_logs(self, totals: dict[str, float], counts: dict[str, int], bad: int) -> tuple[dict[str, float], dict[str, int], int]:
         """Logged sums and counts summed over every process, and the smallest divergence flag."""

@@ -4,7 +4,8 @@ checkpoints, replacing an earlier run, and the options of a resumed run.
 * :class:`Run`: where a run writes (:func:`zoo.utils.outputs.claim_output`), or what it resumes.
 * :class:`RunCheckpoints`: the trainer's checkpointer: ``last/`` after every complete epoch,
   ``best/`` when the validation accuracy improved (backbones; GANs have no validation
-  metric, so their best is their last and no ``best/`` is written), ``metrics.jsonl``.
+  metric, so their best is their last and no ``best/`` is written), ``metrics.jsonl``; every
+  sidecar names the best epoch so far (``best``: ``{"metric", "value", "epoch"}``).
 * :func:`retire_earlier_run`: ``--overwrite`` removes the earlier run only once the new one
   has something complete to put in its place.
 * :func:`resolve_options`: a resumed run takes its options from the run, and refuses others.
@@ -33,7 +34,7 @@ from zoo.utils.outputs import RUN_MARKERS, claim_output
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
 
-__all__ = ["RUN_FILES", "Run", "RunCheckpoints", "resolve_options", "retire_earlier_run", "save_final"]
+__all__ = ["CURVES_FILE", "RUN_FILES", "Run", "RunCheckpoints", "resolve_options", "retire_earlier_run", "save_final"]
 
 
 class Run:
@@ -114,16 +115,42 @@ class Run:
             started=self.started,
         )
 
+    def tensorboard(self, options: Mapping[str, Any], state: Mapping[str, Any] | None) -> Any:
+        """The run's :class:`zoo.training.monitor.TensorBoardLog` in ``out`` (``options`` as hparams;
+        a resumed run hides the earlier points from its first iteration on), or ``None`` without ``out``."""
+        if self.out is None:
+            return None
+        from zoo.training.monitor import TensorBoardLog
+
+        return TensorBoardLog(self.out, options=options, purge_step=int(state["global_step"]) + 1 if state else None)
+
     def finish(self, adapter: Adapter, summary: dict[str, Any], meta: dict[str, Any], checkpoints: Any) -> None:
-        """Write the final model pair and ``metrics.jsonl`` (:func:`save_final`); retire an
-        earlier run if no epoch did; record ``out`` in ``summary``."""
+        """Write the final model pair and ``metrics.jsonl`` (:func:`save_final`) and ``curves.png``
+        (:func:`zoo.training.curves.write_curves`); retire an earlier run if no epoch did; record
+        in ``summary`` (and the best epoch in ``meta``) what was written: ``out``, ``last`` (the
+        checkpoint of the last complete epoch, when one was saved), ``best_epoch`` and
+        ``best_<metric>`` (backbones), ``curves``."""
         if self.out is None:
             return
+        best = getattr(checkpoints, "best", None)
+        if best:
+            meta["best"] = dict(best)
+            summary.update({"best_epoch": best["epoch"], f"best_{best['metric']}": best["value"]})
         save_final(adapter, self.out, summary, meta)
         if self.replaces and (checkpoints is None or checkpoints.saved_epoch is None):
             written = (WEIGHTS_FILE, SIDECAR_FILE, "metrics.jsonl") if summary.get("history") else (WEIGHTS_FILE, SIDECAR_FILE)
             retire_earlier_run(self.out, started=self.started, keep=written)
         summary["out"] = str(self.out)
+        if checkpoints is not None and checkpoints.saved_epoch is not None:
+            summary["last"] = str(checkpoints.last_dir)
+        if summary.get("history"):
+            from zoo.training.curves import write_curves
+
+            model = str(summary.get("model", ""))
+            title = model if self.out.name == model else f"{model} ({self.out.name})"
+            curves = write_curves(self.out / CURVES_FILE, summary["history"], title=title)
+            if curves is not None:
+                summary["curves"] = str(curves)
 
 
 # ---------------------------------------------------------------------------------
@@ -193,6 +220,8 @@ class RunCheckpoints:
             self.best = {"metric": self.best_metric, "value": float(value), "epoch": epoch}
         state = dict(trainer.state_dict(), options=self.options, best=self.best)
         meta = self.meta(trainer.history)
+        if self.best is not None:  # best/'s sidecar says which epoch it holds
+            meta = dict(meta, best=self.best)
         write_training_checkpoint(self.last_dir, adapter, meta, state)
         if improved:
             self._link_best()
@@ -216,14 +245,17 @@ class RunCheckpoints:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-#: What an earlier run in a directory consists of (removed when a new run replaces it).
-RUN_FILES = (WEIGHTS_FILE, SIDECAR_FILE, "metrics.jsonl", "last", "last.old", "best", "best.old")
+#: The run's loss, metric and learning-rate curves, written when it ends (:func:`zoo.training.curves.write_curves`).
+CURVES_FILE = "curves.png"
+#: What an earlier run in a directory consists of (removed when a new run replaces it), besides
+#: its TensorBoard event files and sample grids.
+RUN_FILES = (WEIGHTS_FILE, SIDECAR_FILE, "metrics.jsonl", CURVES_FILE, "last", "last.old", "best", "best.old")
 
 
 def retire_earlier_run(directory: str | os.PathLike[str], *, started: float, keep: tuple[str, ...] = ()) -> None:
     """Remove an earlier run's files from ``directory`` (``--overwrite``), once the new run has
-    something complete to put there: :data:`RUN_FILES` except ``keep``, and sample grids
-    (``samples/epoch_*.png``) last modified before ``started`` (``time.time()``)."""
+    something complete to put there: :data:`RUN_FILES` except ``keep``, and the TensorBoard event
+    files and sample grids (``samples/epoch_*.png``) last modified before ``started`` (``time.time()``)."""
     d = Path(directory)
     for name in RUN_FILES:
         if name in keep:
@@ -233,11 +265,11 @@ def retire_earlier_run(directory: str | os.PathLike[str], *, started: float, kee
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
-    samples = d / "samples"
-    if samples.is_dir():
-        for f in samples.glob("epoch_*.png"):
-            if f.stat().st_mtime < started:
-                f.unlink(missing_ok=True)
+    from zoo.training.monitor import EVENTS_GLOB
+
+    for f in [*d.glob(EVENTS_GLOB), *(d / "samples").glob("epoch_*.png")]:
+        if f.stat().st_mtime < started:
+            f.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------

@@ -29,6 +29,15 @@ Nothing is lost (issue 10):
   is not saved: :class:`TrainingDiverged` names the epoch, step and optimizer, and the
   last finite checkpoint is kept. A sync per step would cost GPU throughput; checking only
   at epoch ends would waste long epochs.
+* **Time limits** (``max_minutes``, checked after every iteration). Time up within an epoch:
+  the epoch is cut there, neither validated, logged, called back nor saved (``stopped_at``);
+  ``last/`` keeps the last complete epoch, and a resumed run redoes the cut epoch from its
+  start, exactly as an uncut run would. Time up at an epoch's last iteration, or during its
+  validation or save: the epoch is complete, saved, and training stops. A run thus ends at
+  most one iteration (plus that epoch's validation and save) after its limit.
+
+Watching (:mod:`zoo.training.monitor`): one line per epoch above the bar, TensorBoard points
+read with the bar's text (every 2 s, no sync of their own) and per epoch.
 
 Several processes (``torchrun``): DDP wrappers while ``training_step`` runs, gathered logs,
 agreed stops, rank 0 saves, logs and shows the bar (:class:`zoo.training.distributed.Replicas`).
@@ -47,9 +56,10 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.training.distributed import Replicas
+from zoo.training.options import check_training_args
 from zoo.training.resume import NO_BAD_STEP, TrainingDiverged, TrainingInterrupted, check_finite, interrupted, restore_training, rng_state
-from zoo.utils.devices import amp_dtype, resolve_device
-from zoo.utils.dist import check_batch_size, context, local_device
+from zoo.utils.devices import amp_dtype
+from zoo.utils.dist import local_device
 from zoo.utils.fileio import atomic_write_text, dumps_strict
 from zoo.utils.progress import progress_bar
 from zoo.utils.seeding import seed_everything
@@ -57,51 +67,12 @@ from zoo.utils.seeding import seed_everything
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
 
-__all__ = ["CHECK_EVERY_S", "Trainer", "TrainingDiverged", "TrainingInterrupted", "check_training_args"]
+__all__ = ["CHECK_EVERY_S", "SHOW_EVERY_S", "Trainer", "TrainingDiverged", "TrainingInterrupted", "check_training_args"]
 
 #: Seconds between reads of the non-finite-loss flag within an epoch (one device sync each).
 CHECK_EVERY_S = 2.0
-
-
-def check_training_args(
-    *,
-    device: str = "cpu",
-    amp: str | None = None,
-    epochs: int = 1,
-    lr: float | None = None,
-    batch_size: int | None = None,
-    max_minutes: float | None = None,
-    seed: int | None = None,
-) -> torch.device:
-    """Validate training options before any data is loaded or model built; returns the device.
-
-    Errors about an argument name it as a ``{param}`` template (``epochs``, ``lr``,
-    ``batch_size``, ``max_minutes``): the Python name in ``str(err)``, the flag in the CLI.
-    Under torchrun ``batch_size`` is the global batch, split evenly over the processes.
-
-    Raises:
-        ZooError: device not available here, unknown ``amp`` (both from
-            :mod:`zoo.utils.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or not a
-            multiple of the number of processes, ``max_minutes <= 0``, ``seed`` outside 0..2**32-1
-            (exit code 2 for usage errors).
-    """
-    dev = resolve_device(device)
-    amp_dtype(amp)
-    if epochs < 1:
-        raise ZooError(f"{{param}} must be at least 1, got {epochs}", param="epochs", exit_code=2)
-    if lr is not None and not lr > 0:
-        raise ZooError(
-            f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
-        )
-    if seed is not None and not 0 <= seed < 2**32:  # NumPy's and scikit-learn's seeds are 32-bit unsigned
-        raise ZooError(f"{{param}} must be between 0 and 4294967295, got {seed}", param="seed", exit_code=2)
-    if batch_size is not None:
-        if batch_size < 1:
-            raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
-        check_batch_size(batch_size, context().world_size)
-    if max_minutes is not None and not max_minutes > 0:
-        raise ZooError(f"{{param}} must be positive, got {max_minutes}", param="max_minutes", exit_code=2)
-    return dev
+#: Seconds between reads of the running logs for the bar's text and TensorBoard's ``train/*`` points (one copy each).
+SHOW_EVERY_S = 2.0
 
 
 def _host(sums: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -112,8 +83,8 @@ def _host(sums: dict[str, torch.Tensor]) -> dict[str, float]:
     return dict(zip(keys, torch.stack([sums[k].to("cpu", torch.float32).reshape(()) for k in keys]).tolist(), strict=True))
 
 
-def _logs_text(sums: dict[str, torch.Tensor], counts: dict[str, int]) -> str:
-    return " ".join(f"{k}={v / counts[k]:.3f}" for k, v in list(_host(sums).items())[:4])
+def _logs_text(host: dict[str, float], counts: dict[str, int]) -> str:
+    return " ".join(f"{k}={v / counts[k]:.3f}" for k, v in list(host.items())[:4])
 
 
 def _to(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
@@ -134,7 +105,7 @@ class Trainer:
 
     Args:
         epochs: the run's total number of passes over the training loader.
-        max_minutes: stop after this wall time (minutes), checked after each batch; ``None`` = no limit.
+        max_minutes: wall-time limit of this fit, minutes (see the module docstring); ``None`` = no limit.
         lr: learning rate passed to ``adapter.configure_optimizers`` (``None`` = the adapter's default).
         device: ``cpu``, ``cuda[:N]`` or ``mps`` (under torchrun ``cuda`` is ``cuda:LOCAL_RANK``).
         amp: ``None`` (fp32), ``"bf16"`` or ``"fp16"`` autocast; fp16 also uses a grad scaler.
@@ -147,19 +118,22 @@ class Trainer:
         callbacks: objects with optional ``on_fit_start(trainer, adapter)``,
             ``on_optimizer_step(trainer, adapter, optimizer_name)``,
             ``on_epoch_end(trainer, adapter, epoch, metrics)``, ``on_fit_end(trainer, adapter, metrics)``.
-        progress: show a rich progress bar on stderr.
+        progress: show a rich progress bar (iterations) on stderr, and one line per epoch above it.
         seed: seeds every generator before training.
         checkpoint: saves each complete epoch: an object with ``save(trainer, adapter, epoch,
             metrics)``, ``last_dir``, ``saved_epoch`` and ``resume_command``
             (:class:`zoo.training.resume.RunCheckpoints`), called after the callbacks'
-            ``on_epoch_end``; ``None`` = no checkpoints. An epoch cut short by
-            ``max_minutes`` is not saved (``last`` holds complete epochs only).
+            ``on_epoch_end``; ``None`` = no checkpoints. An epoch cut by ``max_minutes`` is not saved.
+        tensorboard: a :class:`zoo.training.monitor.TensorBoardLog`, or ``None``: opened when the
+            fit starts, closed however it ends (its files removed when nothing was saved);
+            callbacks reach it as ``trainer.tensorboard`` (GAN sample grids).
 
     Attributes set by :meth:`fit`: ``optimizers`` (``{name: torch.optim.Optimizer}`` built
     from ``adapter.configure_optimizers``), ``schedulers`` (``{name: LR scheduler}`` for the
     optimizers whose schedule is not constant), ``scaler`` (fp16), ``history`` (one metrics
     dict per epoch), ``epoch`` (the last complete epoch), ``global_step`` (iterations done),
-    ``stopped_early`` (the ``max_minutes`` budget ended training).
+    ``stopped_early`` (``max_minutes`` ended training), ``stopped_at`` (``{"epoch", "step",
+    "steps", "logs"}`` of an epoch it cut, else ``None``).
 
     Raises:
         ZooError: the device is not available, or an unknown ``amp``.
@@ -179,6 +153,7 @@ class Trainer:
         seed: int = 0,
         checkpoint: Any = None,
         channels_last: bool = False,
+        tensorboard: Any = None,
     ) -> None:
         self.device = local_device(check_training_args(device=device, amp=amp, epochs=epochs, lr=lr, max_minutes=max_minutes))
         self.epochs = epochs
@@ -197,6 +172,8 @@ class Trainer:
         self.epoch = 0
         self.global_step = 0
         self.stopped_early = False
+        self.stopped_at: dict[str, Any] | None = None
+        self.tensorboard = tensorboard
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self.scaler: torch.amp.GradScaler | None = None
@@ -237,8 +214,9 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------
     def fit(self, adapter: Adapter, train_loader: Any, val_loader: Any = None, *, resume: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Train ``adapter`` and return the last epoch's metrics plus ``history``, ``seconds``, ``steps``
-        and ``stopped_early`` (``max_minutes`` ended training before the last epoch).
+        """Train ``adapter``; returns the last complete epoch's metrics plus ``epoch`` (0 when none),
+        ``history``, ``seconds``, ``steps`` (iterations, a cut epoch's included), ``stopped_early``
+        and, when the time limit cut an epoch, ``stopped_at`` (see the class's attributes).
 
         The trainer owns the optimisation state: it builds ``adapter.configure_optimizers(lr)``
         (``{name: zoo.models.optim.OptimizerConfig}``) into ``torch.optim`` optimizers and their
@@ -260,8 +238,8 @@ class Trainer:
         once, so such an adapter keeps the parameters it unfreezes in them from the start.
 
         Logged values are summed as tensors on the device and read once per epoch (no device
-        sync per step); the progress bar's loss text and the non-finite-loss flag are read at
-        most every 2 s. After each epoch, with a ``val_loader``, ``validation_step`` runs in
+        sync per step); the bar's text, TensorBoard's ``train/*`` points and the non-finite-loss
+        flag are read at most every 2 s. After each epoch, with a ``val_loader``, ``validation_step`` runs in
         eval mode under ``torch.inference_mode``; then the callbacks, then the checkpoint.
 
         Args:
@@ -299,41 +277,49 @@ class Trainer:
         self._call("on_fit_start", adapter)
         self._start = time.perf_counter()
         metrics: dict[str, Any] = {}
+        finished = False
         try:
+            if self.tensorboard is not None:
+                self.tensorboard.open()
             with self.replicas.running(adapter):  # another process's failure: one line here too
                 metrics = self._epochs(adapter, train_loader, val_loader, first, iters)
+            finished = True
         except KeyboardInterrupt as exc:
             if isinstance(exc, TrainingInterrupted):
                 raise
             raise interrupted(self, adapter) from None
         finally:
             self.replicas = None
+            if self.tensorboard is not None:  # closed whatever happened; dropped when the run saved nothing
+                self.tensorboard.close(keep=finished or getattr(self.checkpoint, "saved_epoch", None) is not None)
         adapter.eval()
         result = dict(metrics)
+        result["epoch"] = self.epoch
         result["history"] = self.history
         result["seconds"] = round(self._seconds + time.perf_counter() - self._start, 3)
         result["steps"] = self.global_step
         result["stopped_early"] = self.stopped_early
+        if self.stopped_at is not None:
+            result["stopped_at"] = self.stopped_at
         self._call("on_fit_end", adapter, result)
         return result
 
     def _epochs(self, adapter: Adapter, train_loader: Any, val_loader: Any, first: int, iters: int) -> dict[str, Any]:
         from zoo.models.gan import StepContext
+        from zoo.training.monitor import cut_line, epoch_line, lr_values, window_means
         from zoo.training.optim import step_scheduler
 
         optimizers, schedulers, scaler = self.optimizers, self.schedulers, self.scaler
         names = list(optimizers)
         n_critic = max(1, int(getattr(adapter, "n_critic", 1)))
         after_step = getattr(adapter, "on_optimizer_step", None)
-        start = self._start
-        metrics: dict[str, Any] = {}
-        replicas = self.replicas
-        # With a wall-time budget the bar tracks seconds (the epochs may not all run).
-        bar_total = math.ceil(self.max_seconds) if self.max_seconds else (self.epochs - first + 1) * iters
+        start, replicas, tb = self._start, self.replicas, self.tensorboard
+        metrics: dict[str, Any] = dict(self.history[-1]) if self.history else {}
         with progress_bar(enabled=self.progress and replicas.is_main, kind="steps", fields=True) as bar:
-            task = bar.add_task("train", total=bar_total, logs="") if bar is not None else None
-            shown = checked = time.perf_counter()
+            task = bar.add_task("train", total=(self.epochs - first + 1) * iters, logs="") if bar is not None else None
+            shown, checked = -math.inf, time.perf_counter()  # the bar's text and TensorBoard: from the first step, then every 2 s
             for epoch in range(first, self.epochs + 1):
+                began, cut, window = time.perf_counter(), 0, None
                 self._position = (epoch, 0)
                 if hasattr(adapter, "on_epoch_start"):  # e.g. gradual unfreezing, before DDP re-wraps
                     adapter.on_epoch_start(epoch)
@@ -392,34 +378,49 @@ class Trainer:
                     elif now - checked >= CHECK_EVERY_S:  # one device sync every 2 s at most
                         checked = now
                         check_finite(self, int(bad), epoch, names)
+                    fields = {}
+                    if (bar is not None or tb is not None) and now - shown >= SHOW_EVERY_S:  # one device-to-host copy
+                        shown, host = now, _host(sums)
+                        fields["logs"] = _logs_text(host, counts)
+                        if tb is not None:
+                            tb.step(self.global_step, {**window_means(host, counts, window), **lr_values(optimizers)})
+                            window = (host, dict(counts))
                     if bar is not None:
-                        fields = {}
-                        if now - shown >= 2.0:
-                            shown = now
-                            fields["logs"] = _logs_text(sums, counts)
-                        if self.max_seconds:
-                            bar.update(task, completed=min(bar_total, int(now - start)), description=f"epoch {epoch}", **fields)
-                        else:
-                            bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", **fields)
-                    if over:
-                        self.stopped_early = True
+                        bar.update(task, advance=1, description=f"epoch {epoch}/{self.epochs}", **fields)
+                    if over and i + 1 < iters:  # the time is up within the epoch: cut it (an epoch whose last step ran is complete)
+                        cut = i + 1
                         break
                 logged, n, flag = replicas.gather_logs(_host(sums), counts, int(bad))
-                metrics = {"epoch": epoch, **{k: v / n[k] for k, v in logged.items()}}
+                logs = {k: v / n[k] for k, v in logged.items()}
                 check_finite(self, flag, epoch, names)
+                if cut:  # not validated, logged, called back or saved: last/ keeps the last complete epoch
+                    self.stopped_early = True
+                    self.stopped_at = {"epoch": epoch, "step": cut, "steps": iters, "logs": logs}
+                    if bar is not None:
+                        bar.console.print(cut_line(epoch, self.epochs, cut, iters, self.max_seconds / 60), highlight=False, soft_wrap=True)
+                    break
+                metrics = {"epoch": epoch, **logs}
                 if val_loader is not None:
                     metrics.update(self.evaluate(adapter, val_loader))
+                metrics.update(lr_values(optimizers))
                 metrics["seconds"] = round(self._seconds + time.perf_counter() - start, 3)
                 self.history.append(metrics)
                 self._log(metrics)
+                if tb is not None:
+                    tb.epoch(epoch, metrics)
                 self._call("on_epoch_end", adapter, epoch, metrics)
-                if not self.stopped_early:
-                    self.epoch = epoch
-                    if self.checkpoint is not None:
-                        self.checkpoint.save(self, adapter, epoch, metrics)
+                self.epoch = epoch
+                if self.checkpoint is not None:
+                    self.checkpoint.save(self, adapter, epoch, metrics)
                 if bar is not None:
-                    bar.update(task, logs=_logs_text(sums, counts))
-                if self.stopped_early:
+                    best = (getattr(self.checkpoint, "best", None) or {}).get("epoch") == epoch
+                    bar.update(task, logs=_logs_text(logged, n))
+                    line = epoch_line(metrics, epochs=self.epochs, seconds=time.perf_counter() - began, best=best)
+                    bar.console.print(line, highlight=False, soft_wrap=True)  # above the bar; never wrapped
+                # the time ran out during this epoch's last step, its validation or its save: stop here, all processes together
+                over = self.max_seconds is not None and time.perf_counter() - start > self.max_seconds
+                if epoch < self.epochs and replicas.agree(over):
+                    self.stopped_early = True
                     break
         return metrics
 

@@ -29,7 +29,9 @@ def progress_bar(
         enabled: ``False`` yields ``None`` (callers skip their updates).
         kind: ``"steps"`` (description, bar, done/total, elapsed, remaining) or ``"bytes"``
             (description, bar, MB done/total, MB/s, remaining).
-        fields: add a trailing ``{task.fields[logs]}`` text column (training losses).
+        fields: add a trailing ``{task.fields[logs]}`` text column (training losses) that takes
+            the rest of the line, cut with an ellipsis where it is too long; the counts and
+            times before it are never cut (``steps`` only).
         transient: remove the bar when done (it is always removed on an exception).
         console: a rich console to draw on (default: a new stderr console).
 
@@ -52,6 +54,7 @@ def progress_bar(
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
+    from rich.table import Column
 
     if kind == "bytes":
         columns: list[Any] = [
@@ -61,11 +64,18 @@ def progress_bar(
             TransferSpeedColumn(),
             TimeRemainingColumn(),
         ]
+    elif fields:  # the counts and times are never cut; the losses take the rest of the line, cut with an ellipsis
+        columns = [
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=20, table_column=Column(no_wrap=True)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True)),
+            TimeRemainingColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[logs]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+        ]
     else:
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-    if fields:
-        columns.append(TextColumn("{task.fields[logs]}"))
-    bar = Progress(*columns, console=console or Console(stderr=True), transient=transient)
+    bar = Progress(*columns, console=console or Console(stderr=True), transient=transient, expand=fields and kind == "steps")
     bar.start()
     try:
         yield bar
