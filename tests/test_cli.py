@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,9 +185,14 @@ def test_train_and_sample_gan(tmp_path):
     assert_user_error(run("sample", "dcgan", "--checkpoint", tmp_path / "missing"), "missing")
 
 
-def test_demo_runs_end_to_end_small(tmp_path):
-    """`zoo demo` with tiny budgets: every step runs and every output is written; a GAN that
-    the safety cap cuts short says so, on stderr and in summary.json."""
+def test_demo_runs_end_to_end_small(tmp_path, monkeypatch):
+    """`zoo demo` with tiny budgets: every step runs and every output is written; the source
+    model is trained once into the cache and reused by a second demo; a GAN that the safety
+    cap cuts short says so, on stderr and in summary.json."""
+    from zoo.plugins import glyphs
+
+    monkeypatch.setattr(glyphs, "PER_CLASS", 12)  # 120 printed digits: the source trains in seconds
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
     res = run(
         "demo", "--out", out, "--source-epochs", "1", "--target-epochs", "1", "--bench-budget", "0.05",
@@ -205,10 +211,17 @@ def test_demo_runs_end_to_end_small(tmp_path):
         "bench.json",
         "transfer.json",
         "dcgan_samples.png",
-        "source/model.safetensors",
         "transfer/model.json",
         "scratch/model.json",
         "dcgan/model.safetensors",
     ):
         assert (out / f).exists(), f
     assert "transfer" in res.stdout and "from scratch" in res.stdout
+    source = summary["transfer"]
+    assert source["source_data"] == "glyphs:digits" and source["target_data"] == "digits" and source["source_cached"] is False
+    assert source["source_train_images"] == 90 and Path(source["source_run"]).parent == tmp_path / "cache" / "demo"
+    assert (Path(source["source_run"]) / "model.safetensors").is_file() and not (out / "source").exists()
+    from zoo.cli.demo import _cached_source
+
+    again, meta, cached = _cached_source(1, 0, "cpu")  # a second demo takes it from the cache
+    assert cached and str(again) == source["source_run"] and meta["metrics"]["val_accuracy"] == source["source_val_accuracy"]
