@@ -71,7 +71,7 @@ def pretrain_cmd(
 
     apply_threads(threads)
     if out is None:
-        out = claim_output(None, default=Path("runs/pretrain") / name)
+        out = claim_output(None, default=Path("runs/pretrain") / name, overwrite=overwrite, reads=(data,))
     summary = pretrain(
         name,
         method=method,

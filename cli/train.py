@@ -76,8 +76,8 @@ def train_cmd(
     from zoo.utils.outputs import claim_output
 
     apply_threads(threads)
-    if out is None and resume is None:
-        out = claim_output(None, default=Path("runs/train") / name)
+    if out is None and resume is None:  # claimed here, so the summary's path is the one this run holds
+        out = claim_output(None, default=Path("runs/train") / name, overwrite=overwrite, reads=(data,))
     summary = tasks.train(
         name,
         data,
@@ -162,7 +162,7 @@ def adapt_cmd(
 
     apply_threads(threads)
     if out is None and resume is None:
-        out = claim_output(None, default=Path("runs/adapt") / name)
+        out = claim_output(None, default=Path("runs/adapt") / name, overwrite=overwrite, reads=(data, weights))
     summary = tasks.adapt(
         name,
         num_classes=head,

@@ -8,6 +8,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.tasks._common import build_adapter, check_classes, default_img_size, fit, run_meta, run_summary
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["train"]
 
@@ -15,6 +16,7 @@ __all__ = ["train"]
 _TRAIN_DEFAULTS = {"data": None, "epochs": 5, "img_size": None, "batch_size": 64, "lr": None, "amp": None, "seed": 0, "build_options": {}}
 
 
+@releasing_claims
 def train(
     name: str,
     data: str | None = None,
@@ -78,7 +80,7 @@ def train(
     from zoo.utils.seeding import seed_everything
 
     spec = get_spec(name)
-    run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
+    run = rank_zero_run(Run("train", name, out, overwrite, resume, reads=(data,)))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
     opts = resolve_options({**given, "build_options": build_options}, _TRAIN_DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
     if opts["data"] is None:

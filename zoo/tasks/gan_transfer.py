@@ -140,13 +140,15 @@ def adapt_gan(
     progress: bool = True,
     overwrite: bool = False,
     resume: str | Path | None = None,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune GAN ``name`` from the ``zoo train`` run ``weights`` on ``data`` (``shots`` images per class), FreezeD.
 
     The model is rebuilt from the source run's sidecar (its size, widths, latent), with the
     target data's class names for class-conditional families (the number of classes must
     match: the class embedding is kept, re-labelled by position). Checkpoints, ``--out`` and
-    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32, seed 0.
+    ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32, seed 0; ``channels_last``
+    as :class:`zoo.training.trainer.Trainer`.
 
     Returns:
         ``model``, ``weights``, ``freeze_d``, ``d_trainable_params``, ``d_frozen_params``,
@@ -167,7 +169,7 @@ def adapt_gan(
     from zoo.utils.seeding import seed_everything
 
     spec = get_spec(name)
-    run = rank_zero_run(Run("adapt", name, out, overwrite, resume))
+    run = rank_zero_run(Run("adapt", name, out, overwrite, resume, reads=(data, weights)))
     given = {"weights": weights, "freeze_d": freeze_d, "data": data, "shots": shots, "epochs": epochs, "img_size": img_size}
     given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed)
     opts = resolve_options(given, _DEFAULTS, run.saved, run=resume, free=("epochs", "amp"))
@@ -237,6 +239,7 @@ def adapt_gan(
         callbacks=callbacks,
         checkpoint=checkpoints,
         resume=restored,
+        channels_last=channels_last,
         **fit_args,
     )
     summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size))
