@@ -16,13 +16,14 @@ Images are returned by the datasets as ``(C, H, W)`` uint8 tensors or PIL images
 turned into float32 by the adapter's ``transforms`` (``torchvision.transforms.v2``).
 """
 
-from zoo.data.loaders import Transformed, iterations_per_epoch, make_loaders, shard_loaders
+from zoo.data.loaders import Transformed, drops_last, iterations_per_epoch, make_loaders, shard_loaders
 from zoo.data.sources import DataSource, resolve_data
 from zoo.data.splits import few_shot, parse_classes, stratified_split
 
 __all__ = [
     "DataSource",
     "Transformed",
+    "drops_last",
     "few_shot",
     "iterations_per_epoch",
     "make_loaders",
