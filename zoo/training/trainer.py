@@ -52,7 +52,7 @@ from zoo.utils.devices import amp_dtype, resolve_device
 from zoo.utils.dist import check_batch_size, context, local_device
 from zoo.utils.fileio import atomic_write_text, dumps_strict
 from zoo.utils.progress import progress_bar
-from zoo.utils.seeding import seed_everything
+from zoo.utils.seeding import check_seed, seed_everything
 
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
@@ -89,17 +89,16 @@ def check_training_args(
     amp_dtype(amp)
     if epochs < 1:
         raise ZooError(f"{{param}} must be at least 1, got {epochs}", param="epochs", exit_code=2)
-    if lr is not None and not lr > 0:
+    if lr is not None and not 0 < lr < math.inf:
         raise ZooError(
             f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
         )
-    if seed is not None and not 0 <= seed < 2**32:  # NumPy's and scikit-learn's seeds are 32-bit unsigned
-        raise ZooError(f"{{param}} must be between 0 and 4294967295, got {seed}", param="seed", exit_code=2)
+    check_seed(seed)  # the one seed rule (zoo.utils.seeding)
     if batch_size is not None:
         if batch_size < 1:
             raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
         check_batch_size(batch_size, context().world_size)
-    if max_minutes is not None and not max_minutes > 0:
+    if max_minutes is not None and not 0 < max_minutes < math.inf:
         raise ZooError(f"{{param}} must be positive, got {max_minutes}", param="max_minutes", exit_code=2)
     return dev
 
