@@ -285,7 +285,8 @@ class GridCanvas:
         self.cell = (height * self.scale, width * self.scale)
         self.cols = 1 if n == 1 else min(nrow or math.ceil(math.sqrt(n)), n)
         border = self.quantise(torch.ones(1))
-        self.pixels = torch.full((3, gh, gw), int(border[0]), dtype=torch.uint8)
+        #: the grid, ``(height, width, 3)`` uint8, as PIL takes it (no copy to save it)
+        self.pixels = torch.full((gh, gw, 3), int(border[0]), dtype=torch.uint8)
 
     def add(self, images: Any) -> None:
         """Put ``images`` ``(B, C, H, W)`` float (clamped to ``[0, 1]``; ``C`` 1 or 3) in the next ``B`` cells.
@@ -312,7 +313,7 @@ class GridCanvas:
         for cell in q:
             row, col = divmod(self.done, self.cols)
             top, left = pad + row * (h + pad), pad + col * (w + pad)
-            self.pixels[:, top : top + h, left : left + w] = cell
+            self.pixels[top : top + h, left : left + w] = cell.permute(1, 2, 0)
             self.done += 1
 
     def save(self, path: str | Path) -> Path:
@@ -331,7 +332,7 @@ class GridCanvas:
         path = Path(path)
         try:
             with atomic_path(path) as tmp:
-                Image.fromarray(self.pixels.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
+                Image.fromarray(self.pixels.numpy()).save(tmp, format="PNG")
         except OSError as exc:
             raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
         return path

@@ -160,7 +160,6 @@ def _check_sample_options(name: str, adapter: GAN, *, n: Any, seed: Any, images:
                           levels: bool, condition: Any, condition_flag: str | None) -> None:  # fmt: skip
     """Refuse every option that does not apply to ``adapter`` (one line saying why)."""
     spec = adapter.condition
-    given_flag = condition_flag or (spec.flag if spec.flag in ("--label", "--attr") else "--label/--attr")
     if translates(adapter):
         for flag, value in (("--n", n), ("--seed", seed)):
             if value is not None:
@@ -168,8 +167,6 @@ def _check_sample_options(name: str, adapter: GAN, *, n: Any, seed: Any, images:
                                exit_code=2)  # fmt: skip
         if levels:
             raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
-        if condition is not None and spec.kind not in ("class", "attribute"):
-            raise ZooError(f"{given_flag} picks a target; {name} translates without one: leave {given_flag} out", exit_code=2)
         if source is not None:
             if spec.kind != "attribute":
                 raise ZooError(f"--from gives the input's own attributes (stargan); {name} has none: leave --from out", exit_code=2)
