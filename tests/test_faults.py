@@ -511,7 +511,7 @@ def test_a_decompression_bomb_in_the_training_folder_is_one_line_naming_it(tmp_p
     data = _folder(tmp_path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,600 px: over twice the limit
     res = run("train", "resnet18", "--data", data, "--epochs", "1", "--img-size", "32", "--out", tmp_path / "run")
-    _expect(res, f"image {data}", "has more pixels than PIL's decompression-bomb limit (200); shrink or remove that file")
+    _expect(res, f"image {data}", "has more pixels than PIL's decompression-bomb limit (200); shrink it or remove it")
     assert not (tmp_path / "run").exists()
 
 
@@ -520,11 +520,11 @@ def test_a_decompression_bomb_in_the_training_folder_is_one_line_naming_it(tmp_p
     [
         (
             ("predict", "{w}/cls", "{img}"),
-            "image {img} has more pixels than PIL's decompression-bomb limit (200); shrink or remove that file",
+            "image {img} has more pixels than PIL's decompression-bomb limit (200); shrink it or remove it",
         ),
         (
             ("sample", "srgan", "--checkpoint", "{w}/srgan", "--image", "{img}", "--out", "{tmp}/o.png"),
-            "--image {img} is refused as a decompression bomb (",
+            "image {img} has more pixels than PIL's decompression-bomb limit (200); shrink it or remove it",
         ),
     ],
     ids=["predict", "sample-image"],

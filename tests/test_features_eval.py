@@ -294,7 +294,7 @@ def test_predict_bad_images(checkpoint, digit_pngs, tmp_path, monkeypatch):
     ckpt, _ = checkpoint
     fake = tmp_path / "notes.png"
     fake.write_text("not an image")
-    assert_user_error(run("predict", ckpt, digit_pngs[0], fake), f"cannot read image {fake} (UnidentifiedImageError)")
+    assert_user_error(run("predict", ckpt, digit_pngs[0], fake), f"cannot read image {fake}: it is a text file ('not an image')")
     assert_user_error(run("predict", ckpt, tmp_path / "gone.png"), f"image {tmp_path / 'gone.png'} does not exist")
     assert_user_error(run("predict", ckpt, digit_pngs[0], "--topk", "0"), "--topk must be at least 1, got 0")
     from PIL import Image
@@ -302,4 +302,6 @@ def test_predict_bad_images(checkpoint, digit_pngs, tmp_path, monkeypatch):
     big = tmp_path / "big.png"
     Image.new("RGB", (40, 40)).save(big)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,600 px is over twice the limit: a decompression bomb
-    assert_user_error(run("predict", ckpt, big), f"image {big} has more pixels than PIL's decompression-bomb limit (200); shrink or remove")
+    assert_user_error(
+        run("predict", ckpt, big), f"image {big} has more pixels than PIL's decompression-bomb limit (200); shrink it or remove it"
+    )
