@@ -172,6 +172,7 @@ def _image_folder(root: Path) -> Any:
         def make_dataset(
             directory: Any, class_to_idx: Any, extensions: Any = None, is_valid_file: Any = None, allow_empty: bool = False
         ) -> Any:
+            """torchvision's hook for the listing: :func:`folder_images` (``is_valid_file`` unused: zoo passes none)."""
             return folder_images(directory, class_to_idx, extensions, allow_empty=allow_empty)
 
     try:

@@ -86,6 +86,7 @@ WEIGHTS_FILE, SIDECAR_FILE = "model.safetensors", "model.json"
 
 
 def write_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a failed checkpoint write raises: ``OSError`` and safetensors' ``SafetensorError``."""
     from safetensors import SafetensorError  # raised on write failures too, and not an OSError
 
     return (OSError, SafetensorError)
