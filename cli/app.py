@@ -31,12 +31,14 @@ from zoo.errors import ZooError, first_line
 __all__ = [
     "COMMANDS",
     "MULTI_VALUE_FLAGS",
+    "SIZE_FLAGS",
     "ZooGroup",
     "app",
     "describe_failure",
     "expand_multi_value",
     "failed_input_shape",
     "main",
+    "oom_advice",
     "run",
 ]
 
@@ -104,8 +106,13 @@ class ZooGroup(TyperGroup):
         return cmd_name, cmd, rest
 
     def invoke(self, ctx: Any) -> Any:
+        """Run the command inside one :func:`zoo.utils.outputs.claims_scope` (the outputs it claims
+        are released when it ends, however it ends), turning its failures into one line."""
+        from zoo.utils.outputs import claims_scope
+
         try:
-            return super().invoke(ctx)
+            with claims_scope():
+                return super().invoke(ctx)
         except ZooError as exc:
             if debug_enabled():
                 raise
@@ -124,7 +131,7 @@ class ZooGroup(TyperGroup):
             if debug_enabled():
                 raise
             if _is_oom(exc):
-                raise _user_error("out of memory; try a smaller --batch-size or --img-size", 1) from None
+                raise _user_error(f"out of memory; {oom_advice(_command_flags(ctx))}", 1) from None
             raise _user_error(f"{describe_failure(exc, _command_model(ctx))} {DEBUG_HINT}", 1) from None
 
 
@@ -186,6 +193,27 @@ def failed_input_shape(exc: BaseException) -> str | None:
                 return " and ".join(str(tuple(t.shape)) for t in tensors)
         tb = tb.tb_next
     return None
+
+
+#: The options that size a command's memory, in the order the out-of-memory advice names them.
+SIZE_FLAGS = ("--batch-size", "--img-size", "--n")
+
+
+def oom_advice(flags: set[str] | frozenset[str]) -> str:
+    """What to try after running out of memory, naming only the sizing options among ``flags``
+    (the command's own: ``export`` has ``--img-size`` and no ``--batch-size``)."""
+    sizing = [f for f in SIZE_FLAGS if f in flags]
+    if not sizing:
+        return "try fewer or smaller inputs, or a machine with more memory"
+    return f"try a smaller {' or '.join(sizing)}"
+
+
+def _command_flags(ctx: Any) -> set[str]:
+    """Every option string of the failed command (``--batch-size``...), or an empty set."""
+    info = ctx.meta.get("zoo.command")
+    if not info:
+        return set()
+    return {o for p in getattr(info[1], "params", ()) for o in getattr(p, "opts", ())}
 
 
 def _command_model(ctx: Any) -> str | None:

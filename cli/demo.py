@@ -36,7 +36,7 @@ from zoo.cli.common import THREADS_HELP, apply_threads, err_console, out_console
 from zoo.errors import ZooError
 from zoo.utils.fileio import atomic_write_text
 
-__all__ = ["demo_cmd"]
+__all__ = ["cached_source", "demo_cmd"]
 
 DEMO_BACKBONE = "resnet18"
 #: The large similar source (printed digits) and the small target (handwritten digits, all ten classes).
@@ -65,7 +65,7 @@ def _write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _cached_source(epochs: int, seed: int, device: str) -> tuple[Path, dict, bool]:
+def cached_source(epochs: int, seed: int, device: str) -> tuple[Path, dict, bool]:
     """The demo's source model: ResNet-18 trained on :data:`SOURCE_DATA` for ``epochs``, kept in
     ``$ZOO_CACHE/demo/resnet18-glyphs-digits-e{epochs}-seed{seed}`` (a ``zoo train`` run directory)
     and reused while it holds a finished run; trained under the cache's lock, so two demos
@@ -158,7 +158,7 @@ def demo_cmd(
     _write_json(out / "bench.json", summary["bench"])
 
     _step(3, f"transfer learning: printed digits ({SOURCE_DATA}) -> handwritten digits with {shots} labels per class")
-    source_dir, source_meta, cached = _cached_source(source_epochs, seed, device)
+    source_dir, source_meta, cached = cached_source(source_epochs, seed, device)
     source = source_meta.get("metrics", {})
     images = source.get("train_images")
     out_console.print(

@@ -71,7 +71,7 @@ def pretrain_cmd(
     apply_threads(threads)
     kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None:
-        out = claim_output(None, default=Path("runs/pretrain") / name)
+        out = claim_output(None, default=Path("runs/pretrain") / name, overwrite=overwrite, reads=(data,))
     summary = pretrain(
         name,
         method=method,

@@ -33,8 +33,10 @@ def sample_cmd(
     label: Optional[str] = typer.Option(
         None, "--label", help="Class to draw (class-conditional GANs): a class name or index, e.g. 7 or seven."
     ),
-    n: int = typer.Option(64, "--n", help="Number of samples (noise-to-image GANs)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the latent noise."),
+    n: Optional[int] = typer.Option(
+        None, "--n", help="Number of samples (noise-to-image GANs; default 64; a grid holds at most about 20,000 64-pixel cells)."
+    ),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the latent noise, 0..4294967295 (noise-to-image GANs; default 0)."),
     levels: bool = typer.Option(False, "--levels", help="Also write each pyramid level's grid beside --out (LAPGAN)."),
     side_by_side: Optional[bool] = typer.Option(
         None, "--side-by-side/--translation-only", help="Write each input beside its translation (default: on for stargan)."
@@ -57,6 +59,7 @@ def sample_cmd(
         seed=seed,
         out=out,
         condition=label if label is not None else attr,
+        condition_flag="--label" if label is not None else "--attr" if attr is not None else None,
         levels=levels,
         images=list(image) if image else None,
         source=source,

@@ -128,8 +128,8 @@ def train_cmd(
 
     apply_threads(threads)
     kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
-    if out is None and resume is None:
-        out = claim_output(None, default=Path("runs/train") / name)
+    if out is None and resume is None:  # claimed here, so the summary's path is the one this run holds
+        out = claim_output(None, default=Path("runs/train") / name, overwrite=overwrite, reads=(data,))
     summary = tasks.train(
         name,
         data,
@@ -220,7 +220,7 @@ def adapt_cmd(
     apply_threads(threads)
     kwargs = check_model_kwargs(name, parse_pairs(model_kwargs))  # before any directory is claimed
     if out is None and resume is None:
-        out = claim_output(None, default=Path("runs/adapt") / name)
+        out = claim_output(None, default=Path("runs/adapt") / name, overwrite=overwrite, reads=(data, weights))
     summary = tasks.adapt(
         name,
         num_classes=head,

@@ -24,11 +24,12 @@ contributes a data set under a name already taken.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run
+from cli_helpers import assert_user_error, run
 from PIL import Image
 from test_plugin_isolation import BUILD_RAISE, DATASETS_RAISE, DUPLICATE_DATASET, IMPORT_ERROR, LOADER_RAISE, SPECS_RAISE, make_plugin  # noqa: F401
 
@@ -212,7 +213,7 @@ CASES = [
     (
         "train dcgan --data digits:0-4 --img-size 1000000",
         2,
-        "dcgan --img-size must be a power of two >= 16 (16, 32, 64, 128, ...), got 1000000",
+        "--img-size 1000000 is above 4096 px, the largest input zoo takes (one 3 x 4096 x 4096 float32 image is 201",
     ),
     ("adapt resnet18 --head 2 --bn eval", 2, "--bn must be one of 'frozen', 'train', got 'eval'"),
     (
@@ -263,8 +264,15 @@ CASES = [
         "weights file @/notes.txt is a text file ('hello'); expected a .safetensors file or a torch.save",
     ),
     ("predict @/r18 @/empty", 2, "image @/empty is a directory; give an image file (PNG, JPEG, ...)"),
-    ("features resnet18 --data digits --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
-    ("export @/r18 --format onnx --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
+    # a directory where a file is wanted: the command's own kind of file is suggested
+    (
+        "features resnet18 --data digits --out @/empty",
+        2,
+        "--out @/empty is a directory; give a file name such as @/empty/resnet18.safetensors",
+    ),
+    ("features @/r18 --data digits --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/r18.safetensors"),
+    ("export @/r18 --format onnx --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/model.onnx"),
+    ("export @/r18 --format torchscript --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/model.pt"),
     ("sample dcgan --checkpoint @/dc --out @/empty", 2, "--out @/empty is a directory; give a file name such as @/empty/grid.png"),
     ("adapt resnet18 --head 2 --weights none --out @/notes.txt", 2, "--out @/notes.txt is a file, not a directory; choose another --out"),
     ("train resnet18 --data digits --out @/img.png", 2, "--out @/img.png is a file, not a directory; choose another --out"),
@@ -301,7 +309,7 @@ CASES = [
     (
         "sample stargan --checkpoint @/stargan --from bogus --attr blond",
         2,
-        "unknown --attr 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
+        "unknown --from 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
     ),
     ("sample stargan --checkpoint @/stargan", 2, "stargan needs a target: --attr NAME[,NAME...]; valid: Black_Hair, Blond_Hair, Brown_"),
     (
@@ -324,7 +332,169 @@ CASES = [
     # usage errors of the remaining commands
     ("info resnet18 --device cuda", 2, "No such option: --device (see 'zoo info --help')"),
     ("demo --epochs 0", 2, "No such option: --epochs (Possible options: --source-epochs, --target-epochs) (see 'zoo demo --help')"),
+    *[
+        # issue 20
+        # -- an option that does not apply is refused, saying why (its value checked even where unused)
+        (f"adapt dcgan --freeze-d 1 --weights @/dc --data digits {opt}", 2, f"{opt} does not apply: it sets how a backbone's stages are")
+        for opt in ("--strategy magic", "--lr-decay 7.0", "--freeze-until layer9", "--augment what", "--bn train")
+    ],
+    *[
+        (f"adapt resnet18 --head 2 --weights none {opt}", 2, f"{opt.split()[0]} needs data to fine-tune on; without data, adapt only b")
+        for opt in ("--epochs 3", "--batch-size 8", "--lr 0.1", "--amp bf16", "--augment heavy", "--lr-decay 0.5", "--channels-last")
+    ],
+    ("adapt resnet18 --head 2 --weights none --epochs 0", 2, "--epochs must be at least 1, got 0"),  # the value first
+    ("adapt resnet18 --head 2 --weights none --lr-decay 7", 2, "--lr-decay must be in (0, 1] (each earlier stage's rate is lr t"),
+    (
+        "adapt resnet18 --head 2 --weights none --data digits:0-1 --bn train",
+        2,
+        "--bn sets the BatchNorm of frozen stages; --strategy full freezes none: leave --bn out or freeze stages",
+    ),
+    (
+        "adapt resnet18 --head 2 --weights none --data digits:0-1 --strategy linear-probe --lr-decay 0.5",
+        2,
+        "--lr-decay gives the stages below the head their own learning rates; --strategy linear-probe trains only",
+    ),
+    (
+        "sample stargan --checkpoint @/stardom --attr 1 --from Male",
+        2,
+        "--from gives the input's own attributes; this stargan translates between domains (0, 1, 2) and needs none",
+    ),
+    ("sample stargan --checkpoint @/stardom --attr 1 --from 0,1", 2, "--from gives the input's own attributes; this stargan translat"),
+    ("sample stargan --checkpoint @/stargan --attr blond --from 0,1", 2, "unknown --from '0'; valid: Black_Hair, Blond_Hair, Brown_Hai"),
+    ("sample stargan --checkpoint @/stargan --attr blond --n 5", 2, "--n is for GANs that draw from noise; stargan translates its --i"),
+    ("sample stargan --checkpoint @/stargan --attr blond --seed 3", 2, "--seed is for GANs that draw from noise; stargan translates it"),
+    ("sample stargan --checkpoint @/stargan --label 1", 2, "stargan is attribute-conditional: give --attr (valid: Black_Hair, B"),
+    ("sample srgan --checkpoint @/srgan --from Male", 2, "--from gives the input's own attributes (stargan); srgan has none: l"),
+    ("sample srgan --checkpoint @/srgan --attr blond", 2, "srgan upscales the input image 4x and takes no --attr or --label"),
+    ("sample dcgan --checkpoint @/dc --side-by-side", 2, "--side-by-side/--translation-only are for GANs that translate images"),
+    ("sample dcgan --checkpoint @/dc --translation-only", 2, "--side-by-side/--translation-only are for GANs that translate ima"),
+    ("sample cgan --checkpoint @/cgan --attr blond", 2, "cgan is class-conditional: give --label (valid: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);"),
+    *[
+        (cmd + " --overwrite", 2, "--overwrite replaces an earlier --out; without --out the output is a new numbered name, so th")
+        for cmd in (
+            "train resnet18 --data digits",
+            "adapt resnet18 --head 2 --weights none",
+            "pretrain resnet18 --method greedy --data digits",
+            "sample dcgan --checkpoint @/dc",
+            "features @/r18 --data digits",
+            "eval @/r18 --data digits",
+            "export @/r18",
+            "demo",
+        )
+    ],
+    # -- internal messages where a flag should be named: one seed rule, every range, flags that exist
+    *[
+        (cmd + f" --seed {seed}", 2, f"--seed must be between 0 and 4294967295, got {seed}")
+        for cmd in (
+            "features @/r18 --data digits",
+            "eval @/r18 --data digits",
+            "sample dcgan --checkpoint @/dc",
+            "pretrain resnet18 --method greedy --data digits",
+            "adapt resnet18 --head 2 --weights none",
+            "train dcgan --data digits",
+        )
+        for seed in (-1, 10**23)
+    ],
+    *[
+        (cmd + " --img-size 100000", 2, "--img-size 100000 is above 4096 px, the largest input zoo takes (one 3 x 4096 x 4096 fl")
+        for cmd in (
+            "export @/r18",
+            "features resnet18 --data digits",
+            "bench resnet18",
+            "train resnet18 --data digits",
+            "adapt resnet18 --head 2 --weights none",
+            "pretrain resnet18 --method greedy --data digits",
+        )
+    ],
+    ("bench resnet18 --batch-size 100000000000000000000", 2, "--batch-size must be at most 65,536 images, got 100000000000000000000"),
+    ("train resnet18 --data digits --threads 5000", 2, "--threads must be at most 1024, got 5000; leave it out to use every availa"),
+    ("adapt resnet18 --head 1000000000", 2, "--head must be at most 100,000 classes (a head of that many is already 819 MB for"),
+    ("train resnet18 --data digits --lr inf", 2, "--lr must be a positive learning rate, got inf; typical: 1e-3 (AdamW), 2e-4 (GAN"),
+    ("train resnet18 --data digits --lr nan", 2, "--lr must be a positive learning rate, got nan; typical: 1e-3 (AdamW), 2e-4 (GAN"),
+    ("train resnet18 --data digits --max-minutes inf", 2, "--max-minutes must be positive, got inf"),
+    (
+        "train resnet18 --data digits --resume @/badstate",
+        1,
+        "training state @/badstate/last/train_state.json is damaged: its state is a JSON list, expected an object; resum",
+    ),
+    (
+        "train resnet18 --data digits --resume @/listopts",
+        1,
+        "training state @/listopts/last/train_state.json is damaged: options is a JSON list, expected an object; resume",
+    ),
+    # -- resources: a grid past what one PNG should hold is refused before anything is drawn
+    (
+        "sample dcgan --checkpoint @/dc --n 100000",
+        2,
+        "--n 100000 makes a grid of 20,924 x 20,858 pixels, over 89,478,485 (PIL's decompression-bomb limit, which",
+    ),
+    # -- valid input that crashed: batch norm on batches of one image is one line naming the flag
+    (
+        "adapt resnet18 --head 2 --weights none --data digits:0-1 --shots 5 --batch-size 1 --epochs 1",
+        2,
+        "resnet18's batch norm cannot train on a batch of one image at 32 px (--batch-size 1 gives batches of one image)",
+    ),
+    # -- a damaged model.json is one line naming the file, in every command that reads one
+    *[
+        (cmd.format(run=run), 1, f"checkpoint sidecar @/{run}/model.json is damaged: {what}")
+        for run, what in (
+            ("badstd", "preprocessing.std[0] is 0; a standard deviation must be above 0"),
+            ("badmean", "preprocessing.mean is 'x', expected a list of 1 or 3 numbers (one per channel)"),
+            ("badsize", "preprocessing.img_size is -3, expected a whole number of pixels from 1 to 4096"),
+            ("badnames", "class_names names a class twice"),
+        )
+        for cmd in (
+            "predict @/{run} @/img.png",
+            "export @/{run} --format torchscript --out @/x.pt",
+            "eval @/{run} --data digits:0-1",
+            "features @/{run} --data digits:0-1 --out @/x.safetensors",
+            "adapt resnet18 --head 2 --weights @/{run}",
+        )
+    ],
+    ("sample dcgan --checkpoint @/baddc --out @/x.png", 1, "checkpoint sidecar @/baddc/model.json is damaged: config is a JSON list, exp"),
+    (
+        "train resnet18 --resume @/badlast",
+        1,
+        "checkpoint sidecar @/badlast/last/model.json is damaged: preprocessing.std[1] is -1; a standard deviation must be abo",
+    ),
 ]
+
+# issue 20: an output is never one of the command's own inputs, nor a file of another run, even with --overwrite
+# (argv, what the error says after "--out TARGET")
+OUT_OVER_INPUT = [
+    ("train resnet18 --data @/truncimgs --out @/truncimgs --overwrite", "is an input of this command; an output never replaces its"),
+    ("train resnet18 --data @/truncimgs --out @/truncimgs/a/run", "is inside @/truncimgs, which this command reads; write outside"),
+    ("train dcgan --data @/oneclass --out @/oneclass/cats", "is inside @/oneclass, which this command reads; write outside its"),
+    ("adapt resnet18 --head 2 --weights @/r18 --out @/r18 --overwrite", "is an input of this command; an output never replaces its o"),
+    (
+        "adapt resnet18 --head 2 --weights @/r18/model.safetensors --out @/r18 --overwrite",
+        "holds @/r18/model.safetensors, which this command reads, and would replace it",
+    ),
+    ("adapt dcgan --freeze-d 0 --weights @/dc --data digits --out @/dc --overwrite", "is an input of this command; an output never re"),
+    ("adapt resnet18 --head 2 --data @/truncimgs --out @/truncimgs/b", "is inside @/truncimgs, which this command reads; write outsid"),
+    ("pretrain resnet18 --method greedy --data @/oneclass --out @/oneclass/run", "is inside @/oneclass, which this command reads;"),
+    ("pretrain resnet18 --method greedy --data @/oneclass --out @/oneclass --overwrite", "is an input of this command; an output"),
+    ("sample dcgan --checkpoint @/dc --out @/dc/model.safetensors --overwrite", "is an input of this command; an output never rep"),
+    ("sample dcgan --checkpoint @/dc --out @/dc/model.json --overwrite", "is an input of this command; an output never replaces it"),
+    ("sample srgan --checkpoint @/srgan --image @/img.png --out @/img.png --overwrite", "is an input of this command; an outp"),
+    ("sample cyclegan --weights @/lfs.pth --image @/img.png --out @/lfs.pth --overwrite", "is an input of this command; an out"),
+    ("features @/r18 --data digits --out @/r18/model.safetensors --overwrite", "is an input of this command; an output never rep"),
+    ("features @/r18 --data digits --out @/r18/model.json --overwrite", "is an input of this command; an output never replaces"),
+    ("features resnet18 --weights @/trunc.safetensors --data digits --out @/trunc.safetensors --overwrite", "is an input of th"),
+    ("features @/r18 --data @/truncimgs --out @/truncimgs/a/f.safetensors", "is inside @/truncimgs, which this command reads;"),
+    ("eval @/r18 --data @/truncimgs --out @/truncimgs --overwrite", "is an input of this command; an output never replaces its"),
+    ("eval @/r18 --data @/truncimgs --out @/truncimgs/a", "is inside @/truncimgs, which this command reads; write outside it"),
+    ("export @/r18 --out @/r18/model.safetensors --overwrite", "is an input of this command; an output never replaces its own"),
+    ("export @/r18 --out @/r18/model.json --overwrite", "is an input of this command; an output never replaces its own in"),
+    # another run's files
+    ("export @/r18 --out @/dc/model.safetensors --overwrite", "belongs to the run in @/dc; no command writes over a run's files"),
+    ("features @/r18 --data digits --out @/cgan/model.json --overwrite", "belongs to the run in @/cgan; no command writes over a ru"),
+    ("sample dcgan --checkpoint @/dc --out @/stargan/model.safetensors --overwrite", "belongs to the run in @/stargan; no comm"),
+    ("sample dcgan --checkpoint @/dc --out @/badlast/last/grid.png", "belongs to the run in @/badlast; no command writes over a run"),
+    ("train resnet18 --data digits --out @/badlast/last --overwrite", "belongs to the run in @/badlast; no command writes over a r"),
+    ("eval @/r18 --data digits --out @/badlast/last/report", "belongs to the run in @/badlast; no command writes over a run's"),
+]
+CASES += [(argv, 2, "--out " + argv.split("--out ")[1].split()[0] + " " + text) for argv, text in OUT_OVER_INPUT]
 
 # issue 16: a file that is not a checkpoint says what it is (by content, whatever its name), whichever command
 # reads it: {file in the scratch directory: what the error calls it}
@@ -421,8 +591,47 @@ def scratch(tmp_path_factory):
     }
     for folder, (name, options) in tiny.items():
         save_checkpoint(root / folder, build(name, **options), {})
+    save_checkpoint(root / "stardom", build("stargan", **tiny["stargan"][1], class_names=["0", "1", "2"]), {})  # domain mode
     _not_weights(root)
+    _damaged(root)
     return root
+
+
+def _damaged(root: Path) -> None:
+    """Runs whose model.json or train_state.json is damaged, the weights intact (issue 20)."""
+    import json
+    import shutil
+
+    import torch
+
+    from zoo.io.checkpoint import save_checkpoint
+    from zoo.io.train_state import write_training_checkpoint
+    from zoo.registry import build
+
+    edits = {
+        "badstd": ("preprocessing", "std", [0, 0, 0]),
+        "badmean": ("preprocessing", "mean", "x"),
+        "badsize": ("preprocessing", "img_size", -3),
+        "badnames": (None, "class_names", ["cat", "cat"]),
+        "baddc": (None, "config", [16]),
+    }
+    for folder, (section, key, value) in edits.items():
+        shutil.copytree(root / ("dc" if folder == "baddc" else "r18"), root / folder)
+        meta = json.loads((root / folder / "model.json").read_text())
+        (meta[section] if section else meta)[key] = value
+        (root / folder / "model.json").write_text(json.dumps(meta))
+    adapter = build("resnet18", num_classes=2)
+    options = {"command": "train", "model": "resnet18", "data": "digits:0-1", "epochs": 2, "img_size": 32, "batch_size": 64}
+    options.update(lr=None, amp=None, seed=0, build_options={})
+    state = {"epoch": 1, "epochs": 2, "global_step": 1, "history": [], "optimizers": {}, "schedulers": {}, "rng": {}, "options": options}
+    pre = {"img_size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.5, -1, 0.5]}
+    save_checkpoint(root / "badlast", adapter, {})
+    write_training_checkpoint(root / "badlast" / "last", adapter, {"preprocessing": pre}, {**state, "t": torch.zeros(1)})
+    for folder, damage in (("badstate", lambda doc: doc.update(state=[1, 2])), ("listopts", lambda doc: doc["state"].update(options=[1]))):
+        write_training_checkpoint(root / folder / "last", adapter, {}, state)
+        doc = json.loads((root / folder / "last" / "train_state.json").read_text())
+        damage(doc)
+        (root / folder / "last" / "train_state.json").write_text(json.dumps(doc))
 
 
 def _not_weights(root: Path) -> None:
@@ -516,6 +725,28 @@ def test_bad_input_is_one_line_and_leaves_nothing(scratch, monkeypatch, args, co
     before = tree(scratch)
     res = run(*[a.replace("@", str(scratch)) for a in args.split()])
     check(res, code, text, scratch, before)
+    assert_flags_exist(args.split()[0], res.stderr)
+
+
+def command_options(command: str) -> set[str]:
+    """Every option string of ``zoo COMMAND`` (``--batch-size``, ``--side-by-side``...)."""
+    import typer.main
+
+    from zoo.cli.app import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    return {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+
+
+def assert_flags_exist(command: str, stderr: str) -> None:
+    """Issue 20: every flag an error line names is one that ``zoo COMMAND`` has (a quoted
+    command line, such as 'zoo train dcgan --data DIR', may name another command's; click's
+    own "No such option" names the one typed)."""
+    line = stderr.strip()
+    if line.startswith(("Error: No such option", "Error: Invalid value")):
+        return
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", re.sub(r"'[^']*'", "", line)))
+    assert named <= command_options(command), f"{sorted(named - command_options(command))} named in: {line}"
 
 
 @pytest.mark.parametrize(("args", "text"), NOT_WEIGHTS_CASES, ids=[c[0] for c in NOT_WEIGHTS_CASES])
@@ -558,3 +789,189 @@ def test_demo_checks_every_option_before_its_first_step(scratch, monkeypatch, ar
     assert res.exit_code == code
     assert res.stdout == ""
     assert [ln for ln in res.stderr.splitlines() if ln.strip()] == [res.stderr.strip()]
+
+
+# ---------------------------------------------------------------------------------
+# issue 20: inputs that look valid, valid input that crashed, resources
+# ---------------------------------------------------------------------------------
+OUT_COMMANDS = {"train", "adapt", "pretrain", "sample", "features", "eval", "export"}
+
+
+def test_every_command_that_writes_is_refused_an_output_over_its_input():
+    assert {argv.split()[0] for argv, _ in OUT_OVER_INPUT} == OUT_COMMANDS
+    assert {c.split()[0] for c, _, t in CASES if "--overwrite replaces an earlier --out" in t} == OUT_COMMANDS | {"demo"}
+
+
+def _pngs(root: Path, classes: dict[str, int], size: int = 12) -> Path:
+    rng = np.random.default_rng(0)
+    for c, n in classes.items():
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray((rng.random((size, size, 3)) * 255).astype("uint8")).save(root / c / f"{i}.png")
+    return root
+
+
+def test_a_symlink_loop_counts_each_image_once(tmp_path, capsys):
+    from zoo.data import resolve_data
+
+    data = _pngs(tmp_path / "data", {"a": 3, "b": 3})
+    (data / "a" / "up").symlink_to("..")  # a loop: a/up/a/up/...
+    (data / "b" / "again").symlink_to(data / "b")  # a second way into b
+    (data / "b" / "copy.png").symlink_to(data / "b" / "0.png")  # a link to an image already listed
+    source = resolve_data(str(data), seed=0)
+    paths = [p for p, _ in source.train.dataset.samples]
+    assert len(paths) == len({os.path.realpath(p) for p in paths}) == 6  # the 6 real images, once each
+    assert len(source.train) + len(source.val) == 6
+    err = capsys.readouterr().err
+    assert err.count("Warning: ") == 1 and "each image is counted once" in err and "reached twice" in err
+    # one file in two classes is refused, naming it
+    (data / "b" / "cat.png").symlink_to(data / "a" / "0.png")
+    with pytest.raises(Exception, match=r"are the same file .*an image belongs to one class"):
+        resolve_data(str(data), seed=0)
+
+
+def test_an_image_in_both_train_and_val_is_refused(tmp_path):
+    from zoo.data import resolve_data
+    from zoo.errors import ZooError
+
+    data = tmp_path / "data"
+    _pngs(data / "train", {"a": 2, "b": 2})
+    _pngs(data / "val", {"a": 1, "b": 1})
+    (data / "val" / "a" / "leak.png").symlink_to(data / "train" / "a" / "0.png")
+    with pytest.raises(ZooError, match=r"1 image\(s\) are in both train/ and val/"):
+        resolve_data(str(data))
+
+
+def test_a_metric_over_no_held_out_image_is_absent_not_zero(tmp_path, monkeypatch):
+    """Every class with one image: nothing is held out, so val_accuracy is None with a note (never 0.0)."""
+    import json
+
+    from zoo import tasks
+    from zoo.models.adapters import BackboneAdapter
+
+    assert BackboneAdapter.summarize({}) == {"val_loss": None, "val_accuracy": None}
+    data = _pngs(tmp_path / "data", {"a": 1, "b": 1, "c": 1})
+    summary = tasks.train("resnet18", str(data), epochs=1, out=tmp_path / "run", img_size=32, batch_size=4, progress=False)
+    assert summary["val_images"] == 0 and summary["val_accuracy"] is None and summary["val_loss"] is None
+    assert any("held-out split is empty" in n for n in summary["notes"])
+    logged = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
+    assert logged["val_accuracy"] is None and "nonfinite" not in logged
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["metrics"]["val_accuracy"] is None
+    assert not (tmp_path / "run" / "best").exists()  # no best of nothing
+
+
+def test_16_bit_grey_pngs_train_with_values_in_range(tmp_path):
+    """16-bit greyscale PNGs (PIL mode I;16) are scaled to 8 bits (>> 8), not clipped to 0 or 255."""
+    import torch
+
+    from zoo import tasks
+    from zoo.data import resolve_data
+    from zoo.io.images import read_image
+
+    data = tmp_path / "data"
+    ramp = (np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 257).astype(np.uint16)  # 0 .. 65535
+    for c, shift in (("a", 0), ("b", 4000)):
+        (data / c).mkdir(parents=True)
+        for i in range(3):
+            img = Image.fromarray(np.clip(ramp.astype(np.int64) - shift * i, 0, 65535).astype(np.uint16))
+            assert img.mode in ("I;16", "I")
+            img.save(data / c / f"{i}.png")
+    assert Image.open(data / "a" / "0.png").mode in ("I;16", "I")  # what PIL hands to a reader
+    pixels = np.asarray(read_image(data / "a" / "0.png"))
+    assert np.array_equal(pixels, (ramp >> 8).astype(np.uint8))  # 0 .. 255, every level
+    image, _ = resolve_data(str(data)).train[0]
+    x = torch.as_tensor(np.array(image))
+    assert x.dtype == torch.uint8 and 0 < float(x.float().mean()) < 255 and len(x.unique()) > 100
+    summary = tasks.train("resnet18", str(data), epochs=1, img_size=32, batch_size=4, progress=False)
+    assert summary["train_images"] == 4 and summary["val_images"] == 2
+
+
+def test_a_last_batch_of_one_is_dropped_and_said(tmp_path, monkeypatch):
+    """The issue's case: 10 images in batches of 3 leave a last batch of 1, which batch norm cannot train on."""
+    from zoo.data import drops_last, iterations_per_epoch, make_loaders, resolve_data
+
+    assert (drops_last(10, 3), drops_last(11, 3), drops_last(3, 3), drops_last(1, 1), drops_last(11, 3, True)) == (
+        True,
+        False,
+        False,
+        False,
+        True,
+    )
+    assert [iterations_per_epoch(n, 3) for n in (10, 11, 3, 1)] == [3, 4, 1, 1]
+    source = resolve_data("digits:0-1")
+    train, _ = make_loaders(source, train_transform=lambda x: x, val_transform=lambda x: x, batch_size=3, shots=5)
+    assert len(train) == iterations_per_epoch(10, 3) == 3 and train.drop_last
+    res = run("adapt", "resnet18", "--head", "2", "--weights", "none", "--data", "digits:0-1", "--shots", "5", "--batch-size", "3",
+              "--epochs", "1", "--out", tmp_path / "run", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import json
+
+    summary = json.loads(res.stdout)
+    assert summary["notes"] == ["the last batch of each epoch (1 image) is dropped: batch norm cannot train on one image"]
+    assert summary["steps"] == 3
+
+
+def test_torchrun_shards_drop_a_last_batch_of_one_too(monkeypatch):
+    """Each process's shard: 2 processes, 10 images, batches of 3 per process: 5 per shard, batches 3 + 2; 14: 7 = 3 + 3 + 1, dropped."""
+    import zoo.data.loaders as loaders
+    from zoo.utils.dist import DistContext
+
+    monkeypatch.setattr(loaders, "context", lambda: DistContext(rank=1, world_size=2, launched=True))
+    for images, batches in ((10, 2), (14, 2)):
+        train, _ = loaders.shard_loaders(list(range(images)), [], batch_size=6, seed=0)
+        assert len(train) == batches and len(list(train)) == batches and all(len(b) > 1 for b in train)
+
+
+def test_zoo_cache_pointing_at_a_file_is_one_line_naming_it(scratch, monkeypatch):
+    monkeypatch.chdir(scratch)
+    monkeypatch.setenv("ZOO_CACHE", str(scratch / "notes.txt"))
+    before = tree(scratch)
+    for argv in (["adapt", "resnet18", "--head", "2", "--weights", "imagenet"], ["sample", "stargan", "--attr", "blond"]):
+        res = run(*argv)
+        assert_user_error(res, f"ZOO_CACHE={scratch}/notes.txt: {scratch}/notes.txt is a file, not a directory; point ZOO_CACHE at a d")
+        assert res.exit_code == 2 and "downloads/" not in res.stderr and tree(scratch) == before
+
+
+def test_out_of_memory_advice_names_only_the_commands_own_flags():
+    from zoo.cli.app import oom_advice
+
+    assert oom_advice(command_options("export")) == "try a smaller --img-size"  # export has no --batch-size
+    assert oom_advice(command_options("train")) == "try a smaller --batch-size or --img-size"
+    assert oom_advice(command_options("sample")) == "try a smaller --n"
+    assert oom_advice(command_options("predict")) == "try fewer or smaller inputs, or a machine with more memory"
+
+
+def test_sample_draws_large_grids_in_batches_like_one_grid(scratch, tmp_path):
+    """A grid built batch by batch (GridCanvas) is the grid of save_grid; past one batch, later
+    batches draw from derived seeds; memory holds one batch of images, not n."""
+    import torch
+
+    from zoo import tasks
+    from zoo.io.images import GridCanvas, save_grid
+    from zoo.tasks.sampling import SAMPLE_BATCH, batch_seed
+
+    torch.manual_seed(0)
+    for n, channels, size in ((1, 1, 8), (5, 3, 70), (7, 1, 16)):
+        images = torch.rand(n, channels, size, size)
+        canvas = GridCanvas(n, size, size)
+        canvas.add(images[:3])
+        canvas.add(images[3:])
+        a, b = canvas.save(tmp_path / "a.png"), save_grid(images, tmp_path / "b.png")
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+    gan = tasks.load_gan("dcgan", scratch / "dc")
+    out = tasks.sample("dcgan", checkpoint=scratch / "dc", n=SAMPLE_BATCH + 3, seed=5, out=tmp_path / "grid.png")
+    assert out["shape"] == [SAMPLE_BATCH + 3, 1, 16, 16] and batch_seed(5, 0) == 5 and batch_seed(5, 1) != 5
+    expected = GridCanvas(SAMPLE_BATCH + 3, 16, 16)
+    expected.add(gan.sample(SAMPLE_BATCH, seed=5))
+    expected.add(gan.sample(3, seed=batch_seed(5, 1)))
+    assert np.array_equal(np.asarray(Image.open(out["out"])), expected.pixels.numpy())
+    small = tasks.sample("dcgan", checkpoint=scratch / "dc", n=9, seed=5, out=tmp_path / "small.png")
+    save_grid(gan.sample(9, seed=5), tmp_path / "ref.png")  # up to one batch: exactly the images of one call
+    assert np.array_equal(np.asarray(Image.open(small["out"])), np.asarray(Image.open(tmp_path / "ref.png")))
+
+
+def test_a_batch_size_past_the_data_is_one_batch(scratch, tmp_path):
+    """--batch-size 10**20 is valid: loaders cut it to the data (it crashed in itertools.islice)."""
+    res = run("features", scratch / "r18", "--data", "digits:0-1", "--batch-size", str(10**20), "--out", tmp_path / "f.safetensors")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "f.safetensors").is_file()

@@ -221,7 +221,7 @@ def test_demo_runs_end_to_end_small(tmp_path, monkeypatch):
     assert source["source_data"] == "glyphs:digits" and source["target_data"] == "digits" and source["source_cached"] is False
     assert source["source_train_images"] == 90 and Path(source["source_run"]).parent == tmp_path / "cache" / "demo"
     assert (Path(source["source_run"]) / "model.safetensors").is_file() and not (out / "source").exists()
-    from zoo.cli.demo import _cached_source
+    from zoo.cli.demo import cached_source
 
-    again, meta, cached = _cached_source(1, 0, "cpu")  # a second demo takes it from the cache
+    again, meta, cached = cached_source(1, 0, "cpu")  # a second demo takes it from the cache
     assert cached and str(again) == source["source_run"] and meta["metrics"]["val_accuracy"] == source["source_val_accuracy"]

@@ -80,7 +80,9 @@ def test_claim_output_files_and_wrong_kinds(tmp_path):
     )
     assert claim_output(grid, kind="file", overwrite=True) == grid
     with pytest.raises(ZooError, match=r"is a directory; give a file name such as .*grid\.png"):
-        claim_output(tmp_path, kind="file")
+        claim_output(tmp_path, kind="file", default="grid.png")  # the command's own kind of file is suggested
+    with pytest.raises(ZooError, match=r"is a directory; give a file name such as .*feats\.safetensors"):
+        claim_output(tmp_path, kind="file", default="runs/features/feats.safetensors")
     with pytest.raises(ZooError, match=r"is a file, not a directory; choose another out$"):
         claim_output(grid, overwrite=True)
     with pytest.raises(ZooError) as info:  # the nearest existing parent is a file

@@ -51,7 +51,10 @@ def test_configure_process_keeps_what_the_user_set(monkeypatch):
     assert os.environ["OMP_NUM_THREADS"] == "5"
     monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setenv("ZOO_THREADS", "many")
-    with pytest.raises(ZooError, match="ZOO_THREADS must be a whole number of at least 1, got 'many'"):
+    with pytest.raises(ZooError, match="ZOO_THREADS must be a whole number from 1 to 1024, got 'many'"):
+        threads.configure_process()
+    monkeypatch.setenv("ZOO_THREADS", "1000000")  # a typo that would abort the interpreter (RLIMIT_NPROC)
+    with pytest.raises(ZooError, match="ZOO_THREADS must be a whole number from 1 to 1024, got '1000000'"):
         threads.configure_process()
 
 

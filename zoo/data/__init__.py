@@ -20,13 +20,14 @@ filters, held-out split, few-shot), :mod:`~zoo.data.loaders` (batches, torchrun 
 May import: :mod:`zoo.io`, :mod:`zoo.registry`, :mod:`zoo.utils`, :mod:`zoo.errors`.
 """
 
-from zoo.data.loaders import Transformed, iterations_per_epoch, make_loaders, shard_loaders
+from zoo.data.loaders import Transformed, drops_last, iterations_per_epoch, make_loaders, shard_loaders
 from zoo.data.sources import DataSource, resolve_data
 from zoo.data.splits import few_shot, parse_classes, stratified_split
 
 __all__ = [
     "DataSource",
     "Transformed",
+    "drops_last",
     "few_shot",
     "iterations_per_epoch",
     "make_loaders",

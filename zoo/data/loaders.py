@@ -12,7 +12,7 @@ from zoo.data.sources import DataSource
 from zoo.data.splits import few_shot
 from zoo.utils.dist import check_batch_size, context
 
-__all__ = ["Transformed", "iterations_per_epoch", "make_loaders", "shard_loaders"]
+__all__ = ["Transformed", "drops_last", "iterations_per_epoch", "make_loaders", "shard_loaders"]
 
 
 class Transformed(Dataset):
@@ -29,16 +29,25 @@ class Transformed(Dataset):
         return self.transform(x), y
 
 
+def drops_last(images: int, batch_size: int, drop_last: bool = False) -> bool:
+    """Whether :func:`make_loaders` drops the final partial batch of ``images`` training images
+    in batches of ``batch_size`` (already cut to ``images``): with ``drop_last``, or when it would
+    hold one image (batch norm cannot train on one image: "Expected more than 1 value per
+    channel"; timm and Lightning users drop it the same way), and only when there is more than
+    one batch."""
+    return (drop_last or images % batch_size == 1) and images > batch_size
+
+
 def iterations_per_epoch(images: int, batch_size: int, *, drop_last: bool = False) -> int:
     """Batches in one pass over ``images`` training images, as :func:`make_loaders` batches them:
-    the batch is ``min(batch_size, images)`` (at least 1), and ``drop_last`` drops a final
-    partial batch only when there is more than one batch.
+    the batch is ``min(batch_size, images)`` (at least 1), and the final partial batch is
+    dropped as :func:`drops_last` says.
 
     Returns:
         At least 1 when ``images >= 1``; 0 for no images.
     """
     bs = max(1, min(batch_size, images))
-    return images // bs if drop_last and images > bs else -(-images // bs)
+    return images // bs if drops_last(images, bs, drop_last) else -(-images // bs)
 
 
 def make_loaders(
@@ -54,7 +63,10 @@ def make_loaders(
 ) -> tuple[DataLoader, DataLoader]:
     """Seeded ``DataLoader``s over ``source`` (few-shot subset of the training split when ``shots``).
 
-    Batches are ``(images (B, C, S, S) float32, labels (B,) int64)``.
+    Batches are ``(images (B, C, S, S) float32, labels (B,) int64)``. A final training batch
+    of one image is dropped, as is any final partial batch with ``drop_last`` (:func:`drops_last`);
+    ``len(train_loader.sampler) - len(train_loader) * train_loader.batch_size`` images are
+    then left out of each epoch (a different few each epoch, as the order is shuffled).
 
     Under torchrun (:mod:`zoo.training.distributed`) ``batch_size`` is the global batch: each of the
     N processes loads ``batch_size / N`` images of its ``DistributedSampler`` shard (seeded
@@ -83,9 +95,10 @@ def make_loaders(
         shuffle=True,
         generator=g,
         num_workers=num_workers,
-        drop_last=drop_last and len(train) > bs,
+        drop_last=drops_last(len(train), bs, drop_last),
     )
-    val_loader = DataLoader(Transformed(source.val, val_transform), batch_size=max(batch_size, 64), shuffle=False, num_workers=num_workers)
+    val_bs = max(1, min(max(batch_size, 64), len(source.val)))  # any --batch-size, however large, is one batch at most
+    val_loader = DataLoader(Transformed(source.val, val_transform), batch_size=val_bs, shuffle=False, num_workers=num_workers)
     return train_loader, val_loader
 
 
@@ -116,8 +129,9 @@ def shard_loaders(train: Any, val: Any, *, batch_size: int, seed: int, num_worke
         generator=torch.Generator().manual_seed(seed),  # worker seeds only; the order is the sampler's
         num_workers=num_workers,
         # a last batch of one image per process is dropped too: batch norm cannot train on it
-        drop_last=(drop_last or len(sampler) % bs == 1) and len(sampler) > bs,
+        drop_last=drops_last(len(sampler), bs, drop_last),
     )
     # the held-out shard as a sampler (``range``), so ``val_loader.dataset`` is the whole split
-    val_loader = DataLoader(val, batch_size=max(per, 64), sampler=range(ctx.rank, len(val), ctx.world_size), num_workers=num_workers)
+    shard = range(ctx.rank, len(val), ctx.world_size)
+    val_loader = DataLoader(val, batch_size=max(1, min(max(per, 64), len(shard))), sampler=shard, num_workers=num_workers)
     return train_loader, val_loader

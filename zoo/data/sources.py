@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,10 @@ import torch
 from torch.utils.data import Dataset
 
 from zoo.data.splits import parse_classes, stratified_split
-from zoo.errors import ZooError, did_you_mean
+from zoo.errors import ZooError, did_you_mean, warn
 from zoo.io.images import load_rgb
 
-__all__ = ["DataSource", "resolve_data"]
+__all__ = ["DataSource", "folder_images", "resolve_data"]
 
 
 @dataclass
@@ -92,11 +93,90 @@ def _builtin(name: str, class_filter: str | None, seed: int, val_fraction: float
     )
 
 
+def folder_images(
+    directory: str | os.PathLike[str], class_to_idx: dict[str, int], extensions: tuple[str, ...] | None = None, *, allow_empty: bool = False
+) -> list[tuple[str, int]]:
+    """``(path, class index)`` of every image under the class folders of ``directory``, each
+    real file once: torchvision's ``ImageFolder`` listing (symbolic links followed, folders
+    and files in sorted order), except that a link back up the tree (a loop such as
+    ``a/up -> ..``) or to a folder of the class already walked is not followed, and a file
+    reached by a second path (a link to an image already listed) is skipped, with one
+    warning line saying how many. Without this, a loop lists every image up to 40 times
+    (the kernel's limit of links in a path), in the training and held-out splits alike.
+
+    Args:
+        directory: the ImageFolder root.
+        class_to_idx: ``{class folder: index}`` (``{"": 0}``: every image under ``directory``).
+        extensions: file name endings of images (torchvision's ``IMG_EXTENSIONS`` by default).
+        allow_empty: a class folder without images is allowed.
+
+    Raises:
+        ZooError: one real file is reached from two class folders (its class is ambiguous).
+        FileNotFoundError: a class folder without images (as torchvision's ``make_dataset``).
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+    extensions = extensions or IMG_EXTENSIONS
+    instances: list[tuple[str, int]] = []
+    owner: dict[str, str] = {}  # real file -> class
+    skipped_dirs: list[str] = []
+    skipped_files = 0
+    for target_class in sorted(class_to_idx):
+        target_dir = os.path.join(directory, target_class)
+        if not os.path.isdir(target_dir):
+            continue
+        top, walked, listing = os.path.realpath(target_dir), set(), []
+        for root, dirs, fnames in os.walk(target_dir, followlinks=True):
+            real = os.path.realpath(root)
+            if real in walked or top.startswith(real.rstrip(os.sep) + os.sep):  # seen, or a way back up (a loop)
+                skipped_dirs.append(root)
+                dirs[:] = []
+                continue
+            walked.add(real)
+            listing.append((root, fnames))
+        for root, fnames in sorted(listing):
+            for fname in sorted(fnames):
+                path = os.path.join(root, fname)
+                if not has_file_allowed_extension(path, extensions):
+                    continue
+                real = os.path.realpath(path)
+                if real in owner:
+                    if owner[real] != target_class:
+                        raise ZooError(
+                            f"{path} and an image of class {owner[real]!r} are the same file ({real}); "
+                            "an image belongs to one class: remove one of the links"
+                        )
+                    skipped_files += 1
+                    continue
+                owner[real] = target_class
+                instances.append((path, class_to_idx[target_class]))
+    empty = sorted(set(class_to_idx) - {c for c in owner.values()})
+    if empty and not allow_empty:
+        raise FileNotFoundError(
+            f"Found no valid file for the classes {', '.join(empty)}. Supported extensions are: {', '.join(extensions)}"
+        )
+    if skipped_dirs or skipped_files:
+        what = f"{len(skipped_dirs)} folder(s) reached twice through symbolic links (such as {skipped_dirs[0]})" if skipped_dirs else ""
+        what += (" and " if what else "") + (f"{skipped_files} link(s) to images already listed" if skipped_files else "")
+        warn(f"{directory}: {what}; each image is counted once")
+    return instances
+
+
 def _image_folder(root: Path) -> Any:
     from torchvision.datasets import ImageFolder
 
+    class Folder(ImageFolder):
+        """``ImageFolder`` listing each real image once (:func:`folder_images`)."""
+
+        @staticmethod
+        def make_dataset(
+            directory: Any, class_to_idx: Any, extensions: Any = None, is_valid_file: Any = None, allow_empty: bool = False
+        ) -> Any:
+            """torchvision's hook for the listing: :func:`folder_images` (``is_valid_file`` unused: zoo passes none)."""
+            return folder_images(directory, class_to_idx, extensions, allow_empty=allow_empty)
+
     try:
-        return ImageFolder(str(root), loader=load_rgb)
+        return Folder(str(root), loader=load_rgb)
     except FileNotFoundError as exc:
         raise ZooError(f"{root}: {exc}; an ImageFolder needs one sub-folder per class, each with .jpg/.png images") from None
     except PermissionError as exc:
@@ -115,6 +195,12 @@ def _folder(path: Path, seed: int, val_fraction: float, min_classes: int) -> Dat
         train, val = _image_folder(path / "train"), _image_folder(path / "val")
         if train.classes != val.classes:
             raise ZooError(f"{path}: train/ and val/ have different class folders ({train.classes} vs {val.classes})")
+        both = {os.path.realpath(p) for p, _ in train.samples} & {os.path.realpath(p) for p, _ in val.samples}
+        if both:
+            raise ZooError(
+                f"{path}: {len(both)} image(s) are in both train/ and val/ (such as {sorted(both)[0]}, through links); "
+                "a held-out image must not be trained on: remove them from one of the two"
+            )
         return DataSource(str(path), list(train.classes), 3, None, False, train, val, list(train.targets), list(val.targets))
     full = _image_folder(path)
     if len(full.classes) < min_classes:
@@ -146,12 +232,15 @@ def resolve_data(data: str, *, seed: int = 0, val_fraction: float = 0.2, attrs: 
     ``dcgan``...); families that need more (CycleGAN's two domains) check it themselves.
 
     Raises:
-        ZooError: missing/unreadable directory, empty class folder, unknown data set or class;
+        ZooError: ``seed`` outside 0 .. 2**32 - 1 (exit code 2); missing/unreadable directory,
+            empty class folder, unknown data set or class;
             ``attrs`` given for data that is not a plugin's attribute source; whatever a
             plugin's resolver raises.
     """
     from zoo.registry import load_data_sources
+    from zoo.utils.seeding import check_seed
 
+    check_seed(seed)  # the split's seed: scikit-learn's random_state takes 0 .. 2**32 - 1
     sources = load_data_sources()
     prefix, sep, location = data.partition(":")
     if sep and prefix in sources:

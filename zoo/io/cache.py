@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from zoo.errors import ZooError
+
 __all__ = ["cache_dir", "offline", "offline_variable"]
 
 _TRUE = ("1", "true", "yes", "on")
@@ -20,15 +22,31 @@ def cache_dir() -> Path:
     ``huggingface_hub`` use). Layout: ``<cache>/<model>/<tag>.safetensors`` (converted
     backbone weights), ``<cache>/<model>/<tag>.ckpt|.pth|...`` (GAN weights, as published),
     ``<cache>/downloads/<file name>`` (original files being downloaded or converted),
-    ``<cache>/pins.json`` (:mod:`zoo.io.pins`). Raises nothing.
+    ``<cache>/pins.json`` (:mod:`zoo.io.pins`).
+
+    Raises:
+        ZooError: (exit code 2) the directory, or the nearest of its parents that exists, is
+            not a directory (``ZOO_CACHE`` pointing at a file), naming the variable that chose it.
     """
     env = os.environ.get("ZOO_CACHE", "").strip()
-    if env:
-        return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "zoo"
-    return Path.home() / ".cache" / "zoo"
+    if env:
+        path, var = Path(env).expanduser(), "ZOO_CACHE"
+    elif xdg:
+        path, var = Path(xdg).expanduser() / "zoo", "XDG_CACHE_HOME"
+    else:
+        path, var = Path.home() / ".cache" / "zoo", None
+    found = path
+    while not found.exists() and found != found.parent:
+        found = found.parent
+    if found.exists() and not found.is_dir():
+        where = f"{var}={env if var == 'ZOO_CACHE' else xdg}" if var else f"the cache {path}"
+        raise ZooError(
+            f"{where}: {found} is a file, not a directory; point {var or 'ZOO_CACHE'} at a directory for downloaded weights"
+            + (f" (or unset it for {Path.home() / '.cache' / 'zoo'})" if var else ""),
+            exit_code=2,
+        )
+    return path
 
 
 def offline_variable() -> str | None:

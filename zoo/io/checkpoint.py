@@ -64,8 +64,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "INTERPOLATIONS",
     "SIDECAR_FILE",
     "WEIGHTS_FILE",
+    "check_sidecar",
+    "checkpoint_files",
     "read_checkpoint",
     "read_json_object",
     "remove_new_dirs",
@@ -83,6 +86,7 @@ WEIGHTS_FILE, SIDECAR_FILE = "model.safetensors", "model.json"
 
 
 def write_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a failed checkpoint write raises: ``OSError`` and safetensors' ``SafetensorError``."""
     from safetensors import SafetensorError  # raised on write failures too, and not an OSError
 
     return (OSError, SafetensorError)
@@ -205,7 +209,22 @@ def write_model_pair(out_dir: Path, adapter: Adapter, meta: Mapping[str, Any], c
 # ---------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------
+def checkpoint_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files :func:`read_checkpoint` reads for ``path``: a directory's ``model.safetensors``
+    and ``model.json``; a weights file, its ``<stem>.json`` and the ``model.json`` beside it.
+    What a command that reads ``path`` must never write over (:func:`zoo.utils.outputs.claim_output`'s ``reads``)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return [p / WEIGHTS_FILE, p / SIDECAR_FILE]
+    return [p, p.with_suffix(".json"), p.with_name(SIDECAR_FILE)]
+
+
 def read_json_object(path: Path, what: str = "checkpoint sidecar") -> dict[str, Any]:
+    """``path`` parsed as a JSON object.
+
+    Raises:
+        ZooError: it cannot be read, is not JSON, or holds another JSON value (names ``path`` and ``what`` it is).
+    """
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -213,6 +232,91 @@ def read_json_object(path: Path, what: str = "checkpoint sidecar") -> dict[str, 
     if not isinstance(doc, dict):
         raise ZooError(f"{what} {path} holds a JSON {type(doc).__name__}, expected an object; fix or delete it")
     return doc
+
+
+#: Resize interpolations a sidecar's ``preprocessing.interpolation`` may name (the registry's, and nearest).
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+def _is_number(x: Any) -> bool:
+    import math
+
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _sidecar_problem(meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with a sidecar's fields, in a few words naming the field, or ``None``."""
+    from zoo.registry.spec import MAX_IMG_SIZE
+
+    for key in ("model", "family", "kind", "format", "checkpoint_id"):
+        if key in meta and not isinstance(meta[key], str):
+            return f"{key} is a JSON {type(meta[key]).__name__}, expected a string"
+    if meta.get("kind") not in (None, "backbone", "gan"):
+        return f"kind is {meta['kind']!r}, expected 'backbone' or 'gan'"
+    for key in ("config", "training", "metrics", "condition"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            return f"{key} is a JSON {type(meta[key]).__name__}, expected an object"
+    names = meta.get("class_names")
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, (str, int)) and not isinstance(n, bool) for n in names):
+            return "class_names is not a list of names"
+        if len({str(n) for n in names}) != len(names):
+            return "class_names names a class twice"
+    cond = meta.get("condition") or {}
+    if "names" in cond and not (isinstance(cond["names"], list) and all(isinstance(n, str) for n in cond["names"])):
+        return "condition.names is not a list of names"
+    pre = meta.get("preprocessing")
+    if pre is None:
+        return None
+    if not isinstance(pre, dict):
+        return f"preprocessing is a JSON {type(pre).__name__}, expected an object"
+    size = pre.get("img_size")
+    if "img_size" in pre and not (isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_IMG_SIZE):
+        return f"preprocessing.img_size is {size!r}, expected a whole number of pixels from 1 to {MAX_IMG_SIZE}"
+    channels = pre.get("channels", 3)
+    if not (isinstance(channels, int) and not isinstance(channels, bool) and 1 <= channels <= 4):
+        return f"preprocessing.channels is {channels!r}, expected 1 to 4"
+    for key in ("mean", "std"):
+        if key not in pre:
+            continue
+        values = pre[key]
+        lengths = sorted({1, 3, channels})
+        if not isinstance(values, list) or len(values) not in lengths:
+            counts = ", ".join(map(str, lengths[:-1])) + f" or {lengths[-1]}"
+            return f"preprocessing.{key} is {values!r}, expected a list of {counts} numbers (one per channel)"
+        for i, v in enumerate(values):
+            if not _is_number(v):
+                return f"preprocessing.{key}[{i}] is {v!r}, expected a finite number"
+            if key == "std" and not v > 0:
+                return f"preprocessing.std[{i}] is {v!r}; a standard deviation must be above 0"
+    if pre.get("interpolation") is not None and pre["interpolation"] not in INTERPOLATIONS:
+        return f"preprocessing.interpolation is {pre['interpolation']!r}, expected one of {', '.join(INTERPOLATIONS)}"
+    crop = pre.get("crop_pct")
+    if crop is not None and not (_is_number(crop) and 0 < crop <= 1):
+        return f"preprocessing.crop_pct is {crop!r}, expected a number in (0, 1]"
+    if "resize_only" in pre and not isinstance(pre["resize_only"], bool):
+        return f"preprocessing.resize_only is {pre['resize_only']!r}, expected true or false"
+    return None
+
+
+def check_sidecar(meta: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Validate a checkpoint's sidecar (``model.json``) as it is read, so that a damaged one is
+    one line naming the file, never a ``null`` probability or a bad value baked into an export.
+
+    Checked when present: ``model``, ``family``, ``kind`` (``backbone``/``gan``), ``format``,
+    ``checkpoint_id`` (strings); ``config``, ``training``, ``metrics``, ``condition`` (objects);
+    ``class_names`` (distinct names); ``condition.names``; ``preprocessing``: ``img_size``
+    (1 .. :data:`zoo.registry.spec.MAX_IMG_SIZE` pixels), ``mean`` and ``std`` (1, 3 or
+    ``channels`` finite numbers; ``std`` above 0), ``interpolation`` (:data:`INTERPOLATIONS`),
+    ``crop_pct`` (in (0, 1]), ``resize_only`` (boolean), ``channels`` (1 to 4). Returns ``meta``.
+
+    Raises:
+        ZooError: a field is damaged (names the file and the field).
+    """
+    problem = _sidecar_problem(meta)
+    if problem is not None:
+        raise ZooError(f"checkpoint sidecar {path} is damaged: {problem}; restore it, or train or adapt again")
+    return dict(meta)
 
 
 def _unfinished_hint(directory: Path) -> str:
@@ -238,7 +342,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
 
     Raises:
         ZooError: missing directory/file, unreadable or corrupt weights, sidecar that is not
-            a JSON object, weights and sidecar from different saves (their ``checkpoint_id``
+            a JSON object or is damaged (:func:`check_sidecar`), weights and sidecar from different saves (their ``checkpoint_id``
             differ: a write was interrupted, or files were copied between runs).
     """
     p = Path(path).expanduser()
@@ -261,9 +365,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     sidecar: dict[str, Any] = {}
     source = own if own.is_file() else shared
     if own.is_file():
-        sidecar = read_json_object(own)
+        sidecar = check_sidecar(read_json_object(own), own)
     elif shared.is_file():
-        sidecar = read_json_object(shared)
+        sidecar = check_sidecar(read_json_object(shared), shared)
         if embedded and sidecar.get("model") not in (None, embedded):
             sidecar = {}
     ids = (file_meta.get("zoo_checkpoint_id"), sidecar.get("checkpoint_id"))

@@ -31,10 +31,27 @@ if TYPE_CHECKING:
 from zoo.errors import ZooError, first_line, warn
 from zoo.utils.fileio import nearest_existing
 
-__all__ = ["check_grid_path", "grid_pixels", "load_rgb", "read_image", "round_to_uint8", "save_grid", "truncate_to_uint8"]
+__all__ = [
+    "MAX_GRID_PIXELS",
+    "GridCanvas",
+    "check_grid_path",
+    "check_grid_size",
+    "grid_geometry",
+    "grid_pixels",
+    "load_rgb",
+    "read_image",
+    "round_to_uint8",
+    "save_grid",
+    "truncate_to_uint8",
+]
 
 #: 16- and 32-bit integer greyscale modes: scaled to 8 bits by ``>> 8`` (PNG stores 16 bits).
 WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+#: The most pixels a PNG grid of zoo may have: PIL's decompression-bomb warning limit
+#: (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485 = 2**30 / 4 / 3, about a 9,459 x 9,459 image).
+#: A larger PNG is one that PIL-based readers, :func:`read_image` included, warn about or
+#: refuse; a 100,000-image grid of 64-pixel cells (437 million pixels) took 11 GB to build.
+MAX_GRID_PIXELS = 89_478_485
 #: Files already warned about as large (between 1x and 2x PIL's decompression-bomb limit).
 _WARNED_LARGE: set[str] = set()
 
@@ -202,6 +219,145 @@ def grid_pixels(images: Any, *, nrow: int | None = None, min_cell: int = 64, qua
     if pixels.dtype != torch.uint8 or pixels.shape != grid.shape:
         raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(grid.shape)}, got {pixels.dtype} {tuple(pixels.shape)}")
     return pixels
+
+
+def grid_geometry(n: int, height: int, width: int, *, nrow: int | None = None, min_cell: int = 64) -> tuple[int, int, int]:
+    """The size of the grid :func:`save_grid` (and :class:`GridCanvas`) makes of ``n`` images of
+    ``height`` x ``width`` pixels: ``(grid height, grid width, cell scale)`` in pixels.
+
+    The cell scale is ``max(1, min_cell // width)`` when ``width < min_cell`` (nearest-neighbour
+    enlargement), else 1; the grid is ``min(nrow, n)`` cells wide (default ``ceil(sqrt(n))``) with
+    2-pixel borders (``torchvision.utils.make_grid``); one image has no border.
+    """
+    import math
+
+    scale = max(1, min_cell // width) if width < min_cell else 1
+    h, w = height * scale, width * scale
+    if n == 1:
+        return h, w, scale
+    cols = min(nrow or math.ceil(math.sqrt(n)), n)
+    rows = math.ceil(n / cols)
+    return rows * (h + 2) + 2, cols * (w + 2) + 2, scale
+
+
+def check_grid_size(n: int, height: int, width: int, *, nrow: int | None = None, min_cell: int = 64, param: str = "n") -> None:
+    """Refuse a grid of more than :data:`MAX_GRID_PIXELS` pixels before anything is generated.
+
+    Raises:
+        ZooError: (exit code 2, ``{param}`` template) the grid of ``n`` images is too large; the
+            message gives its size and the largest ``n`` that fits.
+    """
+    gh, gw, scale = grid_geometry(n, height, width, nrow=nrow, min_cell=min_cell)
+    if gh * gw <= MAX_GRID_PIXELS:
+        return
+    lo, hi = 1, n  # the largest count that fits (the area grows with the count)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        mh, mw, _ = grid_geometry(mid, height, width, nrow=nrow, min_cell=min_cell)
+        lo, hi = (mid, hi) if mh * mw <= MAX_GRID_PIXELS else (lo, mid - 1)
+    raise ZooError(
+        f"{{param}} {n} makes a grid of {gw:,} x {gh:,} pixels, over {MAX_GRID_PIXELS:,} (PIL's decompression-bomb limit, "
+        f"which image readers warn about or refuse); at most {lo:,} cells of {height * scale} x {width * scale} fit: "
+        f"use {{param}} {lo} or less, with several --seed values for more images",
+        param=param,
+        exit_code=2,
+    )
+
+
+class GridCanvas:
+    """A PNG grid built batch by batch, in memory bounded by the 8-bit grid itself.
+
+    The same file as :func:`save_grid` of all the images at once (the same cells, borders and
+    scale, :func:`grid_geometry`), for a ``quantise`` that works pixel by pixel (zoo's
+    :func:`round_to_uint8` and :func:`truncate_to_uint8` do): each batch is quantised and put
+    in its cells as it comes, so only one batch of float images is ever held. ``zoo sample``
+    draws its grids this way (:func:`zoo.tasks.sampling.sample`).
+
+    Args:
+        n: the number of images the grid holds.
+        height, width: each image's size in pixels (before enlargement).
+        nrow: cells per row (default ``ceil(sqrt(n))``).
+        min_cell: smallest cell side before nearest-neighbour enlargement.
+        quantise: as :func:`save_grid` (default :func:`round_to_uint8`).
+        param: the parameter named when the grid is too large.
+
+    Raises:
+        ZooError: the grid would exceed :data:`MAX_GRID_PIXELS` (:func:`check_grid_size`).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        height: int,
+        width: int,
+        *,
+        nrow: int | None = None,
+        min_cell: int = 64,
+        quantise: Callable[[Any], Any] | None = None,
+        param: str = "n",
+    ) -> None:
+        import math
+
+        import torch
+
+        check_grid_size(n, height, width, nrow=nrow, min_cell=min_cell, param=param)
+        self.n, self.done = n, 0
+        self.quantise = quantise or round_to_uint8
+        gh, gw, self.scale = grid_geometry(n, height, width, nrow=nrow, min_cell=min_cell)
+        self.cell = (height * self.scale, width * self.scale)
+        self.cols = 1 if n == 1 else min(nrow or math.ceil(math.sqrt(n)), n)
+        border = self.quantise(torch.ones(1))
+        #: the grid, ``(height, width, 3)`` uint8, as PIL takes it (no copy to save it)
+        self.pixels = torch.full((gh, gw, 3), int(border[0]), dtype=torch.uint8)
+
+    def add(self, images: Any) -> None:
+        """Put ``images`` ``(B, C, H, W)`` float (clamped to ``[0, 1]``; ``C`` 1 or 3) in the next ``B`` cells.
+
+        Raises:
+            ValueError: more images than the grid holds, or of another size.
+        """
+        import torch
+
+        x = images.detach().float().clamp(0, 1).cpu()
+        if self.done + x.shape[0] > self.n:
+            raise ValueError(f"the grid holds {self.n} images; {self.done + x.shape[0]} given")
+        q = self.quantise(x)
+        if q.dtype != torch.uint8 or q.shape != x.shape:
+            raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(x.shape)}, got {q.dtype} {tuple(q.shape)}")
+        if q.shape[1] == 1:
+            q = q.expand(-1, 3, -1, -1)
+        if self.scale > 1:
+            q = q.repeat_interleave(self.scale, dim=2).repeat_interleave(self.scale, dim=3)
+        h, w = self.cell
+        if tuple(q.shape[-2:]) != (h, w):
+            raise ValueError(f"the grid's cells are {h} x {w} pixels; images of {tuple(q.shape[-2:])} given")
+        pad = 0 if self.n == 1 else 2
+        for cell in q:
+            row, col = divmod(self.done, self.cols)
+            top, left = pad + row * (h + pad), pad + col * (w + pad)
+            self.pixels[top : top + h, left : left + w] = cell.permute(1, 2, 0)
+            self.done += 1
+
+    def save(self, path: str | Path) -> Path:
+        """Write the grid as an RGB PNG, atomically; returns ``path``.
+
+        Raises:
+            ValueError: fewer images were added than the grid holds.
+            ZooError: ``path`` cannot be written.
+        """
+        from PIL import Image
+
+        from zoo.utils.fileio import atomic_path
+
+        if self.done != self.n:
+            raise ValueError(f"the grid holds {self.n} images; only {self.done} were added")
+        path = Path(path)
+        try:
+            with atomic_path(path) as tmp:
+                Image.fromarray(self.pixels.numpy()).save(tmp, format="PNG")
+        except OSError as exc:
+            raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
+        return path
 
 
 def save_grid(

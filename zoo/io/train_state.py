@@ -35,11 +35,47 @@ from zoo.utils.fileio import atomic_path, atomic_write_text, make_temp_dir, near
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
 
-__all__ = ["TRAIN_STATE_FORMAT", "find_last", "read_training_state", "write_training_checkpoint"]
+__all__ = ["RESUME_KEYS", "TRAIN_STATE_FORMAT", "find_last", "read_training_state", "write_training_checkpoint"]
 
 #: The ``format`` of ``train_state.json``.
 TRAIN_STATE_FORMAT = "zoo-train-1"
 _STATE_T, _STATE_J = "train_state.safetensors", "train_state.json"
+#: What a resumable run's state holds (``--resume`` reads every one of them).
+RESUME_KEYS = ("epoch", "epochs", "global_step", "history", "optimizers", "schedulers", "rng", "options")
+#: The JSON type each entry of a training state must have, where present.
+_STATE_TYPES: dict[str, tuple[type, ...]] = {
+    "epoch": (int,),
+    "epochs": (int,),
+    "global_step": (int,),
+    "history": (list,),
+    "optimizers": (dict,),
+    "schedulers": (dict,),
+    "rng": (dict,),
+    "options": (dict,),
+    "best": (dict, type(None)),
+}
+_TYPE_NAMES = {int: "a whole number", list: "a list", dict: "an object", type(None): "null"}
+
+
+def _check_state(state: Any, path: Path, required: tuple[str, ...]) -> None:
+    """Refuse a training state of the wrong shape, naming the file and the entry.
+
+    Raises:
+        ZooError: ``state`` is not an object, lacks one of ``required``, or an entry has another type.
+    """
+    fix = "resume from another checkpoint or start a new run"
+    if not isinstance(state, dict):
+        raise ZooError(f"training state {path} is damaged: its state is a JSON {type(state).__name__}, expected an object; {fix}")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise ZooError(f"training state {path} is damaged: it has no {', '.join(missing)}; {fix}")
+    for key, types in _STATE_TYPES.items():
+        value = state.get(key)
+        if key in state and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            want = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise ZooError(f"training state {path} is damaged: {key} is a JSON {type(value).__name__}, expected {want}; {fix}")
+    if any(not isinstance(m, dict) for m in state.get("history") or []):
+        raise ZooError(f"training state {path} is damaged: history holds something else than objects; {fix}")
 
 
 # ---------------------------------------------------------------------------------
@@ -172,21 +208,24 @@ def find_last(run: str | os.PathLike[str], *, param: str = "resume") -> Path:
     return last
 
 
-def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = True) -> dict[str, Any]:
+def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = True, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The training state saved by :func:`write_training_checkpoint` in ``directory``.
 
     Args:
         directory: a checkpoint directory (``run/last``; see :func:`find_last`).
         tensors: also read ``train_state.safetensors`` (``False``: only the JSON part, for
             checking options before anything is built; tensor entries are then ``None``).
+        required: entries the state must have (:data:`RESUME_KEYS` for ``--resume``); the
+            known entries (epochs, history, options...) are checked for their type where present.
 
     Returns:
         The state as it was given (tuples, int keys, numpy arrays and non-finite floats
         restored; tensors on the CPU).
 
     Raises:
-        ZooError: a missing, unreadable or corrupt file, or files from different saves
-            (the ``checkpoint_id`` of ``train_state.*`` and ``model.json`` differ).
+        ZooError: a missing, unreadable, corrupt or damaged file (a state that is not an object,
+            a missing ``required`` entry, an entry of another type; the message names the file),
+            or files from different saves (the ``checkpoint_id`` of ``train_state.*`` and ``model.json`` differ).
     """
     from safetensors import safe_open
 
@@ -194,6 +233,7 @@ def read_training_state(directory: str | os.PathLike[str], *, tensors: bool = Tr
     doc = read_json_object(d / _STATE_J, "training state")
     if doc.get("format") != TRAIN_STATE_FORMAT or "state" not in doc:
         raise ZooError(f"training state {d / _STATE_J} has format {doc.get('format')!r}, expected {TRAIN_STATE_FORMAT!r}; start a new run")
+    _check_state(doc["state"], d / _STATE_J, required)
     loaded: dict[str, Any] = {}
     if tensors:
         try:

@@ -408,9 +408,12 @@ class BackboneAdapter:
         }
 
     @staticmethod
-    def summarize(totals: dict[str, float]) -> dict[str, float]:
-        """Turn summed :meth:`validation_step` metrics into ``val_loss`` and ``val_accuracy`` (0..1)."""
-        n = max(totals.get("count", 0.0), 1.0)
+    def summarize(totals: dict[str, float]) -> dict[str, float | None]:
+        """Turn summed :meth:`validation_step` metrics into ``val_loss`` and ``val_accuracy`` (0..1);
+        both ``None`` (absent, never 0) when no held-out image was seen."""
+        n = totals.get("count", 0.0)
+        if not n:
+            return {"val_loss": None, "val_accuracy": None}
         return {"val_loss": totals.get("loss_sum", 0.0) / n, "val_accuracy": totals.get("correct", 0.0) / n}
 
     def config(self) -> dict[str, Any]:

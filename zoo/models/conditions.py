@@ -66,6 +66,12 @@ class ConditionSpec:
             raise ZooError(f"unknown condition kind {self.kind!r}; valid: {', '.join(CONDITION_KINDS)}")
 
     @property
+    def is_domain(self) -> bool:
+        """An attribute condition whose one exclusive group is every name: one domain at a time
+        (StarGAN's domain mode), so an input has no attributes of its own to give (``--from``)."""
+        return self.kind == "attribute" and len(self.exclusive) == 1 and set(self.exclusive[0]) == set(self.names) and bool(self.names)
+
+    @property
     def flag(self) -> str:
         """``--label``, ``--attr``, ``--image`` or ``""`` (unconditional)."""
         return {"class": "--label", "attribute": "--attr", "image": "--image"}.get(self.kind, "")
@@ -145,7 +151,7 @@ class ConditionSpec:
             raise ZooError(f"--label {t} is out of range; this model has {len(names)} classes: {valid}", exit_code=2)
         raise ZooError(f"unknown --label {t!r}{did_you_mean(t, names)}; valid: {valid}", exit_code=2)
 
-    def _resolve_attribute(self, word: str) -> str:
+    def _resolve_attribute(self, word: str, flag: str = "--attr") -> str:
         names = list(self.names)
         folded = {_fold(n): n for n in names}
         w = _fold(word)
@@ -156,16 +162,17 @@ class ConditionSpec:
             return starts[0]
         valid = ", ".join(names)
         if len(starts) > 1:
-            raise ZooError(f"--attr {word!r} is ambiguous: {', '.join(starts)}; valid: {valid}", exit_code=2)
-        raise ZooError(f"unknown --attr {word!r}{did_you_mean(word, names)}; valid: {valid}", exit_code=2)
+            raise ZooError(f"{flag} {word!r} is ambiguous: {', '.join(starts)}; valid: {valid}", exit_code=2)
+        raise ZooError(f"unknown {flag} {word!r}{did_you_mean(word, names)}; valid: {valid}", exit_code=2)
 
-    def parse_attributes(self, text: str) -> dict[str, float]:
+    def parse_attributes(self, text: str, *, flag: str = "--attr") -> dict[str, float]:
         """``{attribute: 1.0 or 0.0}`` from comma-separated words.
 
         Each word is an attribute name (case-insensitive, ``-``/``_``/space alike), an
         unambiguous prefix of one (``blond`` -> ``Blond_Hair``), or a synonym; a leading
         ``-``, ``no_`` or ``not_``, or a trailing ``=0``, turns it off (``=1`` on).
         Turning on one attribute of an exclusive group turns the group's others off.
+        ``flag`` is the option named in errors (``--attr``, or ``--from`` for an input's own attributes).
 
         Raises:
             ZooError: empty text, an unknown or ambiguous word, two hair colours at once,
@@ -173,7 +180,7 @@ class ConditionSpec:
         """
         words = [w.strip() for w in text.split(",") if w.strip()]
         if not words:
-            raise ZooError(f"--attr needs at least one attribute; valid: {', '.join(self.names)}", exit_code=2)
+            raise ZooError(f"{flag} needs at least one attribute; valid: {', '.join(self.names)}", exit_code=2)
         syn = {_fold(a): b for a, b in self.synonyms}
         out: dict[str, float] = {}
         for word in words:
@@ -182,7 +189,7 @@ class ConditionSpec:
             if "=" in w:
                 w, _, v = w.partition("=")
                 if v.strip() not in ("0", "1"):
-                    raise ZooError(f"--attr {word!r}: the value after '=' must be 0 or 1", exit_code=2)
+                    raise ZooError(f"{flag} {word!r}: the value after '=' must be 0 or 1", exit_code=2)
                 value = float(v.strip())
             names = {_fold(n) for n in self.names}
             for p in _OFF_PREFIXES:  # an attribute named with the prefix (CelebA's No_Beard) is that attribute
@@ -195,14 +202,14 @@ class ConditionSpec:
                     target, value = target[1:], 1.0 - value
                 name = target
             else:
-                name = self._resolve_attribute(w)
+                name = self._resolve_attribute(w, flag)
             if name in out and out[name] != value:
-                raise ZooError(f"--attr turns {name} both on and off; give it once", exit_code=2)
+                raise ZooError(f"{flag} turns {name} both on and off; give it once", exit_code=2)
             out[name] = value
         for group in self.exclusive:
             on = [n for n in group if out.get(n) == 1.0]
             if len(on) > 1:
-                raise ZooError(f"--attr {', '.join(on)} cannot be on together (one of {', '.join(group)}); choose one", exit_code=2)
+                raise ZooError(f"{flag} {', '.join(on)} cannot be on together (one of {', '.join(group)}); choose one", exit_code=2)
             if on:
                 out.update({n: 0.0 for n in group if n != on[0] and n in self.names})
         return out

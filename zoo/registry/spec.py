@@ -156,14 +156,53 @@ def check_stage(model: str, stage: str | None, stages: tuple[str, ...] | list[st
         raise ZooError(f"unknown stage {stage!r} for {model}{did_you_mean(stage, stages)}; valid stages: {' '.join(stages)}", exit_code=2)
 
 
-def check_num_classes(num_classes: int) -> None:
-    """Check a head size (``num_classes``; ``--head`` on the command line).
+#: The largest input side zoo takes (``--img-size``), in pixels: 12 times the largest size a
+#: registry model is trained at (331 px, NASNet-Large). One 3 x 4096 x 4096 float32 image is
+#: 201 MB before any activation (a ResNet-50 forward at that size needs about 30 GB), so a
+#: larger value is a typo (``--img-size 100000``), refused before anything is allocated.
+MAX_IMG_SIZE = 4096
+
+
+def check_img_size(img_size: int, *, minimum: int = 1, model: str | None = None) -> int:
+    """Check an input side (``img_size``; ``--img-size`` on the command line): at least
+    ``minimum`` (the model's ``min_size``), at most :data:`MAX_IMG_SIZE`. Returns ``img_size``.
 
     Raises:
-        ZooError: ``num_classes < 1`` (exit code 2).
+        ZooError: (exit code 2) ``img_size`` outside that range, naming the model when given.
+    """
+    if img_size < minimum:
+        of = f"{model}'s minimum input of {minimum} px" if model else f"the minimum of {minimum} px"
+        raise ZooError(f"{{param}} {img_size} is below {of}; use {{param}} {minimum} or more", param="img_size", exit_code=2)
+    if img_size > MAX_IMG_SIZE:
+        raise ZooError(
+            f"{{param}} {img_size} is above {MAX_IMG_SIZE} px, the largest input zoo takes (one 3 x {MAX_IMG_SIZE} x {MAX_IMG_SIZE} "
+            f"float32 image is 201 MB before any activation); use {{param}} {MAX_IMG_SIZE} or less",
+            param="img_size",
+            exit_code=2,
+        )
+    return img_size
+
+
+#: The most classes a head may have (``--head``): about 4.6 times ImageNet-21k's 21,841. A
+#: head is ``features x classes`` float32 weights (819 MB for ResNet-50's 2,048 features at this
+#: limit), so a larger value is a typo (``--head 1000000000``: 8 TB), refused before anything is built.
+MAX_CLASSES = 100_000
+
+
+def check_num_classes(num_classes: int) -> None:
+    """Check a head size (``num_classes``; ``--head`` on the command line): 1 .. :data:`MAX_CLASSES`.
+
+    Raises:
+        ZooError: ``num_classes`` outside that range (exit code 2).
     """
     if num_classes < 1:
         raise ZooError(f"{{param}} must be at least 1 class, got {num_classes}", param="num_classes", exit_code=2)
+    if num_classes > MAX_CLASSES:
+        raise ZooError(
+            f"{{param}} must be at most {MAX_CLASSES:,} classes (a head of that many is already 819 MB for ResNet-50), got {num_classes}",
+            param="num_classes",
+            exit_code=2,
+        )
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,13 @@ def default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
     declared input size), else the model's own size.
 
     Raises:
-        ZooError: ``img_size`` is below ``spec.min_size`` (exit code 2).
+        ZooError: ``img_size`` is below ``spec.min_size`` or above
+            :data:`zoo.registry.spec.MAX_IMG_SIZE` (exit code 2).
     """
     if img_size is not None:
-        if img_size < spec.min_size:
-            raise ZooError(
-                f"{{param}} {img_size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
-                param="img_size",
-                exit_code=2,
-            )
-        return img_size
+        from zoo.registry.spec import check_img_size
+
+        return check_img_size(img_size, minimum=spec.min_size, model=spec.name)
     if source is not None and source.builtin:
         return min(max(32, spec.min_size), spec.input_size[-1])
     return spec.input_size[-1]
@@ -84,10 +81,14 @@ def fit(
 
     Returns:
         :meth:`Trainer.fit`'s metrics, with ``train_images`` (the images trained on) and
-        ``val_images`` (the held-out ones: a backbone's validation split; a GAN's are not used).
+        ``val_images`` (the held-out ones: a backbone's validation split; a GAN's are not used),
+        and ``notes`` (a list of sentences) when a backbone's last batch of one image is
+        dropped each epoch (:func:`zoo.data.drops_last`) or its held-out split is empty
+        (``val_accuracy`` is then ``None``, never 0).
 
     Raises:
-        ZooError: as :func:`zoo.data.make_loaders` and :class:`~zoo.training.trainer.Trainer`.
+        ZooError: as :func:`zoo.data.make_loaders` and :class:`~zoo.training.trainer.Trainer`;
+            batch norm given a batch of one image (``--batch-size 1``, or one training image).
     """
     from zoo.data import make_loaders
     from zoo.training.trainer import Trainer
@@ -116,9 +117,31 @@ def fit(
         channels_last=channels_last,
         tensorboard=tensorboard,
     )
-    result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
+    try:
+        result = trainer.fit(adapter, train_loader, val_loader if adapter.kind == "backbone" else None, resume=resume)
+    except ValueError as exc:  # batch norm on one value per channel: a batch of one image at a small size
+        if "Expected more than 1 value per channel" not in str(exc):
+            raise
+        images = len(train_loader.sampler)
+        why = f"the training split has {images} image" if images == 1 else f"{{param}} {batch_size} gives batches of one image"
+        raise ZooError(
+            f"{adapter.spec.name}'s batch norm cannot train on a batch of one image at {img_size} px ({why}); "
+            "use {param} 2 or more (and at least 2 training images)",
+            param="batch_size",
+            exit_code=2,
+        ) from None
     result["train_images"] = len(train_loader.dataset)
     result["val_images"] = len(val_loader.dataset)  # a GAN's are held out, not trained on
+    notes = []
+    left = len(train_loader.sampler) - len(train_loader) * (train_loader.batch_size or 1)
+    if left > 0 and adapter.kind == "backbone":
+        notes.append(
+            f"the last batch of each epoch ({left} image{'s' if left > 1 else ''}) is dropped: batch norm cannot train on one image"
+        )
+    if adapter.kind == "backbone" and not result["val_images"]:
+        notes.append("val_accuracy and val_loss are absent: the held-out split is empty (a class needs two images for one to be held out)")
+    if notes:
+        result["notes"] = notes
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.tasks._common import build_adapter, check_classes, check_shots, default_img_size, fit, run_meta, run_summary
 from zoo.tasks.model_kwargs import check_model_kwargs
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["adapt"]
 
@@ -33,6 +34,7 @@ _ADAPT_DEFAULTS = {
 }
 
 
+@releasing_claims
 def adapt(
     name: str,
     *,
@@ -112,12 +114,22 @@ def adapt(
                 param="num_classes",
                 exit_code=2,
             )
+        backbone_only = {"strategy": strategy, "freeze_until": freeze_until, "lr_decay": lr_decay, "bn": bn, "augment": augment}
+        for param, value in backbone_only.items():
+            if value is not None:  # refused whatever its value: nothing of a GAN would read it
+                raise ZooError(
+                    f"{{param}} {value} does not apply: it sets how a backbone's stages are frozen and trained; {name} is a GAN, "
+                    "fine-tuned with --freeze-d N (FreezeD): leave {param} out",
+                    param=param,
+                    exit_code=2,
+                )
         from zoo.tasks.gan_transfer import adapt_gan
 
         return adapt_gan(
             name, weights=weights, freeze_d=freeze_d, data=data, shots=shots, epochs=epochs, out=out, img_size=img_size,
             batch_size=batch_size, lr=lr, device=device, amp=amp, seed=seed, progress=progress, overwrite=overwrite, resume=resume,
             model_kwargs=kwargs,
+            channels_last=channels_last,
         )  # fmt: skip
     if freeze_d is not None:
         raise ZooError(
@@ -128,7 +140,7 @@ def adapt(
             raise ZooError("{param} is required: the number of classes of the new head", param="num_classes", exit_code=2)
         num_classes = int(Run("adapt", name, None, False, resume).saved.get("num_classes") or 0)
     check_num_classes(num_classes)  # everything is checked before anything is built or written
-    run = rank_zero_run(Run("adapt", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
+    run = rank_zero_run(Run("adapt", name, out, overwrite, resume, reads=(data, weights)))  # torchrun: rank 0 writes the run directory
     given = {"freeze_until": freeze_until, "weights": weights, "data": data, "shots": shots, "epochs": epochs}
     given.update(strategy=strategy, bn=bn, lr_decay=lr_decay, augment=augment)
     given.update(img_size=img_size, batch_size=batch_size, lr=lr, amp=amp, seed=seed, num_classes=num_classes, model_kwargs=kwargs)
@@ -137,11 +149,30 @@ def adapt(
     check_lr_decay(opts["lr_decay"])
     check_choice(opts["bn"], BN_MODES, "bn")
     check_choice(opts["augment"], AUGMENTS, "augment")
-    if opts["data"] is None and opts["shots"] is not None:
-        raise ZooError("{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param="shots", exit_code=2)
     check_training_args(
         device=device, amp=opts["amp"], epochs=opts["epochs"], lr=opts["lr"], batch_size=opts["batch_size"], seed=opts["seed"]
     )
+    if opts["data"] is None:  # only build, freeze and save: every training option is refused, after its value is checked
+        training = {"shots": shots, "epochs": epochs, "batch_size": batch_size, "lr": lr, "amp": amp, "augment": augment}
+        training.update(lr_decay=lr_decay, channels_last=channels_last or None)
+        for param, value in training.items():
+            if value is not None:
+                raise ZooError(
+                    "{param} needs data to fine-tune on; without data, adapt only builds, freezes and saves", param=param, exit_code=2
+                )
+    if bn is not None and first_frozen is None:
+        raise ZooError(
+            f"{{param}} sets the BatchNorm of frozen stages; --strategy {strategy_} freezes none: leave {{param}} out or freeze stages",
+            param="bn",
+            exit_code=2,
+        )
+    if lr_decay is not None and strategy_ == "linear-probe":
+        raise ZooError(
+            "{param} gives the stages below the head their own learning rates; --strategy linear-probe trains only the head: "
+            "leave {param} out",
+            param="lr_decay",
+            exit_code=2,
+        )
     source = None
     if opts["data"] is not None:
         from zoo.data import resolve_data

@@ -23,7 +23,7 @@ from zoo.errors import ZooError
 from zoo.measure import count_flops, count_params, model_depth, peak_memory_mb, size_mb, time_forward
 from zoo.utils.devices import amp_dtype, is_oom, resolve_device
 
-__all__ = ["BenchRow", "bench_model", "bench_models", "default_batch_size"]
+__all__ = ["MAX_BATCH", "BenchRow", "bench_model", "bench_models", "default_batch_size"]
 
 
 @dataclass(kw_only=True)
@@ -105,6 +105,12 @@ class BenchRow:
         return cls(**data)
 
 
+#: The largest ``--batch-size`` bench allocates: 65,536 images, the largest batch of published
+#: ImageNet training (LARS, You et al. 2017). Its inputs alone are 39 GB at 224 px; a larger value
+#: is a typo, refused in one line rather than failing inside ``torch.randn``.
+MAX_BATCH = 65_536
+
+
 def default_batch_size(device: str | torch.device) -> int:
     """Throughput batch size used when none is given: 8 on CPU, 32 on CUDA and MPS."""
     return 8 if torch.device(device).type == "cpu" else 32
@@ -118,8 +124,14 @@ def _check_request(
     amp_dtype(amp)
     if batch_size is not None and batch_size < 1:
         raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
+    if batch_size is not None and batch_size > MAX_BATCH:
+        raise ZooError(f"{{param}} must be at most {MAX_BATCH:,} images, got {batch_size}", param="batch_size", exit_code=2)
     if img_size is not None and img_size < 1:
         raise ZooError(f"{{param}} must be at least 1 pixel, got {img_size}", param="img_size", exit_code=2)
+    if img_size is not None:
+        from zoo.registry.spec import check_img_size
+
+        check_img_size(img_size)
     if not 0 < budget_s < math.inf:
         raise ZooError(f"{{param}} must be a positive number of seconds, got {budget_s}", param="budget_s", exit_code=2)
     return dev

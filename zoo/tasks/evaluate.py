@@ -26,6 +26,7 @@ from zoo.errors import ZooError
 from zoo.io.images import read_image
 from zoo.tasks.classifier import load_run, removing_new_dirs
 from zoo.tasks.features import extract
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["SPLITS", "classification_metrics", "evaluate", "predict", "render_confusion"]
 
@@ -189,6 +190,7 @@ def _write_report(target: Path, files: dict[str, Any]) -> None:
         raise ZooError(f"cannot write the report in {target} ({exc.strerror or exc}); choose another {{param}}", param="out") from exc
 
 
+@releasing_claims
 def evaluate(
     checkpoint: str | os.PathLike[str],
     data: str,
@@ -208,11 +210,12 @@ def evaluate(
         checkpoint: a ``zoo train``/``zoo adapt`` run directory (with class names).
         data: ``--data``; its classes must be the checkpoint's, in the same order.
         out: report directory (default ``runs/eval/<checkpoint name>``, numbered): it gets
-            ``metrics.json`` (what this returns) and ``confusion.png`` (:func:`render_confusion`).
+            ``metrics.json`` (what this returns) and ``confusion.png`` (:func:`render_confusion`);
+            never one of its inputs (the checkpoint, ``data``) or inside them.
         overwrite: replace an earlier report in ``out``.
         split: ``val`` (held out), ``train`` or ``all`` images of ``data``.
-        seed: the split's seed (default: the checkpoint's training seed, so ``val`` is the
-            split it did not train on).
+        seed: the split's seed, 0 .. 2**32 - 1 (default: the checkpoint's training seed, so
+            ``val`` is the split it did not train on).
         topk: the k of the top-k accuracy (5).
         batch_size, device, progress: inference batch, device, progress bar on stderr.
 
@@ -221,13 +224,15 @@ def evaluate(
         ``seed``, ``out`` and ``files`` (the report's paths).
 
     Raises:
-        ZooError: unknown split, ``topk < 1``, bad checkpoint, data or ``out`` (exit code 2
-            for usage errors); the data's classes differ from the checkpoint's (both listed).
+        ZooError: unknown split, ``topk < 1``, a bad ``seed``, bad checkpoint, data or ``out``
+            (exit code 2 for usage errors); the data's classes differ from the checkpoint's (both listed).
     """
     from zoo.data import resolve_data
+    from zoo.io.checkpoint import checkpoint_files
     from zoo.utils.devices import resolve_device
     from zoo.utils.fileio import dumps_strict
     from zoo.utils.outputs import claim_output
+    from zoo.utils.seeding import check_seed
 
     if split not in SPLITS:
         raise ZooError(f"{{param}} {split!r} is not known; valid: {', '.join(SPLITS)}", param="split", exit_code=2)
@@ -235,9 +240,11 @@ def evaluate(
         raise ZooError(f"{{param}} must be at least 1, got {topk}", param="topk", exit_code=2)
     if batch_size < 1:
         raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
+    check_seed(seed)
     dev = resolve_device(device)
     ckpt = Path(checkpoint).expanduser()
-    target = claim_output(out, default=Path("runs/eval") / ckpt.name, overwrite=overwrite, markers=_REPORT_FILES)
+    reads = [*checkpoint_files(ckpt), data]
+    target = claim_output(out, default=Path("runs/eval") / ckpt.name, overwrite=overwrite, markers=_REPORT_FILES, reads=reads)
     run = load_run(ckpt, command="zoo eval")
     if not run.class_names:
         raise ZooError(f"checkpoint {ckpt} has no class names (adapted without --data); fine-tune it on labelled data before evaluating")

@@ -47,6 +47,7 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.tasks.classifier import load_run, removing_new_dirs
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["FORMATS", "ONNX_OPSET", "RTOL", "export"]
 
@@ -149,6 +150,7 @@ def _run_torchscript(path: Path, x: torch.Tensor) -> tuple[torch.Tensor, str]:
         return loaded(x), f"torch.jit.load (torch {torch.__version__})"
 
 
+@releasing_claims
 def export(
     checkpoint: str | os.PathLike[str],
     fmt: str,
@@ -166,11 +168,13 @@ def export(
         checkpoint: a ``zoo train``/``zoo adapt`` run directory of a backbone.
         fmt: ``"onnx"`` or ``"torchscript"``.
         out: the file to write (default ``CHECKPOINT/model.onnx`` or ``CHECKPOINT/model.pt``,
-            numbered if it exists; :func:`zoo.utils.outputs.claim_output`).
+            numbered if it exists; for a run's ``last``/``best`` checkpoint, ``RUN/model-last.onnx``...,
+            as nothing but the trainer writes inside those; :func:`zoo.utils.outputs.claim_output`).
+            Never the checkpoint's own files or another run's.
         overwrite: replace an existing ``out``.
         img_size: the example input's side in pixels (default: the checkpoint's training
             size); only the batch axis is dynamic, so this is the size the file takes.
-        seed: seeds the example and verification batches.
+        seed: seeds the example and verification batches (0 .. 2**32 - 1).
         rtol: verification tolerance, relative to ``max(1, max |pytorch output|)``.
         onnx_exporter: ``auto`` (TorchScript-based when this torch has it, else dynamo),
             ``torchscript`` or ``dynamo`` (needs ``onnxscript``).
@@ -182,11 +186,16 @@ def export(
 
     Raises:
         ZooError: unknown format (exit code 2), ``onnx``/``onnxruntime`` missing, a GAN or
-            bad checkpoint, ``img_size`` below the model's minimum (exit code 2), a bad
-            ``out``, outputs that differ beyond the tolerance (the file is not kept).
+            bad checkpoint, ``img_size`` below the model's minimum or above
+            :data:`zoo.registry.spec.MAX_IMG_SIZE`, a bad ``seed`` (exit code 2), a bad or taken
+            ``out`` (one of the checkpoint's files, another run's, being written by another process),
+            outputs that differ beyond the tolerance (the file is not kept).
     """
+    from zoo.io.checkpoint import checkpoint_files
+    from zoo.registry.spec import check_img_size
     from zoo.utils.fileio import atomic_path
-    from zoo.utils.outputs import claim_output
+    from zoo.utils.outputs import RUN_ENTRIES, claim_output
+    from zoo.utils.seeding import check_seed
 
     if fmt not in FORMATS:
         raise ZooError(f"{{param}} {fmt!r} is not known; valid: {', '.join(FORMATS)}", param="format", exit_code=2)
@@ -195,20 +204,21 @@ def export(
     if fmt == "onnx":
         _need("onnx", fmt)
         _need("onnxruntime", fmt)
+    check_seed(seed)
+    if img_size is not None:
+        check_img_size(img_size)
     ckpt = Path(checkpoint).expanduser()
     if not ckpt.exists():
         raise ZooError(f"checkpoint directory {ckpt} does not exist; pass a directory written by 'zoo train' or 'zoo adapt'", exit_code=2)
     default_dir = ckpt if ckpt.is_dir() else ckpt.parent
-    target = claim_output(out, kind="file", default=default_dir / f"model{_SUFFIX[fmt]}", overwrite=overwrite)
+    default = default_dir / f"model{_SUFFIX[fmt]}"
+    if default_dir.name in RUN_ENTRIES:  # RUN/last, RUN/best: the trainer's alone
+        default = default_dir.parent / f"model-{default_dir.name.replace('.', '-')}{_SUFFIX[fmt]}"
+    target = claim_output(out, kind="file", default=default, overwrite=overwrite, reads=checkpoint_files(ckpt))
     run = load_run(ckpt, command="zoo export")
     spec = run.adapter.spec
     size = run.preprocessing["img_size"] if img_size is None else img_size
-    if size < spec.min_size:
-        raise ZooError(
-            f"{{param}} {size} is below {spec.name}'s minimum input of {spec.min_size} px; use {{param}} {spec.min_size} or more",
-            param="img_size",
-            exit_code=2,
-        )
+    check_img_size(size, minimum=spec.min_size, model=spec.name)
     model = run.adapter.model.eval()
     g = torch.Generator().manual_seed(seed)
     example = torch.randn(_EXPORT_BATCH, 3, size, size, generator=g)

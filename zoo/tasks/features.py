@@ -36,6 +36,7 @@ from zoo.errors import ZooError
 from zoo.tasks.classifier import load_model, load_run, removing_new_dirs
 from zoo.tasks.probe import logistic_probe
 from zoo.tasks.quality import PenultimateFeatures
+from zoo.utils.outputs import releasing_claims
 
 if TYPE_CHECKING:
     pass
@@ -87,7 +88,7 @@ def extract(
     from zoo.utils.progress import progress_bar
 
     extractor = extractor.to(device)
-    loader = DataLoader(Transformed(dataset, transform), batch_size=batch_size, shuffle=False)
+    loader = DataLoader(Transformed(dataset, transform), batch_size=max(1, min(batch_size, len(dataset))), shuffle=False)
     outs, labels = [], []
     with progress_bar(enabled=progress, transient=True) as bar:
         task = bar.add_task(description, total=len(loader)) if bar else None
@@ -102,6 +103,7 @@ def extract(
     return torch.cat(outs), torch.cat(labels)
 
 
+@releasing_claims
 def extract_features(
     name_or_dir: str,
     data: str,
@@ -130,7 +132,8 @@ def extract_features(
         name_or_dir: a checkpoint directory of ``zoo train``/``zoo adapt``, or a registry name.
         data: ``--data`` (ImageFolder path or built-in data set).
         out: the ``.safetensors`` file (default ``runs/features/NAME.safetensors``, numbered;
-            see :func:`zoo.utils.outputs.claim_output`).
+            see :func:`zoo.utils.outputs.claim_output`); never one of the files it reads
+            (the checkpoint, ``weights``, ``data``) or another run's.
         overwrite: replace an existing ``out``.
         weights: for a registry name: ``--weights`` (default ``auto``); refused with a directory.
         img_size: input side in pixels for a registry name (default as ``zoo adapt``: 32 for
@@ -140,7 +143,7 @@ def extract_features(
         shots: fit the classifier on this many training images per class (seeded,
             :func:`zoo.data.few_shot`, the images ``zoo adapt --shots`` trains on) instead of
             the whole training split; the file still holds every image's features.
-        batch_size, device, seed, progress: extraction batch, device, split seed, progress bar.
+        batch_size, device, seed, progress: extraction batch, device, split seed (0 .. 2**32 - 1), progress bar.
 
     Returns:
         ``model``, ``source``, ``weights``, ``data``, ``out``, ``images``, ``train_images``,
@@ -150,16 +153,19 @@ def extract_features(
 
     Raises:
         ZooError: unknown classifier, ``--weights`` with a directory, ``shots`` without a
-            classifier or above a class's training images, bad ``out``, bad data or model
-            (exit code 2 for usage errors).
+            classifier or above a class's training images, a bad ``seed`` or ``img_size``, bad or
+            taken ``out``, bad data or model (exit code 2 for usage errors).
     """
     from safetensors.torch import save_file
 
     from zoo.data import few_shot, resolve_data
+    from zoo.io.checkpoint import checkpoint_files
+    from zoo.registry.spec import check_img_size
     from zoo.tasks._common import check_shots
     from zoo.utils.devices import resolve_device
     from zoo.utils.fileio import atomic_path
     from zoo.utils.outputs import claim_output
+    from zoo.utils.seeding import check_seed
 
     if classifier is not None and classifier not in CLASSIFIERS:
         raise ZooError(f"{{param}} {classifier!r} is not known; valid: {', '.join(CLASSIFIERS)}", param="classifier", exit_code=2)
@@ -171,6 +177,9 @@ def extract_features(
             param="shots",
             exit_code=2,
         )
+    check_seed(seed)
+    if img_size is not None:
+        check_img_size(img_size)
     dev = resolve_device(device)
     is_dir = Path(name_or_dir).expanduser().exists() or "/" in name_or_dir or name_or_dir.startswith(".")
     if is_dir and weights is not None:
@@ -180,7 +189,8 @@ def extract_features(
             exit_code=2,
         )
     stem = Path(name_or_dir).name if is_dir else name_or_dir
-    target = claim_output(out, kind="file", default=Path("runs/features") / f"{stem}.safetensors", overwrite=overwrite)
+    reads = [*(checkpoint_files(name_or_dir) if is_dir else ()), weights, data]
+    target = claim_output(out, kind="file", default=Path("runs/features") / f"{stem}.safetensors", overwrite=overwrite, reads=reads)
     source = resolve_data(data, seed=seed)
     check_shots(source, shots, seed)  # before any model is loaded
     if is_dir:

@@ -9,6 +9,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.tasks._common import build_adapter, check_classes, default_img_size, fit, run_meta, run_summary
 from zoo.tasks.model_kwargs import check_model_kwargs
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["train"]
 
@@ -30,6 +31,7 @@ _TRAIN_DEFAULTS = {
 VAL_FRACTION = {"backbone": 0.2, "gan": 0.0}
 
 
+@releasing_claims
 def train(
     name: str,
     data: str | None = None,
@@ -114,7 +116,7 @@ def train(
 
     spec = get_spec(name)
     kwargs = check_model_kwargs(name, model_kwargs) or None  # before anything is built or written
-    run = rank_zero_run(Run("train", name, out, overwrite, resume))  # torchrun: rank 0 writes the run directory
+    run = rank_zero_run(Run("train", name, out, overwrite, resume, reads=(data,)))  # torchrun: rank 0 writes the run directory
     given = {"data": data, "epochs": epochs, "img_size": img_size, "batch_size": batch_size, "lr": lr, "amp": amp, "seed": seed}
     given.update(build_options=build_options, model_kwargs=kwargs, val_fraction=val_fraction)
     defaults = {**_TRAIN_DEFAULTS, "batch_size": spec.train_batch_size or _TRAIN_DEFAULTS["batch_size"]}  # the paper's batch (CycleGAN: 1)

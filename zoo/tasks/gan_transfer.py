@@ -143,6 +143,7 @@ def adapt_gan(
     overwrite: bool = False,
     resume: str | Path | None = None,
     model_kwargs: dict[str, Any] | None = None,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune GAN ``name`` from the ``zoo train`` run ``weights`` on ``data`` (``shots`` images per class), FreezeD.
 
@@ -151,7 +152,8 @@ def adapt_gan(
     match: the class embedding is kept, re-labelled by position). Checkpoints, ``--out`` and
     ``--resume`` as :func:`zoo.tasks.train`; defaults 20 epochs, batch 32 (or the family's ``train_batch_size``), seed 0.
     ``model_kwargs`` (checked by :func:`zoo.tasks.model_kwargs.check_model_kwargs`) override
-    the source run's build options (a loss weight, say; a width that differs fails to load).
+    the source run's build options (a loss weight, say; a width that differs fails to load). ``channels_last``
+    as :class:`zoo.training.trainer.Trainer`.
 
     Returns:
         ``model``, ``weights``, ``freeze_d``, ``d_trainable_params``, ``d_frozen_params``,
@@ -173,7 +175,7 @@ def adapt_gan(
     from zoo.utils.seeding import seed_everything
 
     spec = get_spec(name)
-    run = rank_zero_run(Run("adapt", name, out, overwrite, resume))
+    run = rank_zero_run(Run("adapt", name, out, overwrite, resume, reads=(data, weights)))
     given = {"weights": weights, "freeze_d": freeze_d, "data": data, "shots": shots, "epochs": epochs, "img_size": img_size}
     given.update(batch_size=batch_size, lr=lr, amp=amp, seed=seed, model_kwargs=check_model_kwargs(name, model_kwargs) or None)
     defaults = {**_DEFAULTS, "batch_size": spec.train_batch_size or _DEFAULTS["batch_size"]}  # the family's paper batch (CycleGAN: 1)
@@ -248,6 +250,7 @@ def adapt_gan(
         checkpoint=checkpoints,
         resume=restored,
         tensorboard=run.tensorboard(run_options, restored),
+        channels_last=channels_last,
         **fit_args,
     )
     summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size, model_kwargs=opts["model_kwargs"]))

@@ -45,6 +45,7 @@ from torch.nn import functional as F
 from zoo.errors import ZooError
 from zoo.models.adapters import BackboneAdapter, Step
 from zoo.models.optim import OptimizerConfig, Schedule
+from zoo.utils.outputs import releasing_claims
 
 __all__ = ["METHODS", "Decoder", "Reconstruction", "StageTaps", "decoder_for", "freeze_for_stage", "pretrain"]
 
@@ -278,22 +279,24 @@ def _unlabelled(data: str, seed: int) -> Any:
     from torchvision.datasets.folder import IMG_EXTENSIONS
 
     from zoo.data import DataSource, Transformed, resolve_data
+    from zoo.data.sources import folder_images
     from zoo.io.images import load_rgb
 
     path = Path(data).expanduser()
     if not path.is_dir() or sum(p.is_dir() for p in path.iterdir()) >= 2:
         return resolve_data(data, seed=seed)
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
+    files = [p for p, _ in folder_images(path, {"": 0}, allow_empty=True) if Path(p).is_file()]  # each real file once
     if not files:
         raise ZooError(
             f"{{param}} {data} holds no images ({', '.join(IMG_EXTENSIONS[:3])}...); pass a folder of images or a built-in data set such as digits",
             param="data",
             exit_code=2,
         )
-    images = Transformed([(str(f), 0) for f in files], load_rgb)  # (PIL RGB image, 0)
+    images = Transformed([(f, 0) for f in files], load_rgb)  # (PIL RGB image, 0)
     return DataSource(str(path), ["images"], 3, None, False, images, Subset(images, []), [0] * len(files), [])
 
 
+@releasing_claims
 def pretrain(
     name: str,
     *,
@@ -366,8 +369,8 @@ def pretrain(
     source = _unlabelled(data, seed)
     size = default_img_size(spec, source, img_size)
     if out is not None:
-        claim_output(out, overwrite=overwrite)  # the refusal without Run's --resume hint: pretraining has none
-    run = Run("pretrain", name, out, overwrite, None)
+        claim_output(out, overwrite=overwrite, reads=(data,))  # the refusal without Run's --resume hint: pretraining has none
+    run = Run("pretrain", name, out, overwrite, None, reads=(data,))
     seed_everything(seed)
     adapter = build_adapter(name, **kwargs)
     tf = adapter.transforms(img_size=size, train=True, resize_only=source.builtin)

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.io.images import check_grid_path, grid_pixels, save_grid
+from zoo.utils.outputs import releasing_claims
 
 if TYPE_CHECKING:
     from zoo.models.protocols import GAN
 
-__all__ = ["EpochSamples", "load_gan", "sample", "translates"]
+__all__ = ["SAMPLE_BATCH", "EpochSamples", "batch_seed", "load_gan", "sample", "translates"]
 
 
 def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
@@ -127,13 +128,82 @@ def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | 
     return adapter.eval()
 
 
+#: Images generated per forward pass of ``zoo sample``: memory stays that of one batch of
+#: activations plus the 8-bit grid (:class:`zoo.io.images.GridCanvas`), whatever ``--n``. The
+#: first batch is exactly ``adapter.sample(n, seed)`` for ``n`` up to it; a later batch ``i``
+#: draws from the seed ``SeedSequence([seed, i])`` (:func:`batch_seed`), so two seeds never share images.
+SAMPLE_BATCH = 256
+
+
+def batch_seed(seed: int, index: int) -> int:
+    """The noise seed of batch ``index`` of a large ``zoo sample``: ``seed`` for the first batch
+    (so ``--n`` up to :data:`SAMPLE_BATCH` gives exactly ``adapter.sample(n, seed=seed)``),
+    then ``numpy.random.SeedSequence([seed, index])``'s first 32-bit word."""
+    if index == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+def _batches(n: int, adapter: GAN) -> list[int]:
+    """Batch sizes summing to ``n``: :data:`SAMPLE_BATCH`, rounded down to a multiple of the
+    classes of a class-conditional model (whose unconditioned samples go round the classes)."""
+    size = SAMPLE_BATCH
+    classes = len(adapter.condition.names) if adapter.condition.kind == "class" else 0
+    if 0 < classes <= size:
+        size -= size % classes
+    return [min(size, n - i) for i in range(0, n, size)]
+
+
+def _check_sample_options(name: str, adapter: GAN, *, n: Any, seed: Any, images: Any, source: Any, side_by_side: Any,
+                          levels: bool, condition: Any, condition_flag: str | None) -> None:  # fmt: skip
+    """Refuse every option that does not apply to ``adapter`` (one line saying why)."""
+    spec = adapter.condition
+    if translates(adapter):
+        for flag, value in (("--n", n), ("--seed", seed)):
+            if value is not None:
+                raise ZooError(f"{flag} is for GANs that draw from noise; {name} translates its --image inputs and takes no {flag}",
+                               exit_code=2)  # fmt: skip
+        if levels:
+            raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
+        if source is not None:
+            if spec.kind != "attribute":
+                raise ZooError(f"--from gives the input's own attributes (stargan); {name} has none: leave --from out", exit_code=2)
+            if spec.is_domain:
+                raise ZooError(
+                    f"--from gives the input's own attributes; this {name} translates between domains "
+                    f"({', '.join(spec.names)}) and needs none: leave --from out",
+                    exit_code=2,
+                )
+            if isinstance(source, str):
+                spec.parse_attributes(source, flag="--from")  # a value is checked even before it is used
+    else:
+        if images:
+            raise ZooError(f"{name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
+        if source is not None:
+            raise ZooError(f"--from gives the input image's attributes (stargan); {name} takes no input image", exit_code=2)
+        if side_by_side is not None:
+            raise ZooError(f"--side-by-side/--translation-only are for GANs that translate images; {name} draws from noise",
+                           exit_code=2)  # fmt: skip
+        if condition is not None and spec.kind == "none":
+            raise ZooError(f"{name} is unconditional; sample it without --label/--attr/--image", exit_code=2)
+        if levels and not hasattr(adapter, "sample_levels"):
+            raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
+    if condition is not None and condition_flag is not None and spec.flag in ("--label", "--attr") and condition_flag != spec.flag:
+        kind = "class-conditional" if spec.kind == "class" else "attribute-conditional"
+        raise ZooError(f"{name} is {kind}: give {spec.flag} (valid: {', '.join(spec.names)}); {condition_flag} is for the other kind",
+                       exit_code=2)  # fmt: skip
+
+
+@releasing_claims
 def sample(
     name: str,
     *,
     checkpoint: str | Path | None = None,
     weights: str | Path | None = None,
-    n: int = 64,
-    seed: int = 0,
+    n: int | None = None,
+    seed: int | None = None,
     out: str | Path | None = None,
     condition: Any = None,
     levels: bool = False,
@@ -141,22 +211,27 @@ def sample(
     source: Any = None,
     side_by_side: bool | None = None,
     overwrite: bool = False,
+    condition_flag: str | None = None,
 ) -> dict[str, Any]:
     """Generate images with a trained or official GAN and write them as one PNG.
 
     Noise-to-image families (vanilla GAN, cGAN, DCGAN, LAPGAN) draw ``n`` samples into a
-    grid. Image-to-image families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default:
-    the built-in portrait, :func:`zoo.tasks.translate.portrait`) with
-    :func:`zoo.tasks.translate.translate_images`.
+    grid, :data:`SAMPLE_BATCH` at a time into a :class:`zoo.io.images.GridCanvas`, so memory
+    stays bounded whatever ``n``; a grid over :data:`zoo.io.images.MAX_GRID_PIXELS` pixels
+    (about 20,000 cells of 64 pixels) is refused before anything is generated. Image-to-image
+    families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default: the built-in portrait,
+    :func:`zoo.tasks.translate.portrait`) with :func:`zoo.tasks.translate.translate_images`.
 
     Args:
         name: registry name of a GAN.
         checkpoint: directory written by ``zoo train NAME``.
         weights: official weights, a file or a published tag (see :func:`load_gan`).
-        n: number of images (>= 1; noise-to-image families).
-        seed: seed of the latent noise (the same seed gives the same images).
+        n: number of images (>= 1; noise-to-image families; default 64).
+        seed: seed of the latent noise, 0 .. 2**32 - 1 (the same seed gives the same images;
+            default 0; noise-to-image families; see :func:`batch_seed` past the first batch).
         out: the PNG file; an existing file is refused unless ``overwrite`` (the one
-            ``--out`` policy, :func:`zoo.utils.outputs.claim_output`); ``None``: ``grid.png``, or
+            ``--out`` policy, :func:`zoo.utils.outputs.claim_output`; never one of the files
+            read: the checkpoint, ``weights``, ``images``); ``None``: ``grid.png``, or
             ``grid-2.png``, ``grid-3.png``... when taken.
         condition: the condition as the CLI gives it (``--label 7``: ``"7"``; ``--attr
             blond``), parsed with the model's names; or an already parsed value; ``None``
@@ -164,9 +239,12 @@ def sample(
         levels: also write each pyramid level's grid beside ``out``
             (``grid_4px.png``, ``grid_8px.png``..., coarse to fine), for families with ``sample_levels`` (LAPGAN).
         images: input images of image-to-image families (``--image``).
-        source: the inputs' own attributes (StarGAN ``--from``).
+        source: the inputs' own attributes (StarGAN ``--from``; checked against the model's
+            attribute names even where the family would not use it).
         side_by_side: input beside translation (default: on for attribute models).
         overwrite: replace an existing ``out`` (and level files).
+        condition_flag: the flag ``condition`` came from (``"--label"`` or ``"--attr"``), so that
+            the wrong one for the model is refused by name; ``None`` for Python callers.
 
     Returns:
         ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
@@ -174,48 +252,57 @@ def sample(
         "out", "shape"}``.
 
     Raises:
-        ZooError: ``n < 1``, an unwritable or existing ``out`` (without ``overwrite``), a bad condition (the valid values are
-            listed), ``levels`` for a family without a pyramid, ``--image`` for a family
-            that generates from noise, an unreadable image, or as :func:`load_gan`.
+        ZooError: ``n < 1``, a seed outside 0 .. 2**32 - 1, a grid too large, an unwritable,
+            existing (without ``overwrite``) or taken ``out`` or one of the inputs, a bad
+            condition (the valid values are listed), an option that does not apply to the
+            family (``--levels``, ``--image``, ``--from``, ``--side-by-side``, ``--n`` and
+            ``--seed`` of an image-to-image family, ``--attr`` for ``--label``...), an
+            unreadable image, or as :func:`load_gan`.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
+    from zoo.io.checkpoint import checkpoint_files
+    from zoo.io.images import GridCanvas
     from zoo.utils.outputs import claim_output
+    from zoo.utils.seeding import check_seed
 
+    check_seed(seed)
     check_grid_path(out if out is not None else "grid.png")
-    out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png")
-    level_files = {}
+    reads = [*(checkpoint_files(checkpoint) if checkpoint is not None else ()), weights, *(images or ())]
+    out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png", reads=reads)
     adapter = load_gan(name, checkpoint, weights=weights)
+    _check_sample_options(name, adapter, n=n, seed=seed, images=images, source=source, side_by_side=side_by_side, levels=levels,
+                          condition=condition, condition_flag=condition_flag)  # fmt: skip
     if translates(adapter):
-        if levels:
-            raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
         from zoo.tasks.translate import translate_images
 
         result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side)
         return {"model": name, **result}
-    if images:
-        raise ZooError(f"{name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
-    if source is not None:
-        raise ZooError(f"--from gives the input image's attributes (stargan); {name} takes no input image", exit_code=2)
-    if condition is not None and adapter.condition.kind == "none":
-        raise ZooError(f"{name} is unconditional; sample it without --label/--attr/--image", exit_code=2)
+    n, seed = 64 if n is None else n, 0 if seed is None else seed
     if isinstance(condition, str):
         condition = adapter.condition.parse(condition)
-    if levels and not hasattr(adapter, "sample_levels"):
-        raise ZooError(f"--levels is for pyramid models (lapgan); {name} generates at one scale", exit_code=2)
+    probe = adapter.sample_levels(1, seed=seed) if levels else [adapter.sample(1, seed=seed, condition=condition)]
+    canvases = [GridCanvas(n, img.shape[-2], img.shape[-1], quantise=adapter.quantise) for img in probe]  # checks the size
+    level_files: list[Path] = []
     if levels:  # claim every level file before writing anything
-        for img in adapter.sample_levels(1, seed=seed):
+        for img in probe:
             f = out.with_name(f"{out.stem}_{img.shape[-1]}px{out.suffix or '.png'}")
-            level_files[img.shape[-1]] = claim_output(f, overwrite=overwrite, kind="file")
-    images_out = adapter.sample(n, seed=seed, condition=condition)
-    save_grid(images_out, out, quantise=adapter.quantise)
-    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images_out.shape)}
+            level_files.append(claim_output(f, overwrite=overwrite, kind="file", reads=reads, example=out.name))
+    for i, size in enumerate(_batches(n, adapter)):
+        if levels:  # coarse to fine; the last level is sample()'s image
+            drawn = adapter.sample_levels(size, seed=batch_seed(seed, i))
+        else:
+            drawn = [adapter.sample(size, seed=batch_seed(seed, i), condition=condition)]
+        for canvas, imgs in zip(canvases, drawn, strict=True):
+            canvas.add(imgs)
+        shape = list(drawn[-1].shape[1:])
+        del drawn
+    canvases[-1].save(out)
+    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": [n, *shape]}
     if levels:
-        files = []
-        for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
-            save_grid(img, level_files[img.shape[-1]], quantise=adapter.quantise)
-            files.append(str(level_files[img.shape[-1]]))
-        result["levels"] = files
+        for canvas, f in zip(canvases, level_files, strict=True):
+            canvas.save(f)
+        result["levels"] = [str(f) for f in level_files]
     return result
 
 

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError, first_line
 from zoo.io.checkpoint import SIDECAR_FILE, WEIGHTS_FILE, read_checkpoint, save_checkpoint
-from zoo.io.train_state import find_last, read_training_state, write_training_checkpoint
+from zoo.io.train_state import RESUME_KEYS, find_last, read_training_state, write_training_checkpoint
 from zoo.utils.fileio import atomic_write_text, dumps_strict, make_temp_dir, remove_stale_temps, swap_in_dir
-from zoo.utils.outputs import RUN_MARKERS, claim_output
+from zoo.utils.outputs import RUN_MARKERS, claim_output, hold_output
 
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
@@ -40,14 +40,19 @@ __all__ = ["CURVES_FILE", "RUN_FILES", "Run", "RunCheckpoints", "resolve_options
 class Run:
     """Where a ``zoo train`` / ``zoo adapt`` run writes, and what it resumes from.
 
-    ``Run(command, name, out, overwrite, resume)`` applies the ``--out`` policy
-    (:func:`zoo.utils.outputs.claim_output`) to a new run, or checks that ``resume`` is a run of the
-    same command and model and reads its options (JSON only, before anything is built).
+    ``Run(command, name, out, overwrite, resume, reads=...)`` applies the ``--out`` policy
+    (:func:`zoo.utils.outputs.claim_output`, which claims ``out`` for this process: a second
+    process is refused) to a new run, or claims ``resume`` (:func:`zoo.utils.outputs.hold_output`)
+    and checks that it is a run of the same command and model and reads its options (JSON
+    only, before anything is built). ``reads`` are the run's inputs (``--data``, ``--weights``),
+    which ``out`` may not replace. The claim lasts until the calling task's
+    :func:`zoo.utils.outputs.claims_scope` ends.
 
     Raises:
-        ZooError: (exit code 2) ``out`` holds a run and no ``overwrite``; ``out`` and
-            ``resume`` differ; both ``overwrite`` and ``resume``; ``resume`` holds no
-            checkpoint, or is a run of another command or model.
+        ZooError: (exit code 2) ``out`` holds a run and no ``overwrite``; ``out`` is one of
+            ``reads`` or would replace one; another process writes ``out`` or ``resume``;
+            ``out`` and ``resume`` differ; both ``overwrite`` and ``resume``; ``resume``
+            holds no checkpoint, or is a run of another command or model.
 
     Attributes:
         out: the run directory, or ``None`` (nothing is saved).
@@ -57,13 +62,13 @@ class Run:
         started: ``time.time()`` at the start.
     """
 
-    def __init__(self, command: str, name: str, out: Any, overwrite: bool, resume: Any) -> None:
+    def __init__(self, command: str, name: str, out: Any, overwrite: bool, resume: Any, *, reads: tuple[Any, ...] = ()) -> None:
         self.started = time.time()
         self.resume_dir: Path | None = None
         self.saved: dict[str, Any] | None = None
         self.replaces = False
         if resume is None:
-            self.out = None if out is None else claim_output(out, overwrite=overwrite, resumable=True)
+            self.out = None if out is None else claim_output(out, overwrite=overwrite, resumable=True, reads=reads)
             self.replaces = self.out is not None and any((self.out / m).exists() for m in RUN_MARKERS)
             if self.replaces:
                 remove_stale_temps(self.out)
@@ -78,9 +83,10 @@ class Run:
         if overwrite:
             raise ZooError(f"--overwrite and {{param}} {run} contradict each other; pass one of them", param="resume", exit_code=2)
         self.out, self.resume_dir = run, find_last(run)
+        hold_output(run)  # one process continues a run at a time
         for d in (run, run / "samples"):  # a killed run may have left temporary files (never partial ones)
             remove_stale_temps(d)
-        self.saved = dict(read_training_state(self.resume_dir, tensors=False).get("options") or {})
+        self.saved = dict(read_training_state(self.resume_dir, tensors=False, required=RESUME_KEYS)["options"])
         owner, kind = self.saved.get("model"), self.saved.get("command", command)
         if (owner, kind) != (name, command):
             raise ZooError(
@@ -98,7 +104,7 @@ class Run:
 
         state, meta = read_checkpoint(self.resume_dir)
         load_into(adapter, state, source=str(self.resume_dir), meta=meta)
-        return read_training_state(self.resume_dir)
+        return read_training_state(self.resume_dir, required=RESUME_KEYS)
 
     def checkpoints(self, options: dict[str, Any], meta: Any, state: dict[str, Any] | None, command: str) -> Any:
         """The trainer's per-epoch checkpointer (:class:`zoo.training.resume.RunCheckpoints`), or ``None`` without ``out``."""

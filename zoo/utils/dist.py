@@ -20,7 +20,17 @@ from typing import Any
 
 from zoo.errors import ZooError, first_line
 
-__all__ = ["DistContext", "check_batch_size", "context", "epoch_seed", "init", "is_main_process", "local_device", "shutdown"]
+__all__ = [
+    "DistContext",
+    "broadcast_from_main",
+    "check_batch_size",
+    "context",
+    "epoch_seed",
+    "init",
+    "is_main_process",
+    "local_device",
+    "shutdown",
+]
 
 
 @dataclass(frozen=True)
@@ -169,3 +179,32 @@ def check_batch_size(batch_size: int, world_size: int) -> int:
             exit_code=2,
         )
     return batch_size // world_size
+
+
+def broadcast_from_main(value: Any) -> Any:
+    """Rank 0's ``value`` on every process of a torchrun job whose process group is joined
+    (``torch.distributed.broadcast_object_list``: any picklable object); ``value`` itself
+    without torchrun, with one process, or before :func:`init`. Every process must call it
+    at the same point (a collective). Used where one process decides for all, such as the
+    default output name that rank 0 claims (:func:`zoo.utils.outputs.claim_output`).
+
+    Raises:
+        ZooError: the broadcast failed (another process stopped).
+    """
+    ctx = context()
+    if ctx.world_size < 2:
+        return value
+    import sys
+
+    if "torch" not in sys.modules:  # the group is joined only once torch is loaded
+        return value
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    box = [value if ctx.is_main else None]
+    try:
+        dist.broadcast_object_list(box, src=0)
+    except (RuntimeError, ValueError) as exc:
+        raise ZooError(f"rank {ctx.rank} could not receive rank 0's decision ({first_line(exc, 160)}); another process stopped") from exc
+    return box[0]

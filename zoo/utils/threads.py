@@ -66,6 +66,13 @@ def available_cpus() -> int:
     return max(1, cpus)
 
 
+#: The most threads zoo asks for (``--threads``, ``ZOO_THREADS``): 4 times the 256 cores of the
+#: largest common machines. torch's OpenMP and OpenBLAS start that many threads at once, and a
+#: typo such as ``--threads 1000000`` exhausts the process limit (``RLIMIT_NPROC``) and aborts
+#: the interpreter with no error line.
+MAX_THREADS = 1024
+
+
 def _threads_from_env() -> int | None:
     """``ZOO_THREADS`` as a positive int, or ``None`` when unset.
 
@@ -79,8 +86,10 @@ def _threads_from_env() -> int | None:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ZooError(f"ZOO_THREADS must be a whole number of at least 1, got {text!r}; unset it to use every available CPU", exit_code=2)
+    if not 1 <= value <= MAX_THREADS:
+        raise ZooError(
+            f"ZOO_THREADS must be a whole number from 1 to {MAX_THREADS}, got {text!r}; unset it to use every available CPU", exit_code=2
+        )
     return value
 
 
@@ -94,13 +103,19 @@ def set_threads(threads: int) -> int:
         ``torch.get_num_threads()`` after the change.
 
     Raises:
-        ZooError: ``threads`` below 1 (exit code 2).
+        ZooError: ``threads`` below 1 or above :data:`MAX_THREADS` (exit code 2).
     """
     import torch
 
     if threads < 1:
         raise ZooError(
             f"{{param}} must be at least 1, got {threads}; leave it out to use every available CPU", param="threads", exit_code=2
+        )
+    if threads > MAX_THREADS:
+        raise ZooError(
+            f"{{param}} must be at most {MAX_THREADS}, got {threads}; leave it out to use every available CPU ({available_cpus()} here)",
+            param="threads",
+            exit_code=2,
         )
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
