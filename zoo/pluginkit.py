@@ -70,19 +70,32 @@ __all__ = [
 
 
 def _specs_hook(plugin: str, specs: Callable[[], list[Any]] | None) -> Callable[[], list[Any]]:
-    """The ``zoo_model_specs`` hook of a family: ``specs()`` when given, else the
-    ``registry.toml`` tables naming ``plugin`` (:func:`zoo.registry.catalog.builtin_specs`)."""
+    """The ``zoo_model_specs`` hook of a family: ``specs()`` when given; else the family
+    package's own ``registry.toml`` (``plugin`` is a package holding one: every built-in GAN
+    family); else the tables of zoo's ``registry.toml`` naming ``plugin``
+    (:func:`zoo.registry.catalog.builtin_specs`: the backbone families)."""
 
     @hookimpl
     def zoo_model_specs() -> list[Any]:
         """The family's specs (see :func:`zoo.hookspecs.zoo_model_specs`)."""
         if specs is not None:
             return specs()
-        from zoo.registry.catalog import builtin_specs
+        from importlib import resources
 
-        return builtin_specs(plugin)
+        from zoo.registry.catalog import builtin_specs, specs_from_toml
+
+        own = resources.files(plugin).joinpath("registry.toml") if _is_package(plugin) else None
+        return specs_from_toml(own, plugin=plugin) if own is not None and own.is_file() else builtin_specs(plugin)
 
     return zoo_model_specs
+
+
+def _is_package(name: str) -> bool:
+    """Whether the imported module ``name`` is a package (it has a ``__path__``)."""
+    import sys
+
+    module = sys.modules.get(name) or importlib.import_module(name)
+    return hasattr(module, "__path__")
 
 
 def backbone_hooks(

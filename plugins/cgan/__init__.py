@@ -39,13 +39,11 @@ Build options (``zoo.registry.build("cgan", **options)``; :func:`build_options` 
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import BuildOption, gan_hooks, name_list, option_value, options_hook
 from zoo.plugins.vanilla_gan import image_build_options, image_options
-from zoo.registry.catalog import specs_from_toml
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -122,6 +120,5 @@ zoo_model_specs, zoo_build_model = gan_hooks(
     __name__,
     adapter="zoo.plugins.cgan.adapter:CGANAdapter",
     options=resolve_options,
-    specs=lambda: specs_from_toml(files(__name__) / "registry.toml", plugin=__name__),
 )
 zoo_model_options = options_hook(__name__, build_options)

@@ -35,12 +35,10 @@ RNG: seed it first for reproducible builds.
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import BuildOption, gan_hooks, option_value, options_hook
-from zoo.registry.catalog import specs_from_toml
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -102,6 +100,5 @@ zoo_model_specs, zoo_build_model = gan_hooks(
     __name__,
     adapter="zoo.plugins.dcgan.adapter:DCGANAdapter",
     options=resolve_options,
-    specs=lambda: specs_from_toml(files(__name__) / "registry.toml", plugin=__name__),
 )
 zoo_model_options = options_hook(__name__, build_options)

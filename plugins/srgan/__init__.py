@@ -65,13 +65,11 @@ with its type, default and the paper's value; ``zoo info srgan`` lists them):
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from zoo import hookimpl
 from zoo.errors import ZooError
 from zoo.pluginkit import BuildOption, OfficialKind, gan_hooks, option_value, options_hook, path_value
-from zoo.registry.catalog import specs_from_toml
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -257,5 +255,4 @@ zoo_model_specs, zoo_build_model = gan_hooks(
     __name__,
     adapter="zoo.plugins.srgan.adapter:SRGANAdapter",
     options=resolve_options,
-    specs=lambda: specs_from_toml(files(__name__) / "registry.toml", plugin=__name__),
 )

@@ -61,13 +61,11 @@ from __future__ import annotations
 
 import math
 import os
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from zoo import hookimpl
 from zoo.errors import ZooError
 from zoo.pluginkit import BuildOption, OfficialKind, gan_hooks, name_list, option_value, options_hook
-from zoo.registry.catalog import specs_from_toml
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -251,6 +249,5 @@ zoo_model_specs, zoo_build_model = gan_hooks(
     __name__,
     adapter="zoo.plugins.stargan.adapter:StarGANAdapter",
     options=resolve_options,
-    specs=lambda: specs_from_toml(files(__name__) / "registry.toml", plugin=__name__),
 )
 zoo_model_options = options_hook(__name__, build_options)

@@ -31,12 +31,10 @@ Other options are ignored. Builds are randomly initialised as the reference conf
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.pluginkit import BuildOption, gan_hooks, option_value, options_hook
-from zoo.registry.catalog import specs_from_toml
 
 if TYPE_CHECKING:  # pragma: no cover
     from zoo.registry.spec import ModelSpec
@@ -125,6 +123,5 @@ zoo_model_specs, zoo_build_model = gan_hooks(
     __name__,
     adapter="zoo.plugins.vanilla_gan.adapter:VanillaGANAdapter",
     options=resolve_options,
-    specs=lambda: specs_from_toml(files(__name__) / "registry.toml", plugin=__name__),
 )
 zoo_model_options = options_hook(__name__, build_options)

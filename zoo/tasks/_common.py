@@ -12,7 +12,17 @@ from zoo.errors import ZooError
 if TYPE_CHECKING:
     from zoo.models.protocols import Adapter
 
-__all__ = ["build_adapter", "check_classes", "check_shots", "default_img_size", "fit", "preprocessing", "run_meta", "run_summary"]
+__all__ = [
+    "build_adapter",
+    "check_classes",
+    "check_shots",
+    "default_img_size",
+    "fit",
+    "fit_run",
+    "preprocessing",
+    "run_meta",
+    "run_summary",
+]
 
 
 def default_img_size(spec: Any, source: Any, img_size: int | None) -> int:
@@ -232,3 +242,66 @@ def run_meta(adapter: Adapter, source: Any, img_size: int, opts: dict[str, Any],
     if adapter.kind == "gan":
         meta["condition"] = adapter.condition.to_json()
     return meta
+
+
+def fit_run(
+    run: Any,
+    adapter: Adapter,
+    source: Any,
+    opts: dict[str, Any],
+    *,
+    command: str,
+    cli: str,
+    meta: Any,
+    state: dict[str, Any] | None,
+    img_size: int,
+    device: str,
+    progress: bool,
+    channels_last: bool,
+    max_minutes: float | None = None,
+    extra_options: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """The tail every training job shares (``train``, ``adapt``, GAN fine-tuning): the run's
+    checkpoints, a GAN's per-epoch sample grids (``DIR/samples``), TensorBoard, and :func:`fit`.
+
+    Args:
+        run: the job's :class:`zoo.training.runs.Run`.
+        adapter, source: what to train, on what.
+        opts: the run's resolved options (``epochs``, ``batch_size``, ``lr``, ``amp``, ``seed``,
+            ``shots`` when the job has them...), saved with every checkpoint for ``--resume``.
+        command: ``"train"`` or ``"adapt"`` (the saved options' ``command``).
+        cli: the command line that resumes the run, for messages.
+        meta: ``meta(history) -> model.json metadata`` of a checkpoint.
+        state: the trainer state to resume from, or ``None``.
+        img_size, device, progress, channels_last, max_minutes: as :func:`fit`.
+        extra_options: entries saved with the options beside ``opts`` (``weights_loaded``).
+
+    Returns:
+        ``(fit's result, the run's checkpointer)``.
+
+    Raises:
+        ZooError: as :func:`fit`.
+    """
+    callbacks: tuple[Any, ...] = ()
+    if run.out is not None and adapter.kind == "gan":  # fixed-seed grids after every epoch, to watch training
+        from zoo.tasks.sampling import EpochSamples
+
+        callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
+    run_options = {"command": command, "model": adapter.spec.name, **opts, **(extra_options or {})}
+    checkpoints = run.checkpoints(run_options, meta, state, cli)
+    result = fit(
+        adapter,
+        source,
+        img_size=img_size,
+        device=device,
+        shots=opts.get("shots"),
+        max_minutes=max_minutes,
+        progress=progress,
+        callbacks=callbacks,
+        checkpoint=checkpoints,
+        resume=state,
+        channels_last=channels_last,
+        tensorboard=run.tensorboard(run_options, state),
+        **{k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed")},
+    )
+    return result, checkpoints

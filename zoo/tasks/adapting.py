@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.tasks._common import build_adapter, check_classes, check_shots, default_img_size, fit, run_meta, run_summary
+from zoo.tasks._common import build_adapter, check_classes, check_shots, default_img_size, fit_run, run_meta, run_summary
 from zoo.tasks.model_kwargs import check_model_kwargs
 from zoo.utils.outputs import releasing_claims
 
@@ -211,23 +211,11 @@ def adapt(
         def meta(history: list[dict[str, Any]]) -> dict[str, Any]:
             return run_meta(adapter, source, size, opts, {**summary, "data": source.name, "history": history})
 
-        command = f"zoo adapt {name} --head {num_classes} --data {shlex.quote(str(opts['data']))}"
-        run_options = {"command": "adapt", "model": name, **opts, "weights_loaded": loaded}
-        checkpoints = run.checkpoints(run_options, meta, state, command)
-        fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
-        result = fit(
-            adapter,
-            source,
-            img_size=size,
-            device=device,
-            max_minutes=None,
-            progress=progress,
-            checkpoint=checkpoints,
-            resume=state,
-            channels_last=channels_last,
-            tensorboard=run.tensorboard(run_options, state),
-            **fit_args,
-        )
+        cli = f"zoo adapt {name} --head {num_classes} --data {shlex.quote(str(opts['data']))}"
+        result, checkpoints = fit_run(
+            run, adapter, source, opts, command="adapt", cli=cli, meta=meta, state=state, img_size=size, device=device,
+            progress=progress, channels_last=channels_last, extra_options={"weights_loaded": loaded},
+        )  # fmt: skip
         summary.update(run_summary(adapter, source, result, weights_init=loaded, img_size=size, model_kwargs=opts["model_kwargs"]))
         summary["shots"] = opts["shots"] if opts["shots"] is not None else "all"
         if strategy_ == "gradual":  # where the unfreezing ended (model.json's frozen_until), and where it began

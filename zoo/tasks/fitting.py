@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.tasks._common import build_adapter, check_classes, default_img_size, fit, run_meta, run_summary
+from zoo.tasks._common import build_adapter, check_classes, default_img_size, fit_run, run_meta, run_summary
 from zoo.tasks.model_kwargs import check_model_kwargs
 from zoo.utils.outputs import releasing_claims
 
@@ -163,35 +163,16 @@ def train(
     else:  # class-conditional families take the data's class names; the others ignore them
         options.update(image_size=size, channels=source.channels, class_names=list(source.classes))
     adapter = build_adapter(name, **options)
-    callbacks: tuple[Any, ...] = ()
-    if run.out is not None and adapter.kind == "gan":  # fixed-seed grids after every epoch, to watch training
-        from zoo.tasks.sampling import EpochSamples
-
-        callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
     state = run.restore(adapter)
 
     def meta(history: list[dict[str, Any]]) -> dict[str, Any]:
         return run_meta(adapter, source, size, opts, {"model": name, "data": source.name, "weights": "random", "history": history})
 
-    command = f"zoo train {name} --data {shlex.quote(str(opts['data']))}"
-    run_options = {"command": "train", "model": name, **opts}
-    checkpoints = run.checkpoints(run_options, meta, state, command)
-    fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed")}
-    result = fit(
-        adapter,
-        source,
-        img_size=size,
-        device=device,
-        shots=None,
-        max_minutes=max_minutes,
-        progress=progress,
-        callbacks=callbacks,
-        checkpoint=checkpoints,
-        resume=state,
-        channels_last=channels_last,
-        tensorboard=run.tensorboard(run_options, state),
-        **fit_args,
-    )
+    cli = f"zoo train {name} --data {shlex.quote(str(opts['data']))}"
+    result, checkpoints = fit_run(
+        run, adapter, source, opts, command="train", cli=cli, meta=meta, state=state, img_size=size,
+        device=device, progress=progress, channels_last=channels_last, max_minutes=max_minutes,
+    )  # fmt: skip
     summary = run_summary(adapter, source, result, weights_init="random", img_size=size, model_kwargs=opts["model_kwargs"])
     run.finish(adapter, summary, run_meta(adapter, source, size, opts, summary), checkpoints)
     return summary

@@ -167,7 +167,7 @@ def adapt_gan(
     from zoo.io.checkpoint import read_checkpoint
     from zoo.io.state_dict import load_into
     from zoo.registry import get_spec
-    from zoo.tasks._common import build_adapter, check_shots, default_img_size, fit, run_meta, run_summary
+    from zoo.tasks._common import build_adapter, check_shots, default_img_size, fit_run, run_meta, run_summary
     from zoo.tasks.model_kwargs import check_model_kwargs
     from zoo.training.distributed import rank_zero_run
     from zoo.training.runs import Run, resolve_options
@@ -230,29 +230,11 @@ def adapt_gan(
     def sidecar(history: list[dict[str, Any]]) -> dict[str, Any]:
         return run_meta(adapter, source, size, opts, {**summary, "data": source.name, "history": history})
 
-    callbacks: tuple[Any, ...] = ()
-    if run.out is not None:
-        from zoo.tasks.sampling import EpochSamples
-
-        callbacks = (EpochSamples(run.out / "samples", seed=opts["seed"]),)
-    command = f"zoo adapt {name} --weights {shlex.quote(str(opts['weights']))} --data {shlex.quote(str(opts['data']))}"
-    run_options = {"command": "adapt", "model": name, **opts}
-    checkpoints = run.checkpoints(run_options, sidecar, restored, command)
-    fit_args = {k: opts[k] for k in ("epochs", "batch_size", "lr", "amp", "seed", "shots")}
-    result = fit(
-        adapter,
-        source,
-        img_size=size,
-        device=device,
-        max_minutes=None,
-        progress=progress,
-        callbacks=callbacks,
-        checkpoint=checkpoints,
-        resume=restored,
-        tensorboard=run.tensorboard(run_options, restored),
-        channels_last=channels_last,
-        **fit_args,
-    )
+    cli = f"zoo adapt {name} --weights {shlex.quote(str(opts['weights']))} --data {shlex.quote(str(opts['data']))}"
+    result, checkpoints = fit_run(
+        run, adapter, source, opts, command="adapt", cli=cli, meta=sidecar, state=restored, img_size=size, device=device,
+        progress=progress, channels_last=channels_last,
+    )  # fmt: skip
     summary.update(run_summary(adapter, source, result, weights_init=summary["weights"], img_size=size, model_kwargs=opts["model_kwargs"]))
     summary.update(freeze_d=opts["freeze_d"], shots=opts["shots"] if opts["shots"] is not None else "all")
     run.finish(adapter, summary, run_meta(adapter, source, size, opts, summary), checkpoints)
