@@ -12,16 +12,21 @@ unlabelled folders of ``zoo pretrain``. One policy for all of them:
   does; 32-bit float (``F``) images are refused with what to do;
 * every other mode PIL decodes (palette, CMYK, alpha...) becomes ``L`` or ``RGB``.
 
-Writing (:func:`save_grid`) quantises to 8 bits with the family's rule
+Writing (:func:`save_grid`, its pixels :func:`grid_pixels`) lays images out in a grid,
+optionally labelled (row labels left of the cells, column labels above them, in bands of
+their own: :mod:`zoo.io.grid_text`), quantises to 8 bits with the family's rule
 (:func:`round_to_uint8`, torchvision's; :func:`truncate_to_uint8`, the official CycleGAN
 and SRGAN test code's) and writes the PNG atomically (:func:`zoo.utils.fileio.atomic_path`).
+Cells are enlarged only by an integer nearest-neighbour factor (:func:`grid_scale`: on
+request, or automatically when they are 32 px or less), so their pixels stay the family's
+quantised values.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +36,17 @@ if TYPE_CHECKING:
 from zoo.errors import ZooError, first_line, warn
 from zoo.utils.fileio import nearest_existing
 
-__all__ = ["check_grid_path", "load_rgb", "read_image", "round_to_uint8", "save_grid", "truncate_to_uint8"]
+__all__ = [
+    "MAX_SCALE",
+    "check_grid_path",
+    "grid_pixels",
+    "grid_scale",
+    "load_rgb",
+    "read_image",
+    "round_to_uint8",
+    "save_grid",
+    "truncate_to_uint8",
+]
 
 #: 16- and 32-bit integer greyscale modes: scaled to 8 bits by ``>> 8`` (PNG stores 16 bits).
 WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -182,53 +197,133 @@ def check_grid_path(out: str | Path) -> None:
         raise ZooError(f"cannot write {path}: {parent} is not a writable directory; choose another {{param}}", param="out", exit_code=2)
 
 
-def save_grid(
-    images: Any, path: str | Path, *, nrow: int | None = None, min_cell: int = 64, quantise: Callable[[Any], Any] | None = None
-) -> Path:
-    """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically.
+#: The largest ``scale`` a grid may ask for (a 128 px StarGAN cell at 16x is 2,048 px).
+MAX_SCALE = 16
 
-    Cells smaller than ``min_cell`` pixels are enlarged with nearest-neighbour so small
-    samples (8x8 digits) stay visible. The grid is ``ceil(sqrt(N))`` cells wide (or
-    ``nrow``) with 2-pixel white borders (``torchvision.utils.make_grid``, which repeats one
-    channel three times); one image is written alone, exactly its pixels, with no border.
-    The float grid is quantised to 8 bits by ``quantise`` and written by PIL as an RGB PNG
-    through :func:`zoo.utils.fileio.atomic_path`. Every step before ``quantise`` copies values,
-    so each pixel is ``quantise`` of its image's value (borders: of 1.0, white).
 
-    Args:
-        images: ``(N, C, H, W)`` float, clamped to ``[0, 1]`` first.
-        path: the PNG file.
-        nrow: cells per row (default ``ceil(sqrt(N))``).
-        min_cell: smallest cell side in pixels before nearest-neighbour enlargement.
-        quantise: float ``[0, 1]`` tensor -> ``uint8`` tensor of the same shape: the
-            family's :meth:`zoo.models.gan.GANAdapter.quantise`; default
-            :func:`zoo.models.gan.round_to_uint8`, which is ``torchvision.utils.save_image``'s rule.
+def grid_scale(scale: int | None, cell_h: int, cell_w: int, *, min_cell: int = 64) -> int:
+    """The integer nearest-neighbour enlargement of a grid's cells.
 
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+    ``scale`` when given; otherwise (automatic) ``max(1, min_cell // min(cell_h, cell_w))``:
+    with the default ``min_cell`` 64, cells of 32 px or less are enlarged to between 33 and 64
+    px (8x8 digits 8 times, 28 px 2 times) and larger cells are written at their own size.
 
     Raises:
-        ZooError: ``path`` is a directory (exit code 2) or cannot be written.
+        ZooError: ``scale`` is not an integer from 1 to :data:`MAX_SCALE` (exit code 2).
+    """
+    if scale is None:
+        return max(1, min_cell // max(1, min(cell_h, cell_w)))
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
+        raise ZooError(
+            f"{{param}} must be an integer from 1 (the generator's own pixels) to {MAX_SCALE}, got {scale!r}", param="scale", exit_code=2
+        )
+    return scale
+
+
+def grid_pixels(
+    images: Any,
+    *,
+    nrow: int | None = None,
+    min_cell: int = 64,
+    scale: int | None = None,
+    quantise: Callable[[Any], Any] | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+) -> torch.Tensor:
+    """The pixels :func:`save_grid` writes: ``images`` as one labelled grid, ``(3, H', W')`` uint8.
+
+    The cells are enlarged by :func:`grid_scale` (nearest neighbour, an integer factor, so
+    each pixel becomes a block of equal pixels), laid out ``nrow`` per row by
+    :func:`zoo.io.grid_text.grid_layout` (2-pixel white frames; without labels exactly
+    ``torchvision.utils.make_grid(padding=2, pad_value=1)``, and one image alone has no
+    frame), one channel repeated three times as make_grid does. The float image, frames and
+    label bands included (white, 1.0), is quantised to 8 bits by ``quantise``; then the labels
+    are drawn into their bands (:func:`zoo.io.grid_text.draw_labels`). So every pixel inside a
+    cell is ``quantise`` of its image's value, and no label touches a cell.
+
+    Args:
+        images: ``(N, C, H, W)`` float, ``C`` 1 or 3, clamped to ``[0, 1]`` first; cell ``i``
+            goes to row ``i // nrow``, column ``i % nrow``.
+        nrow: cells per row (default ``ceil(sqrt(N))``, at most ``N`` without column labels).
+        min_cell: the automatic enlargement's target (see :func:`grid_scale`).
+        scale: the enlargement factor, 1 to :data:`MAX_SCALE`; ``None``: automatic.
+        quantise: float ``[0, 1]`` tensor -> ``uint8`` tensor of the same shape: the
+            family's :meth:`zoo.models.gan.GANAdapter.quantise`; default
+            :func:`round_to_uint8`, which is ``torchvision.utils.save_image``'s rule.
+        row_labels: one label per row (left of the cells), or ``None``.
+        col_labels: one label per column (above the cells), or ``None``.
+
+    Returns:
+        ``(3, H', W')`` uint8 CPU tensor.
+
+    Raises:
+        ZooError: not a ``(N, 1 or 3, H, W)`` tensor with ``N >= 1``, a bad ``scale``, or a
+            label list that does not match the rows / columns.
         TypeError: ``quantise`` returned something else than a ``uint8`` tensor of the grid's shape (a family's bug).
     """
     import math
 
     import torch
+
+    from zoo.io.grid_text import draw_labels, grid_layout
+
+    if not (hasattr(images, "dim") and images.dim() == 4 and images.shape[0] >= 1 and images.shape[1] in (1, 3)):
+        got = tuple(images.shape) if hasattr(images, "shape") else type(images).__name__
+        raise ZooError(f"a grid is made of (N, C, H, W) images with N >= 1 and C 1 or 3, got {got}")
+    x = images.detach().float().clamp(0, 1).cpu()
+    factor = grid_scale(scale, x.shape[-2], x.shape[-1], min_cell=min_cell)
+    if factor > 1:
+        x = torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
+    x = x.expand(-1, 3, -1, -1)
+    n, _, h, w = x.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    layout = grid_layout(n, cols if col_labels else min(cols, n), h, w, row_labels=row_labels, col_labels=col_labels)
+    canvas = torch.ones(3, layout.height, layout.width)
+    for i in range(n):
+        top, left = layout.cell_origin(i)
+        canvas[:, top : top + h, left : left + w] = x[i]
+    pixels = (quantise or round_to_uint8)(canvas)
+    if not isinstance(pixels, torch.Tensor) or pixels.dtype != torch.uint8 or pixels.shape != canvas.shape:
+        got = f"{pixels.dtype} {tuple(pixels.shape)}" if isinstance(pixels, torch.Tensor) else type(pixels).__name__
+        raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(canvas.shape)}, got {got}")
+    if layout.top or layout.left:
+        pixels = torch.from_numpy(draw_labels(pixels.permute(1, 2, 0).numpy(), layout)).permute(2, 0, 1)
+    return pixels.contiguous()
+
+
+def save_grid(
+    images: Any,
+    path: str | Path,
+    *,
+    nrow: int | None = None,
+    min_cell: int = 64,
+    scale: int | None = None,
+    quantise: Callable[[Any], Any] | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+) -> Path:
+    """Write ``images`` ((N, C, H, W) float in [0, 1]) as one PNG grid, atomically: zoo's one image writer.
+
+    The pixels are :func:`grid_pixels` (every argument but ``path`` is passed on; see it for
+    the layout, the enlargement rule and the labels), written by PIL as an RGB PNG through
+    :func:`zoo.utils.fileio.atomic_path`. One image without labels is written alone,
+    exactly its (enlarged) pixels, with no frame.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ZooError: ``path`` is a directory (exit code 2) or cannot be written; as :func:`grid_pixels`.
+        TypeError: as :func:`grid_pixels`.
+    """
     from PIL import Image
-    from torchvision.utils import make_grid
 
     from zoo.utils.fileio import atomic_path
 
     path = Path(path)
     if path.is_dir():
         raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
-    x = images.detach().float().clamp(0, 1).cpu()
-    if x.shape[-1] < min_cell:
-        x = torch.nn.functional.interpolate(x, scale_factor=max(1, min_cell // x.shape[-1]), mode="nearest")
-    grid = make_grid(x, nrow=nrow or math.ceil(math.sqrt(x.shape[0])), padding=2, pad_value=1.0)
-    pixels = (quantise or round_to_uint8)(grid)
-    if pixels.dtype != torch.uint8 or pixels.shape != grid.shape:
-        raise TypeError(f"quantise must return a uint8 tensor of shape {tuple(grid.shape)}, got {pixels.dtype} {tuple(pixels.shape)}")
+    pixels = grid_pixels(images, nrow=nrow, min_cell=min_cell, scale=scale, quantise=quantise, row_labels=row_labels, col_labels=col_labels)
     try:
         with atomic_path(path) as tmp:
             Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
