@@ -2,8 +2,11 @@
 
 ``zoo sample NAME --checkpoint DIR`` is :func:`sample`; the trainer's per-epoch sample
 grids (``DIR/samples/epoch_0001.png``, so a user can watch training) are
-:class:`EpochSamples`. Conditions are parsed with the checkpoint's own class or attribute
-names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
+:class:`EpochSamples`. Both lay the samples out with the family's
+:meth:`zoo.models.gan.GANAdapter.sample_grid` (:func:`sample_grid`): one labelled row per
+class for class-conditional families, each input beside its translations under column
+headers for image-to-image ones. Conditions are parsed with the checkpoint's own class or
+attribute names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from zoo.errors import ZooError
 from zoo.io.images import check_grid_path, save_grid
 
 if TYPE_CHECKING:
+    from zoo.models.gan import SampleGrid
     from zoo.models.protocols import GAN
 
-__all__ = ["EpochSamples", "load_gan", "sample", "translates"]
+__all__ = ["EpochSamples", "load_gan", "sample", "sample_grid", "translates"]
 
 
 def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
@@ -76,6 +80,28 @@ def translates(adapter: GAN) -> bool:
     from zoo.models.gan import GANAdapter
 
     return type(adapter).translate is not GANAdapter.translate
+
+
+def sample_grid(adapter: GAN, n: int, *, seed: int = 0, condition: Any = None) -> SampleGrid:
+    """``adapter.sample_grid(n, seed=, condition=)``; for an adapter without one (a third-party
+    GAN written to the :class:`zoo.models.protocols.GAN` protocol alone) its :meth:`sample` in
+    a square grid without labels.
+
+    Returns:
+        A :class:`zoo.models.gan.SampleGrid`.
+
+    Raises:
+        ZooError: as the adapter's ``sample_grid`` / ``sample`` (``n < 1``, a bad condition).
+    """
+    import math
+
+    from zoo.models.gan import SampleGrid
+
+    method = getattr(adapter, "sample_grid", None)
+    if method is not None:
+        return method(n, seed=seed, condition=condition)
+    images = adapter.sample(n, seed=seed, condition=condition)
+    return SampleGrid(images, math.ceil(math.sqrt(images.shape[0])))
 
 
 def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | None = None) -> Any:
@@ -141,13 +167,21 @@ def sample(
     source: Any = None,
     side_by_side: bool | None = None,
     overwrite: bool = False,
+    scale: int | None = None,
 ) -> dict[str, Any]:
     """Generate images with a trained or official GAN and write them as one PNG.
 
     Noise-to-image families (vanilla GAN, cGAN, DCGAN, LAPGAN) draw ``n`` samples into a
-    grid. Image-to-image families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default:
-    the built-in portrait, :func:`zoo.tasks.translate.portrait`) with
-    :func:`zoo.tasks.translate.translate_images`.
+    grid laid out by the family (:func:`sample_grid`): class-conditional ones without a
+    condition one row per class, ``ceil(n / classes)`` samples each, each row labelled with
+    its class name. Image-to-image families (SRGAN, CycleGAN, StarGAN) translate ``images``
+    (default: the built-in portrait, :func:`zoo.tasks.translate.portrait`) with
+    :func:`zoo.tasks.translate.translate_images`: one translation alone is exactly the
+    generator's pixels; grids put each input beside its translations, labelled.
+
+    Size: grid cells are written at the generator's own resolution, except cells of 32 px
+    or less, enlarged by nearest neighbour to between 33 and 64 px
+    (:func:`zoo.io.images.grid_scale`); ``scale`` sets the factor instead (1: never enlarged).
 
     Args:
         name: registry name of a GAN.
@@ -165,22 +199,29 @@ def sample(
             (``grid_4px.png``, ``grid_8px.png``..., coarse to fine), for families with ``sample_levels`` (LAPGAN).
         images: input images of image-to-image families (``--image``).
         source: the inputs' own attributes (StarGAN ``--from``).
-        side_by_side: input beside translation (default: on for attribute models).
+        side_by_side: inputs beside their translations (default: on for attribute models,
+            several inputs or several targets; see :func:`~zoo.tasks.translate.translate_images`).
         overwrite: replace an existing ``out`` (and level files).
+        scale: integer nearest-neighbour enlargement of every cell, 1 to 16; ``None``: the rule above.
 
     Returns:
-        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
-        level files) when asked; for image-to-image families ``{"model", "inputs",
-        "out", "shape"}``.
+        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` (``n``: the samples drawn,
+        ``ceil(n / classes) * classes`` for a class-conditional grid) plus ``"levels"`` (the
+        level files) when asked; for image-to-image families ``{"model", "inputs", "out",
+        "shape", "targets"}``.
 
     Raises:
-        ZooError: ``n < 1``, an unwritable or existing ``out`` (without ``overwrite``), a bad condition (the valid values are
+        ZooError: ``n < 1``, a bad ``scale``, an unwritable or existing ``out`` (without ``overwrite``), a bad condition (the valid values are
             listed), ``levels`` for a family without a pyramid, ``--image`` for a family
             that generates from noise, an unreadable image, or as :func:`load_gan`.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
+    from zoo.io.images import grid_scale
     from zoo.utils.outputs import claim_output
+
+    if scale is not None:
+        grid_scale(scale, 1, 1)  # a bad --scale fails before the checkpoint is read
 
     check_grid_path(out if out is not None else "grid.png")
     out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png")
@@ -191,7 +232,7 @@ def sample(
             raise ZooError(f"--levels is for pyramid models (lapgan); {name} translates images", exit_code=2)
         from zoo.tasks.translate import translate_images
 
-        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side)
+        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side, scale=scale)
         return {"model": name, **result}
     if images:
         raise ZooError(f"{name} generates images from noise, it does not translate them; sample it without --image", exit_code=2)
@@ -207,13 +248,15 @@ def sample(
         for img in adapter.sample_levels(1, seed=seed):
             f = out.with_name(f"{out.stem}_{img.shape[-1]}px{out.suffix or '.png'}")
             level_files[img.shape[-1]] = claim_output(f, overwrite=overwrite, kind="file")
-    images_out = adapter.sample(n, seed=seed, condition=condition)
-    save_grid(images_out, out, quantise=adapter.quantise)
-    result: dict[str, Any] = {"model": name, "n": n, "seed": seed, "out": str(out), "shape": list(images_out.shape)}
+    grid = sample_grid(adapter, n, seed=seed, condition=condition)
+    labels = {"row_labels": grid.row_labels, "col_labels": grid.col_labels}
+    save_grid(grid.images, out, nrow=grid.cols, scale=scale, quantise=adapter.quantise, **labels)
+    shape = list(grid.images.shape)
+    result: dict[str, Any] = {"model": name, "n": shape[0], "seed": seed, "out": str(out), "shape": shape}
     if levels:
         files = []
         for img in adapter.sample_levels(n, seed=seed):  # coarse to fine
-            save_grid(img, level_files[img.shape[-1]], quantise=adapter.quantise)
+            save_grid(img, level_files[img.shape[-1]], scale=scale, quantise=adapter.quantise)
             files.append(str(level_files[img.shape[-1]]))
         result["levels"] = files
     return result
@@ -224,7 +267,11 @@ class EpochSamples:
 
     ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
     every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
-    and restores the train/eval flags).
+    and restores the train/eval flags). The layout is the family's :func:`sample_grid`:
+    class-conditional families one row per class, labelled with the class names;
+    image-to-image families each input beside its translations (CycleGAN ``input (A) | A ->
+    B``, SRGAN ``bicubic x4 | SRResNet x4 | original``, StarGAN the official debug grid: the
+    input, then one column per target), under column headers.
 
     Args:
         directory: where the grids go (created on first use).
@@ -242,5 +289,6 @@ class EpochSamples:
         """Write ``epoch_{epoch:04d}.png``."""
         # sample() leaves the train/eval flags as it found them, and the trainer calls
         # adapter.train() at the start of every epoch anyway
-        images = adapter.sample(self.n, seed=self.seed)
-        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png", quantise=adapter.quantise))
+        grid = sample_grid(adapter, self.n, seed=self.seed)
+        layout = {"nrow": grid.cols, "row_labels": grid.row_labels, "col_labels": grid.col_labels, "quantise": adapter.quantise}
+        self.files.append(save_grid(grid.images, self.directory / f"epoch_{epoch:04d}.png", **layout))
