@@ -303,7 +303,6 @@ CASES = [
         2,
         "unknown --attr 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
     ),
-    ("sample stargan --checkpoint @/stargan", 2, "stargan needs a target: --attr NAME[,NAME...]; valid: Black_Hair, Blond_Hair, Brown_"),
     (
         "sample stargan --checkpoint @/stargan --attr blond --image @/notes.txt",
         2,
