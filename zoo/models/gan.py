@@ -344,7 +344,7 @@ class GANAdapter:
 
     def quantise(self, images: torch.Tensor) -> torch.Tensor:
         """The family's 8-bit quantisation of its ``[0, 1]`` images, the one ``zoo sample``
-        writes PNGs with (:func:`zoo.tasks.sampling.save_grid`).
+        writes PNGs with (:func:`zoo.io.images.save_grid`).
 
         Each family declares the convention of its official test code, so that the same
         weights and input give the pixels the official code writes; the default is
