@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from zoo.io.checkpoint import save_checkpoint
-    from zoo.io.images import save_grid
+    from zoo.io.grids import save_grid
     from zoo.models.optim import Schedule
     from zoo.plugins.srgan.data import bicubic_resize
     from zoo.registry import build

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from zoo import tasks
     from zoo.data import stratified_split
-    from zoo.io.images import save_grid
+    from zoo.io.grids import save_grid
     from zoo.registry import build
     from zoo.tasks.quality import fid_kid, load_classifier
     from zoo.training.trainer import Trainer

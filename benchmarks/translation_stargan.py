@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     from torch.utils.data import DataLoader, TensorDataset
 
     from zoo.data import stratified_split
-    from zoo.io.images import save_grid
+    from zoo.io.grids import save_grid
     from zoo.registry import build
     from zoo.training.trainer import Trainer
     from zoo.utils.fileio import atomic_write_text

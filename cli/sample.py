@@ -39,7 +39,16 @@ def sample_cmd(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the latent noise, 0..4294967295 (noise-to-image GANs; default 0)."),
     levels: bool = typer.Option(False, "--levels", help="Also write each pyramid level's grid beside --out (LAPGAN)."),
     side_by_side: Optional[bool] = typer.Option(
-        None, "--side-by-side/--translation-only", help="Write each input beside its translation (default: on for stargan)."
+        None,
+        "--side-by-side/--translation-only",
+        help="Write each input beside its translations, labelled (default: on for stargan and for several inputs; "
+        "one translation alone is exactly the generator's pixels).",
+    ),
+    scale: Optional[int] = typer.Option(
+        None,
+        "--scale",
+        help="Enlarge every cell N times, nearest neighbour (1: the generator's own pixels). "
+        "Default: cells of 32 px or less are enlarged to 33-64 px, larger ones and a lone translation are not.",
     ),
     out: Optional[Path] = typer.Option(None, "--out", help="PNG file to write (default grid.png, or grid-2.png... when taken)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
@@ -65,6 +74,7 @@ def sample_cmd(
         source=source,
         side_by_side=side_by_side,
         overwrite=overwrite,
+        scale=scale,
     )
     if as_json:
         print_json(result)

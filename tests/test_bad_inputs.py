@@ -311,7 +311,6 @@ CASES = [
         2,
         "unknown --from 'bogus'; valid: Black_Hair, Blond_Hair, Brown_Hair, Male, Young",
     ),
-    ("sample stargan --checkpoint @/stargan", 2, "stargan needs a target: --attr NAME[,NAME...]; valid: Black_Hair, Blond_Hair, Brown_"),
     (
         "sample stargan --checkpoint @/stargan --attr blond --image @/notes.txt",
         2,
@@ -947,7 +946,7 @@ def test_sample_draws_large_grids_in_batches_like_one_grid(scratch, tmp_path):
     import torch
 
     from zoo import tasks
-    from zoo.io.images import GridCanvas, save_grid
+    from zoo.io.grids import GridCanvas, save_grid
     from zoo.tasks.sampling import SAMPLE_BATCH, batch_seed
 
     torch.manual_seed(0)

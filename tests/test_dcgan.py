@@ -392,7 +392,7 @@ def _umask() -> int:
 def test_save_grid_writes_one_png_atomically(tmp_path):
     from PIL import Image
 
-    from zoo.io.images import save_grid
+    from zoo.io.grids import save_grid
 
     images = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     path = save_grid(images, tmp_path / "sub" / "grid.png")

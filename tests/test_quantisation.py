@@ -25,7 +25,8 @@ from cli_helpers import run
 from PIL import Image
 from reference_fixtures import load_reference, synthetic_state_dict
 
-from zoo.io.images import round_to_uint8, save_grid, truncate_to_uint8
+from zoo.io.grids import save_grid
+from zoo.io.images import round_to_uint8, truncate_to_uint8
 from zoo.registry import build
 from zoo.tasks.sampling import load_gan
 
@@ -186,19 +187,28 @@ def test_zoo_sample_png_is_the_declared_quantisation_of_the_translation(tmp_path
     assert len(np.unique(written)) > 10  # a real image, not a flat one
 
 
-def test_grids_and_side_by_side_keep_their_layout_with_the_family_quantisation(tmp_path):
+def test_grids_and_side_by_side_hold_the_family_quantisation(tmp_path):
+    """Several inputs make a labelled grid (rows: the inputs; columns: the input shown bicubically
+    enlarged, then the translation): every cell is the family's quantisation of its image."""
+    from zoo.io.grid_text import grid_layout
+
     name, weights, _ = _weights(tmp_path, "srresnet")
     a, b = _image(tmp_path / "a.png"), _image(tmp_path / "b.png", mode="L")
-    out = tmp_path / "grid.png"
-    assert run("sample", name, "--weights", weights, "--image", a, "--image", b, "--out", out).exit_code == 0
     adapter = load_gan(name, None, weights=weights)
-    ys = [adapter.quantise(adapter.translate(adapter.preprocess(Image.open(p))[None]))[0] for p in (a, b)]
-    h, w = ys[0].shape[-2:]
-    grid = png_pixels(out)
-    assert grid.shape == (h + 4, 2 * w + 6, 3)  # two cells in a row, 2-px white borders
-    assert (grid[:2] == 255).all() and (grid[:, :2] == 255).all() and (grid[:, w + 2 : w + 4] == 255).all()
-    assert np.array_equal(grid[2 : h + 2, 2 : w + 2], ys[0].permute(1, 2, 0).numpy())
-    assert np.array_equal(grid[2 : h + 2, w + 4 : 2 * w + 4], ys[1].permute(1, 2, 0).numpy())
+    xs = torch.stack([adapter.preprocess(Image.open(p)) for p in (a, b)])
+    ys = adapter.quantise(adapter.translate(xs))
+    h, w = ys.shape[-2:]
+    shown = adapter.quantise(torch.nn.functional.interpolate(xs, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1))
+    for flag, columns in [("--side-by-side", ["bicubic x4", "SRResNet x4"]), ("--translation-only", ["SRResNet x4"])]:
+        out = tmp_path / f"grid{flag}.png"
+        assert run("sample", name, "--weights", weights, "--image", a, "--image", b, "--out", out, flag).exit_code == 0
+        cells = [c for pair in zip(shown, ys, strict=True) for c in pair] if len(columns) == 2 else list(ys)
+        layout = grid_layout(len(cells), len(columns), h, w, row_labels=["a.png", "b.png"], col_labels=columns)  # 64 x 80: not enlarged
+        grid = png_pixels(out)
+        assert grid.shape == (layout.height, layout.width, 3) and layout.top > 0 and layout.left > 0
+        for i, cell in enumerate(cells):
+            y, x = layout.cell_origin(i)
+            assert np.array_equal(grid[y : y + h, x : x + w], cell.permute(1, 2, 0).numpy()), (flag, i)
 
     name, weights, extra = _weights(tmp_path, "stargan")  # side by side by default: input | translation
     out = tmp_path / "pair.png"
@@ -206,6 +216,8 @@ def test_grids_and_side_by_side_keep_their_layout_with_the_family_quantisation(t
     adapter = load_gan(name, None, weights=weights)
     y = adapter.quantise(adapter.translate(adapter.preprocess(Image.open(a))[None], "blond"))[0]
     s = y.shape[-1]
+    layout = grid_layout(2, 2, s, s, row_labels=["a.png"], col_labels=["input", "Blond_Hair"])  # 128 px: not enlarged
     pair = png_pixels(out)
-    assert pair.shape == (s + 4, 2 * s + 6, 3)
-    assert np.array_equal(pair[2 : s + 2, s + 4 : 2 * s + 4], y.permute(1, 2, 0).numpy())
+    top, left = layout.cell_origin(1)
+    assert pair.shape == (layout.height, layout.width, 3)
+    assert np.array_equal(pair[top : top + s, left : left + s], y.permute(1, 2, 0).numpy())

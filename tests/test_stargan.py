@@ -19,6 +19,7 @@ from reference_fixtures import load_reference, synthetic_state_dict
 from safetensors.torch import save_file
 
 from zoo.errors import ZooError
+from zoo.io.grid_text import grid_layout
 from zoo.models.gan import StepContext
 from zoo.plugins import stargan
 from zoo.plugins.stargan.adapter import StarGANAdapter
@@ -672,4 +673,5 @@ def test_zoo_train_cli_on_celeba_attributes_then_sample_blond(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    assert Image.open(tmp_path / "b.png").size == (2 * 16 + 3 * 2, 16 + 2 * 2)
+    layout = grid_layout(2, 2, 64, 64, row_labels=["face.png"], col_labels=["input", "Blond_Hair"])  # 16 px cells enlarged 4x
+    assert Image.open(tmp_path / "b.png").size == (layout.width, layout.height)  # input | translation, labelled

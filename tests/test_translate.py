@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from zoo.errors import ZooError
+from zoo.io.grid_text import grid_layout
 from zoo.io.images import read_image
 from zoo.models.conditions import ConditionSpec
 from zoo.models.gan import GANAdapter
@@ -66,7 +67,9 @@ def test_side_by_side_and_portrait_source(tmp_path):
     res = translate_images(ad, None, out=out, condition="blond")
     assert res["inputs"] == ["portrait (skimage astronaut)"]
     assert ad.calls == [("blond", ",".join(f"{k}={v}" for k, v in PORTRAIT_ATTRIBUTES.items()))]
-    assert Image.open(out).size == (2 * 32 + 3 * 2, 32 + 2 * 2)  # input | translation, 2-px borders
+    assert res["targets"] == ["Blond_Hair"]
+    layout = grid_layout(2, 2, 64, 64, row_labels=["portrait"], col_labels=["bicubic x2", "Blond_Hair"])  # 32 px cells, enlarged 2x
+    assert Image.open(out).size == (layout.width, layout.height)  # input | translation, labelled
 
 
 def test_user_source_is_kept_and_inputs_of_two_sizes_are_refused(tmp_path):

@@ -20,6 +20,7 @@ same files as every GAN family:
 * :mod:`~zoo.plugins.cyclegan.official`: reading the released files strictly;
 * :mod:`~zoo.plugins.cyclegan.losses`: the LSGAN loss and the image history pool;
 * :mod:`~zoo.plugins.cyclegan.data`: the two domains of a batch, directions, the official preprocessing;
+* :mod:`~zoo.plugins.cyclegan.sampling`: translations of images seen in training, and the labelled per-epoch grids;
 * :mod:`~zoo.plugins.cyclegan.adapter`: ``CycleGANAdapter``, imported only when a model is built.
 
 Build options (``zoo.registry.build("cyclegan", **options)``; :func:`declared_options` gives each

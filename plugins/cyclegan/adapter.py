@@ -3,6 +3,7 @@
 Built by :func:`zoo.pluginkit.gan_hooks` from the hook module :mod:`zoo.plugins.cyclegan`, which
 checks the build options first. Training follows junyanz/pytorch-CycleGAN-and-pix2pix
 ``models/cycle_gan_model.py``; the class docstring gives each loss and hyper-parameter, and what differs.
+Sampling and the per-epoch grids are its base class's (:mod:`zoo.plugins.cyclegan.sampling`).
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ from zoo.errors import ZooError
 from zoo.io.images import truncate_to_uint8
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, eval_mode, to_unit_range
+from zoo.models.gan import StepContext, eval_mode, to_unit_range
 from zoo.models.gan_steps import without_param_grads
 from zoo.models.optim import OptimizerConfig, Schedule
 from zoo.plugins.cyclegan.data import official_transforms, parse_direction, split_domains
 from zoo.plugins.cyclegan.losses import ImagePool, lsgan_loss
 from zoo.plugins.cyclegan.networks import NLayerDiscriminator, ResnetGenerator, init_weights
 from zoo.plugins.cyclegan.official import official_generator
+from zoo.plugins.cyclegan.sampling import CycleGANSampling
 from zoo.registry.spec import ModelSpec
 
 __all__ = ["CycleGANAdapter"]
 
 
-class CycleGANAdapter(GANAdapter):
+class CycleGANAdapter(CycleGANSampling):
     """CycleGAN on zoo's GAN contract: two generators, two PatchGAN discriminators, unpaired domains.
 
     Networks (``adapter.model``; checkpoints hold them under these names):
@@ -392,40 +394,6 @@ class CycleGANAdapter(GANAdapter):
             ``uint8`` CPU tensor of the same shape.
         """
         return truncate_to_uint8(images)
-
-    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
-        """Translations of ``n`` real images seen in training (CycleGAN draws nothing from noise).
-
-        The adapter keeps the first 64 images of each domain it trained on; ``sample`` picks
-        ``n`` of them with ``seed`` (distinct images while ``n <= 64``) and translates them
-        (``zoo train``'s per-epoch grids: the same inputs every epoch). To translate your own
-        images use :meth:`translate` (``zoo sample cyclegan --image x.jpg``).
-
-        Args:
-            n: number of images, >= 1.
-            seed: seed of the choice (a local CPU ``torch.Generator``).
-            condition: the direction, as :meth:`translate` (``AtoB`` translates domain-A images).
-
-        Returns:
-            ``(n, channels, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
-
-        Raises:
-            ZooError: ``n < 1``, a bad direction, or no image of the source domain seen yet
-                (a model just built or loaded: the message says to give an input image).
-        """
-        n = self.check_n(n)
-        direction = self.direction(condition)
-        probe = self._probe["a" if direction == "AtoB" else "b"]
-        if probe is None:
-            raise ZooError(
-                f"{self.spec.name} translates images rather than drawing them from noise: give an input image "
-                f"('zoo sample {self.spec.name} --image FILE', or translate(preprocess(image)[None])); sample() translates "
-                "images seen in training, and this model has seen none",
-                exit_code=2,
-            )
-        g = torch.Generator().manual_seed(int(seed))
-        idx = torch.randperm(probe.shape[0], generator=g)[:n] if n <= probe.shape[0] else torch.randint(probe.shape[0], (n,), generator=g)
-        return self.translate(probe[idx], direction)
 
     def config(self) -> dict[str, Any]:
         """Build options that rebuild these networks (the checkpoint sidecar's ``config``);

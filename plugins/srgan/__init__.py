@@ -26,6 +26,7 @@ loads as ``flavour="leftthomas"``. The package, the same files as every GAN fami
 * :mod:`~zoo.plugins.srgan.official`: reading the official files (and zoo's) strictly;
 * :mod:`~zoo.plugins.srgan.losses`: the VGG19 content loss;
 * :mod:`~zoo.plugins.srgan.data`: the bicubic degradation that makes the low-resolution input;
+* :mod:`~zoo.plugins.srgan.sampling`: super-resolved patches, and the labelled per-epoch grids;
 * :mod:`~zoo.plugins.srgan.adapter`: ``SRGANAdapter`` (training, super-resolution, config),
   imported only when a model is built, so ``zoo list`` never imports torch.
 

@@ -3,7 +3,8 @@
 Built by :func:`zoo.pluginkit.gan_hooks` from the hook module :mod:`zoo.plugins.srgan` (which
 checks the build options first); the networks are :mod:`zoo.plugins.srgan.networks`, the
 official files :mod:`zoo.plugins.srgan.official`, the content loss
-:mod:`zoo.plugins.srgan.losses`. Imports torch.
+:mod:`zoo.plugins.srgan.losses`, sampling and the per-epoch grids its base class
+(:mod:`zoo.plugins.srgan.sampling`). Imports torch.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from zoo.errors import ZooError
 from zoo.io.images import truncate_to_uint8
 from zoo.models.adapters import Step
 from zoo.models.conditions import ConditionSpec
-from zoo.models.gan import GANAdapter, StepContext, eval_mode
+from zoo.models.gan import StepContext, eval_mode
 from zoo.models.gan_steps import adversarial_steps
 from zoo.models.optim import OptimizerConfig
 from zoo.plugins.srgan.data import bicubic_resize
 from zoo.plugins.srgan.losses import VGGFeatures, content_loss, load_content_network, missing_content_weights
 from zoo.plugins.srgan.networks import DiscriminatorForVGG, LeftthomasGenerator, SRResNet
 from zoo.plugins.srgan.official import generator_options, read_generator
+from zoo.plugins.srgan.sampling import SRGANSampling
 from zoo.registry.spec import ModelSpec
 
 __all__ = ["SRGANAdapter"]
@@ -34,7 +36,7 @@ __all__ = ["SRGANAdapter"]
 _LEFTTHOMAS = {"channels": 3, "ngf": 64, "n_blocks": 5}
 
 
-class SRGANAdapter(GANAdapter):
+class SRGANAdapter(SRGANSampling):
     """SRResNet (``srresnet``: pixel MSE) and SRGAN (``srgan``: perceptual loss): 4x super-resolution.
 
     Networks (``adapter.model``): ``generator`` (:class:`SRResNet`, or leftthomas'
@@ -374,43 +376,6 @@ class SRGANAdapter(GANAdapter):
         float32 in ``[0, 1]`` (``S = image_size``), drawn on the CPU from ``generator``, on ``device`` (``zoo bench``)."""
         side = self.image_size // self.upscale
         return (torch.rand(n, self.channels, side, side, generator=generator).to(device),)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
-        """Super-resolutions of ``n`` seeded patches of a built-in photograph (``zoo train``'s per-epoch grids).
-
-        The photograph is scikit-image's ``astronaut`` (NASA, public domain), preprocessed as
-        :meth:`preprocess` does; ``n`` ``image_size`` crops are placed with a local
-        ``torch.Generator`` seeded with ``seed`` (the global RNG is untouched), bicubically
-        downscaled by ``upscale`` and super-resolved. To upscale your own images use
-        :meth:`translate` (``zoo sample srgan --image small.png``).
-
-        Args:
-            n: number of patches, >= 1.
-            seed: seed of the crop positions.
-            condition: must be ``None``.
-
-        Returns:
-            ``(n, channels, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
-
-        Raises:
-            ZooError: ``n < 1`` or a condition was given (exit code 2).
-        """
-        from PIL import Image
-        from skimage import data
-
-        n = self.check_n(n)
-        if condition is not None:
-            raise ZooError(f"{self.spec.name} upscales images and takes no condition; sample it without one", exit_code=2)
-        photo = self.preprocess(Image.fromarray(data.astronaut()))
-        size = self.image_size
-        if min(photo.shape[-2:]) < size:  # patches larger than the 512x512 photograph
-            photo = bicubic_resize(photo[None], (size, size))[0]
-        g = torch.Generator().manual_seed(int(seed))
-        ys = torch.randint(0, photo.shape[-2] - size + 1, (n,), generator=g).tolist()
-        xs = torch.randint(0, photo.shape[-1] - size + 1, (n,), generator=g).tolist()
-        hr = torch.stack([photo[:, y : y + size, x : x + size] for y, x in zip(ys, xs, strict=True)])
-        return self.translate(self.downscale(hr))
 
     def config(self) -> dict[str, Any]:
         """Build options that rebuild these networks without ``official_weights`` (the

@@ -18,6 +18,7 @@ The package, as every GAN family's (see :mod:`zoo.pluginkit`):
 * :mod:`zoo.plugins.stargan.conditions`: the ``--attr`` / ``--from`` labels and ``create_labels``;
 * :mod:`zoo.plugins.stargan.data`: CelebA attribute files (``--data celeba:DIR``), the
   released attributes, the official preprocessing;
+* :mod:`zoo.plugins.stargan.sampling`: the official debug grid and the translation grids, columns headed by the targets;
 * :mod:`zoo.plugins.stargan.adapter`: ``StarGANAdapter``, imported only when a model is built;
 * ``registry.toml``: the ``[models.stargan]`` table, with the released weights.
 

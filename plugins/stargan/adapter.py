@@ -6,8 +6,8 @@ only when a model is built. The adapter puts together the family's parts: the ne
 (:mod:`~zoo.plugins.stargan.networks`), the official checkpoints and inference mode
 (:mod:`~zoo.plugins.stargan.official`), the losses of ``solver.py``
 (:mod:`~zoo.plugins.stargan.losses`), the ``--attr`` / ``--from`` labels
-(:mod:`~zoo.plugins.stargan.conditions`) and the CelebA preprocessing
-(:mod:`~zoo.plugins.stargan.data`).
+(:mod:`~zoo.plugins.stargan.conditions`), the CelebA preprocessing
+(:mod:`~zoo.plugins.stargan.data`) and the grids (:mod:`~zoo.plugins.stargan.sampling`, its base class).
 
 Reference implementation: yunjey/stargan at 94dd002 (MIT licence, Copyright (c) 2017 Yunjey
 Choi): ``solver.py`` for the training iteration, the schedule and inference,
@@ -27,19 +27,20 @@ from zoo.errors import ZooError
 from zoo.io.images import round_to_uint8
 from zoo.io.official import check_choice
 from zoo.models.adapters import Step
-from zoo.models.gan import GANAdapter, StepContext, to_unit_range
+from zoo.models.gan import StepContext, to_unit_range
 from zoo.models.optim import Schedule
 from zoo.plugins.stargan import MODES, conditions
 from zoo.plugins.stargan.data import CELEBA_ATTRIBUTES, as_rgb, celeba_transforms, translation_inputs
 from zoo.plugins.stargan.losses import discriminator_loss, generator_loss
 from zoo.plugins.stargan.networks import Discriminator, Generator
 from zoo.plugins.stargan.official import load_official_pair, official_inference
+from zoo.plugins.stargan.sampling import StarGANSampling
 from zoo.registry.spec import ModelSpec
 
 __all__ = ["StarGANAdapter"]
 
 
-class StarGANAdapter(GANAdapter):
+class StarGANAdapter(StarGANSampling):
     """StarGAN on zoo's GAN contract: networks ``generator`` and ``discriminator`` (with the
     auxiliary classifier: ``out_src, out_cls = D(x)``), an attribute condition, WGAN-GP.
 
@@ -305,46 +306,6 @@ class StarGANAdapter(GANAdapter):
             edits = conditions.parse_labels(self.condition, condition, n, "--attr")
             c = edits if isinstance(edits, torch.Tensor) else torch.tensor([self.condition.apply([0.0] * self.c_dim, edits)] * n)
         return x.to(device), c.to(device)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, condition: Any = None) -> torch.Tensor:
-        """The official training-time debug grid (yunjey/stargan ``solver.py``: ``x_fixed`` and
-        ``create_labels``): the first training batch's images (up to 16) and their translations.
-
-        Cells come in blocks of 8 images: a row of the 8 inputs, then one row per target
-        (:func:`create_labels` of their own labels, or the one target ``condition`` asks for),
-        so a grid 8 cells wide (64 samples) shows each input above its translations; the
-        cells repeat when ``n`` is larger. ``seed`` orders the images (a seeded permutation).
-
-        Returns:
-            ``(n, 3, image_size, image_size)`` float32 CPU tensor in ``[0, 1]``.
-
-        Raises:
-            ZooError: ``n < 1``; a model that has not trained (StarGAN draws no noise: it
-                translates images; use ``zoo sample stargan --image FILE`` or :meth:`translate`).
-        """
-        n = self.check_n(n)
-        if self._fixed is None:
-            raise ZooError(
-                f"{self.spec.name} translates images rather than drawing them from noise; pass --image FILE "
-                "(or call translate() on preprocess()ed images)",
-                exit_code=2,
-            )
-        x, c_org = self._fixed
-        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(int(seed)))
-        x, c_org = x[order], c_org[order]
-        if condition is None:
-            targets = conditions.create_labels(c_org, self.condition.names, self.mode)
-        else:
-            targets = [self.target_labels(x, condition, source=c_org)]
-        param = next(self.generator.parameters())
-        rows = [to_unit_range(x)]
-        with official_inference(self.generator):
-            for c in targets:
-                rows.append(to_unit_range(self.generator(x.to(param.device, param.dtype), c.to(param.device, param.dtype))))
-        cells = [row[i : i + 8] for i in range(0, x.shape[0], 8) for row in rows]
-        flat = torch.cat(cells)
-        return flat[torch.arange(n) % flat.shape[0]].contiguous()
 
     # -- training -----------------------------------------------------------------------------
     def training_step(self, batch: Any, ctx: StepContext) -> Iterator[Step]:

@@ -214,6 +214,34 @@ class ConditionSpec:
                 out.update({n: 0.0 for n in group if n != on[0] and n in self.names})
         return out
 
+    def describe(self, value: Any) -> str:
+        """A short text naming a condition, for grid labels: ``""`` for ``None`` and for the
+        ``none`` and ``image`` kinds; the class name (``class``: an index or a label text);
+        for ``attribute``, the edits (text as :meth:`parse_attributes` reads it, or a ``{name:
+        0/1}`` dict): the attributes turned on by name and those turned off as ``not Name``,
+        leaving out the group members an exclusive choice turns off (``blond,old`` ->
+        ``"Blond_Hair, not Young"``); a full 0/1 label (a sequence or tensor of one value
+        per name, or its first row) names the attributes it has on (``"no attribute"``).
+
+        Raises:
+            ZooError: as :meth:`parse` (an unknown label or attribute).
+        """
+        if value is None or self.kind in ("none", "image"):
+            return ""
+        if self.kind == "class":
+            return self.names[self.parse_label(str(value)) if isinstance(value, str) else int(value)]
+        if isinstance(value, str):
+            value = self.parse_attributes(value)
+        if isinstance(value, dict):
+            chosen = {n for group in self.exclusive for n in group if any(value.get(m) == 1.0 for m in group)}
+            on = [n for n in self.names if value.get(n) == 1.0]
+            off = [f"not {n}" for n in self.names if value.get(n) == 0.0 and n not in chosen]
+            return ", ".join(on + off)
+        row = value.tolist() if hasattr(value, "tolist") else list(value)
+        while row and isinstance(row[0], list):
+            row = row[0]
+        return ", ".join(n for n, v in zip(self.names, row, strict=False) if float(v) == 1.0) or "no attribute"
+
     def apply(self, base: list[float], edits: dict[str, float]) -> list[float]:
         """Attribute vector ``base`` (one 0/1 float per name, in order) with ``edits`` set.
 

@@ -26,7 +26,8 @@ Imports torch; plugin hook modules import it lazily (:func:`zoo.pluginkit.gan_ho
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from zoo.registry.spec import ModelSpec
 
 __all__ = [
     "GANAdapter",
+    "SampleGrid",
     "StepContext",
     "eval_mode",
     "to_unit_range",
@@ -90,6 +92,48 @@ class StepContext:
     def gradient_penalty(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """:func:`gradient_penalty` with this iteration's grad scaler."""
         return gradient_penalty(critic, real, fake, scaler=self.scaler)
+
+
+@dataclass(frozen=True)
+class SampleGrid:
+    """A grid of images and its labels, as :func:`zoo.io.images.save_grid` writes it
+    (:meth:`GANAdapter.sample_grid`; ``zoo sample`` and the per-epoch grids).
+
+    Attributes:
+        images: ``(N, C, H, W)`` float32 CPU tensor in ``[0, 1]``, the cells row by row
+            (cell ``i`` in row ``i // cols``, column ``i % cols``; the last row may be short).
+        cols: cells per row.
+        row_labels: one label per row (drawn left of it), or ``()``.
+        col_labels: one label per column (drawn above it), or ``()``.
+    """
+
+    images: torch.Tensor
+    cols: int
+    row_labels: tuple[str, ...] = ()
+    col_labels: tuple[str, ...] = ()
+
+    @classmethod
+    def side_by_side(
+        cls, columns: Sequence[tuple[str, torch.Tensor]], *, per_row: int | None = None, row_labels: Sequence[str] = ()
+    ) -> SampleGrid:
+        """Groups of images side by side, each column headed: ``input | output`` pairs, StarGAN's
+        input and its translations.
+
+        Args:
+            columns: ``[(header, images)]``: ``m`` columns of ``(n, C, H, W)`` images each (one
+                size for all); group ``i`` is every column's image ``i``, left to right.
+            per_row: groups per grid row; default ``ceil(sqrt(n / m))``, a roughly square grid.
+                The headers repeat over every group of a row.
+            row_labels: one label per grid row, or ``()``.
+
+        Returns:
+            The grid: ``m * per_row`` cells per row, ``ceil(n / per_row)`` rows.
+        """
+        headers = tuple(h for h, _ in columns)
+        stacked = torch.stack([images for _, images in columns], dim=1)  # (n, m, C, H, W)
+        n, m = stacked.shape[:2]
+        k = per_row or max(1, math.ceil(math.sqrt(n / m)))
+        return cls(stacked.flatten(0, 1), m * min(k, n), tuple(row_labels), headers * min(k, n))
 
 
 class GANAdapter:
@@ -243,9 +287,64 @@ class GANAdapter:
         """``(n, C, H, W)`` float32 images in ``[0, 1]``, generated deterministically from ``seed``."""
         raise NotImplementedError
 
+    def sample_grid(self, n: int, *, seed: int = 0, condition: Any = None) -> SampleGrid:
+        """About ``n`` samples laid out to explain themselves (``zoo sample --checkpoint`` and
+        the per-epoch grids ``DIR/samples/epoch_0001.png``).
+
+        This default: a class-conditional family (``condition.kind == "class"``) without a
+        ``condition`` draws one row per class, labelled with the class name, of ``ceil(n / K)``
+        samples each (so at least ``n``); column ``j`` has the same noise in every row (one
+        :meth:`sample` call per class with ``seed``). With a ``condition`` (one class):
+        ``n`` samples, ``ceil(sqrt(n))`` per row, each row labelled with the class. Every other
+        family: :meth:`sample` in a square grid without labels. Image-to-image families
+        override this to show each input beside its translations, columns headed.
+
+        Args:
+            n: samples asked for, >= 1.
+            seed: the noise seed (as :meth:`sample`).
+            condition: as :meth:`sample`.
+
+        Returns:
+            A :class:`SampleGrid`.
+
+        Raises:
+            ZooError: ``n < 1`` or a bad condition (as :meth:`sample`).
+        """
+        n = self.check_n(n)
+        if self.condition.kind == "class" and condition is None:
+            cols = -(-n // len(self.condition.names))
+            rows = [self.sample(cols, seed=seed, condition=k) for k in range(len(self.condition.names))]
+            return SampleGrid(torch.cat(rows), cols, row_labels=tuple(self.condition.names))
+        images, cols = self.sample(n, seed=seed, condition=condition), math.ceil(math.sqrt(n))
+        if self.condition.kind == "class":
+            return SampleGrid(images, cols, row_labels=(self.condition.describe(condition),) * -(-n // cols))
+        return SampleGrid(images, cols)
+
+    def describe_condition(self, condition: Any = None) -> str:
+        """The header of the column of :meth:`translate` ``(images, condition)`` (or of
+        :meth:`sample`) in a grid: :meth:`zoo.models.conditions.ConditionSpec.describe`
+        (``"Blond_Hair, not Young"``, a class name), or the model's name when that is empty.
+        CycleGAN (``"horse -> zebra"``) and SRGAN (``"SRResNet x4"``) say more.
+
+        Raises:
+            ZooError: a condition this model cannot parse.
+        """
+        return self.condition.describe(condition) or self.spec.name
+
+    def translations(self, images: torch.Tensor, condition: Any = None, *, source: Any = None) -> list[tuple[str, torch.Tensor]]:
+        """The output columns of a translation grid (``zoo sample NAME --image ...``): ``[(header,
+        (N, C, H', W') float32 CPU in [0, 1])]``, one per target. This default: one column,
+        :meth:`describe_condition` over :meth:`translate`; StarGAN without a condition gives one
+        column per target of the official ``create_labels``.
+
+        Raises:
+            ZooError: as :meth:`translate`.
+        """
+        return [(self.describe_condition(condition), self.translate(images, condition, source=source))]
+
     def quantise(self, images: torch.Tensor) -> torch.Tensor:
         """The family's 8-bit quantisation of its ``[0, 1]`` images, the one ``zoo sample``
-        writes PNGs with (:func:`zoo.tasks.sampling.save_grid`).
+        writes PNGs with (:func:`zoo.io.images.save_grid`).
 
         Each family declares the convention of its official test code, so that the same
         weights and input give the pixels the official code writes; the default is

@@ -22,7 +22,7 @@ from __future__ import annotations
 __all__ = ["adapt", "fit", "load_gan", "preprocessing", "sample", "save_grid", "train"]
 
 # The library's main jobs, one module each; `from zoo import tasks` is the documented entry point.
-from zoo.io.images import save_grid
+from zoo.io.grids import save_grid
 from zoo.tasks._common import fit, preprocessing  # the loop behind train and adapt, and what a sidecar records
 from zoo.tasks.adapting import adapt
 from zoo.tasks.fitting import train

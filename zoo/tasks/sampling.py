@@ -2,8 +2,11 @@
 
 ``zoo sample NAME --checkpoint DIR`` is :func:`sample`; the trainer's per-epoch sample
 grids (``DIR/samples/epoch_0001.png``, so a user can watch training) are
-:class:`EpochSamples`. Conditions are parsed with the checkpoint's own class or attribute
-names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
+:class:`EpochSamples`. Both lay the samples out with the family's
+:meth:`zoo.models.gan.GANAdapter.sample_grid` (:func:`sample_grid`): one labelled row per
+class for class-conditional families, each input beside its translations under column
+headers for image-to-image ones. Conditions are parsed with the checkpoint's own class or
+attribute names (:class:`zoo.models.conditions.ConditionSpec`): ``--label 7``, ``--label seven``.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
-from zoo.io.images import check_grid_path, grid_pixels, save_grid
+from zoo.io.grids import check_grid_path, grid_pixels, save_grid
 from zoo.utils.outputs import releasing_claims
 
 if TYPE_CHECKING:
+    from zoo.models.gan import SampleGrid
     from zoo.models.protocols import GAN
 
-__all__ = ["SAMPLE_BATCH", "EpochSamples", "batch_seed", "load_gan", "sample", "translates"]
+__all__ = ["SAMPLE_BATCH", "EpochSamples", "batch_seed", "load_gan", "sample", "sample_grid", "translates"]
 
 
 def _no_checkpoint(name: str, checkpoint: Any) -> ZooError:
@@ -77,6 +81,28 @@ def translates(adapter: GAN) -> bool:
     from zoo.models.gan import GANAdapter
 
     return type(adapter).translate is not GANAdapter.translate
+
+
+def sample_grid(adapter: GAN, n: int, *, seed: int = 0, condition: Any = None) -> SampleGrid:
+    """``adapter.sample_grid(n, seed=, condition=)``; for an adapter without one (a third-party
+    GAN written to the :class:`zoo.models.protocols.GAN` protocol alone) its :meth:`sample` in
+    a square grid without labels.
+
+    Returns:
+        A :class:`zoo.models.gan.SampleGrid`.
+
+    Raises:
+        ZooError: as the adapter's ``sample_grid`` / ``sample`` (``n < 1``, a bad condition).
+    """
+    import math
+
+    from zoo.models.gan import SampleGrid
+
+    method = getattr(adapter, "sample_grid", None)
+    if method is not None:
+        return method(n, seed=seed, condition=condition)
+    images = adapter.sample(n, seed=seed, condition=condition)
+    return SampleGrid(images, math.ceil(math.sqrt(images.shape[0])))
 
 
 def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | None = None) -> Any:
@@ -212,15 +238,25 @@ def sample(
     side_by_side: bool | None = None,
     overwrite: bool = False,
     condition_flag: str | None = None,
+    scale: int | None = None,
 ) -> dict[str, Any]:
     """Generate images with a trained or official GAN and write them as one PNG.
 
     Noise-to-image families (vanilla GAN, cGAN, DCGAN, LAPGAN) draw ``n`` samples into a
-    grid, :data:`SAMPLE_BATCH` at a time into a :class:`zoo.io.images.GridCanvas`, so memory
-    stays bounded whatever ``n``; a grid over :data:`zoo.io.images.MAX_GRID_PIXELS` pixels
-    (about 20,000 cells of 64 pixels) is refused before anything is generated. Image-to-image
-    families (SRGAN, CycleGAN, StarGAN) translate ``images`` (default: the built-in portrait,
-    :func:`zoo.tasks.translate.portrait`) with :func:`zoo.tasks.translate.translate_images`.
+    grid laid out by the family (:func:`sample_grid`): class-conditional ones without a
+    condition one row per class, ``ceil(n / classes)`` samples each, each row labelled with
+    its class name; the other noise-to-image families draw their grid :data:`SAMPLE_BATCH`
+    images at a time into a :class:`zoo.io.grids.GridCanvas`, so memory stays bounded
+    whatever ``n``. A grid over :data:`zoo.io.grids.MAX_GRID_PIXELS` pixels (about 20,000
+    cells of 64 pixels) is refused before anything is generated. Image-to-image families
+    (SRGAN, CycleGAN, StarGAN) translate ``images`` (default: the built-in portrait,
+    :func:`zoo.tasks.translate.portrait`) with :func:`zoo.tasks.translate.translate_images`:
+    one translation alone is exactly the generator's pixels; grids put each input beside its
+    translations, labelled.
+
+    Size: grid cells are written at the generator's own resolution, except cells of 32 px
+    or less, enlarged by nearest neighbour to between 33 and 64 px
+    (:func:`zoo.io.grids.grid_scale`); ``scale`` sets the factor instead (1: never enlarged).
 
     Args:
         name: registry name of a GAN.
@@ -245,14 +281,16 @@ def sample(
         overwrite: replace an existing ``out`` (and level files).
         condition_flag: the flag ``condition`` came from (``"--label"`` or ``"--attr"``), so that
             the wrong one for the model is refused by name; ``None`` for Python callers.
+        scale: integer nearest-neighbour enlargement of every cell, 1 to 16; ``None``: the rule above.
 
     Returns:
-        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` plus ``"levels"`` (the
-        level files) when asked; for image-to-image families ``{"model", "inputs",
-        "out", "shape"}``.
+        ``{"model", "n", "seed", "out", "shape": [n, C, H, W]}`` (``n``: the samples drawn,
+        ``ceil(n / classes) * classes`` for a class-conditional grid) plus ``"levels"`` (the
+        level files) when asked; for image-to-image families ``{"model", "inputs", "out",
+        "shape", "targets"}``.
 
     Raises:
-        ZooError: ``n < 1``, a seed outside 0 .. 2**32 - 1, a grid too large, an unwritable,
+        ZooError: ``n < 1``, a bad ``scale``, a seed outside 0 .. 2**32 - 1, a grid too large, an unwritable,
             existing (without ``overwrite``) or taken ``out`` or one of the inputs, a bad
             condition (the valid values are listed), an option that does not apply to the
             family (``--levels``, ``--image``, ``--from``, ``--side-by-side``, ``--n`` and
@@ -262,11 +300,14 @@ def sample(
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ZooError(f"{{param}} must be at least 1, got {n}", param="n", exit_code=2)
     from zoo.io.checkpoint import checkpoint_files
-    from zoo.io.images import GridCanvas
+    from zoo.io.grids import GridCanvas, check_grid_size, grid_scale
     from zoo.utils.outputs import claim_output
     from zoo.utils.seeding import check_seed
 
     check_seed(seed)
+    if scale is not None:
+        grid_scale(scale, 1, 1)  # a bad --scale fails before the checkpoint is read
+
     check_grid_path(out if out is not None else "grid.png")
     reads = [*(checkpoint_files(checkpoint) if checkpoint is not None else ()), weights, *(images or ())]
     out = claim_output(out, overwrite=overwrite, kind="file", default="grid.png", reads=reads)
@@ -276,13 +317,23 @@ def sample(
     if translates(adapter):
         from zoo.tasks.translate import translate_images
 
-        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side)
+        result = translate_images(adapter, images, out=out, condition=condition, source=source, side_by_side=side_by_side, scale=scale)
         return {"model": name, **result}
     n, seed = 64 if n is None else n, 0 if seed is None else seed
     if isinstance(condition, str):
         condition = adapter.condition.parse(condition)
     probe = adapter.sample_levels(1, seed=seed) if levels else [adapter.sample(1, seed=seed, condition=condition)]
-    canvases = [GridCanvas(n, img.shape[-2], img.shape[-1], quantise=adapter.quantise) for img in probe]  # checks the size
+    classes = len(adapter.condition.names or ()) if adapter.condition.kind == "class" else 0
+    if classes and condition is None and not levels:  # one labelled row per class, laid out by the family
+        per_class = -(-n // classes)
+        check_grid_size(classes * per_class, probe[0].shape[-2], probe[0].shape[-1], nrow=per_class, scale=scale)
+        grid = sample_grid(adapter, n, seed=seed, condition=None)
+        save_grid(
+            grid.images, out, nrow=grid.cols, scale=scale, quantise=adapter.quantise, row_labels=grid.row_labels, col_labels=grid.col_labels
+        )
+        shape = list(grid.images.shape)
+        return {"model": name, "n": shape[0], "seed": seed, "out": str(out), "shape": shape}
+    canvases = [GridCanvas(n, img.shape[-2], img.shape[-1], scale=scale, quantise=adapter.quantise) for img in probe]  # checks the size
     level_files: list[Path] = []
     if levels:  # claim every level file before writing anything
         for img in probe:
@@ -311,8 +362,12 @@ class EpochSamples:
 
     ``directory/epoch_0001.png``, ``epoch_0002.png``...: the same latent noise (``seed``)
     every epoch, so the grids show training progress (``adapter.sample`` runs in eval mode
-    and restores the train/eval flags). The same pixels go to the trainer's TensorBoard log
-    (``trainer.tensorboard``, when it has one) as the image ``samples`` at that epoch.
+    and restores the train/eval flags). The layout is the family's :func:`sample_grid`:
+    class-conditional families one row per class, labelled with the class names;
+    image-to-image families each input beside its translations (CycleGAN ``input (A) | A ->
+    B``, SRGAN ``bicubic x4 | SRResNet x4 | original``, StarGAN the official debug grid: the
+    input, then one column per target), under column headers. The same pixels go to the
+    trainer's TensorBoard log (``trainer.tensorboard``, when it has one) as the image ``samples``.
 
     Args:
         directory: where the grids go (created on first use).
@@ -330,8 +385,9 @@ class EpochSamples:
         """Write ``epoch_{epoch:04d}.png`` (and the TensorBoard image)."""
         # sample() leaves the train/eval flags as it found them, and the trainer calls
         # adapter.train() at the start of every epoch anyway
-        images = adapter.sample(self.n, seed=self.seed)
-        self.files.append(save_grid(images, self.directory / f"epoch_{epoch:04d}.png", quantise=adapter.quantise))
+        grid = sample_grid(adapter, self.n, seed=self.seed)
+        layout = {"nrow": grid.cols, "row_labels": grid.row_labels, "col_labels": grid.col_labels, "quantise": adapter.quantise}
+        self.files.append(save_grid(grid.images, self.directory / f"epoch_{epoch:04d}.png", **layout))
         tensorboard = getattr(trainer, "tensorboard", None)
         if tensorboard is not None:
-            tensorboard.image("samples", grid_pixels(images, quantise=adapter.quantise), epoch)
+            tensorboard.image("samples", grid_pixels(grid.images, **layout), epoch)

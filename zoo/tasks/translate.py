@@ -8,6 +8,9 @@ preprocessing (:meth:`~zoo.models.gan.GANAdapter.preprocess`) and the translatio
 owns the files: decoding the inputs with one-line errors, the built-in portrait, and the
 output PNG, quantised to 8 bits as the family's official test code does
 (:meth:`~zoo.models.gan.GANAdapter.quantise`: CycleGAN and SRGAN truncate, StarGAN rounds).
+One translation alone is written at the generator's own resolution, exactly its pixels; a
+grid shows each input beside its translations, rows and columns labelled
+(:func:`translate_images`).
 
 The built-in portrait (used when no ``--image`` is given) is scikit-image's
 ``astronaut`` photograph (Eileen Collins, NASA, public domain), cut to the frame of a
@@ -65,6 +68,39 @@ def _default_source(adapter: GAN, source: Any) -> Any:
     return ",".join(known) or None
 
 
+def _input_header(x: Any, y: Any) -> str:
+    """The header of the input column: ``"input"``, or ``"bicubic x4"`` when the shown input was
+    enlarged 4 times (bicubic) to the output's size, or ``"input (bicubic to WxH)"`` otherwise."""
+    (h, w), (oh, ow) = x.shape[-2:], y.shape[-2:]
+    if (h, w) == (oh, ow):
+        return "input"
+    if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
+        return f"bicubic x{oh // h}"
+    return f"input (bicubic to {ow}x{oh})"
+
+
+def _translate_all(adapter: GAN, inputs: list[Any], condition: Any, source: Any) -> list[tuple[str, Any]]:
+    """``adapter.translations`` of every input: one batch when the inputs share a size, else
+    one at a time (then every translation must have one size).
+
+    Raises:
+        ZooError: the inputs translate to different sizes.
+    """
+    import torch
+
+    if len({tuple(x.shape) for x in inputs}) == 1:
+        return adapter.translations(torch.stack(inputs), condition, source=source)
+    each = [adapter.translations(x[None], condition, source=source) for x in inputs]
+    shapes = {tuple(cols[0][1].shape[1:]) for cols in each}
+    if len(shapes) > 1:
+        raise ZooError(
+            f"the {len(inputs)} --image inputs translate to different sizes ({', '.join(str(list(s)) for s in sorted(shapes))}); "
+            f"give them one at a time or resize them to one size",
+            exit_code=2,
+        )
+    return [(header, torch.cat([cols[j][1] for cols in each])) for j, (header, _) in enumerate(each[0])]
+
+
 def translate_images(
     adapter: GAN,
     images: list[str | os.PathLike[str]] | None,
@@ -73,64 +109,79 @@ def translate_images(
     condition: Any = None,
     source: Any = None,
     side_by_side: bool | None = None,
+    scale: int | None = None,
 ) -> dict[str, Any]:
     """Translate input images with an image-to-image GAN and write one PNG.
+
+    What is written:
+
+    * **one translation alone** (one input, one target, not side by side): exactly the
+      translated pixels, ``adapter.quantise`` of them, at the generator's own resolution
+      (``scale`` > 1 enlarges it by nearest neighbour only when asked);
+    * **a grid** otherwise: one row per input, labelled with its file name; side by side, the
+      input first (column ``"input"``, or ``"bicubic x4"`` when it is enlarged bicubically to
+      the output's size, as for SRGAN), then one column per target, headed by
+      ``adapter.translations`` (``"Blond_Hair"``, ``"A -> B"``, ``"SRResNet x4"``; StarGAN
+      without a condition: every target of the official ``create_labels``, as its ``x_concat``).
+      Cells are written at their own size unless ``scale`` asks otherwise or they are 32 px or
+      less (:func:`zoo.io.images.grid_scale`); labels are in bands outside the cells.
 
     Args:
         adapter: a built :class:`zoo.models.gan.GANAdapter` that overrides ``translate`` (in eval mode).
         images: input image files; ``None`` or empty: the built-in :func:`portrait`.
         out: the PNG file (written atomically; its directory must exist or be creatable).
-        condition: the target (``--attr`` text for StarGAN), passed to ``translate``.
+        condition: the target (``--attr`` text for StarGAN, a direction or domain for
+            CycleGAN), passed to ``adapter.translations``.
         source: the inputs' own attributes (``--from``); for the built-in portrait the
             default is :data:`PORTRAIT_ATTRIBUTES`.
-        side_by_side: write each input beside its translation (rows: input | output,
-            the input enlarged bicubically to the output's size); default: on for
-            attribute-conditioned families (StarGAN), off for the others, whose file is
-            then exactly the translated pixels (one input) or a grid of them.
+        side_by_side: show each input beside its translations; default: on for
+            attribute-conditioned families (StarGAN), for several inputs and for several
+            targets; off for one input of the other families (the file is then the translation itself).
+        scale: integer nearest-neighbour enlargement (1 to 16), or ``None`` (the rule above).
 
     Returns:
-        ``{"inputs": [file names or "portrait"], "out": str, "shape": [N, C, H, W]}`` of the
-        translations (``[0, 1]`` float32 before PNG quantisation). The PNG's pixels are
-        ``adapter.quantise`` of the translations (and of the displayed inputs).
+        ``{"inputs": [file names or "portrait"], "out": str, "shape": [N, C, H, W],
+        "targets": [column headers]}``: ``shape`` of each target's translations (``[0, 1]``
+        float32 before PNG quantisation). The PNG's cells are ``adapter.quantise`` of the
+        translations (and of the displayed inputs).
 
     Raises:
-        ZooError: an input as :func:`read_image`, inputs that translate to different
-            sizes (give them one at a time), or a bad condition (from ``translate``).
+        ZooError: an input as :func:`read_image`, inputs that translate to different sizes
+            (give them one at a time), a bad ``scale``, or a bad condition (from ``translate``).
     """
     import torch
     from torch.nn import functional as F
 
-    from zoo.io.images import save_grid
+    from zoo.io.grids import grid_scale, save_grid
+    from zoo.models.gan import SampleGrid
 
+    if scale is not None:
+        grid_scale(scale, 1, 1)  # a bad scale fails before any work
     names = [str(p) for p in images] if images else ["portrait (skimage astronaut)"]
+    rows = [Path(p).name for p in images] if images else ["portrait"]
     pil = [read_image(p) for p in images] if images else [portrait()]
     if not images:
         source = _default_source(adapter, source)
+    inputs = [adapter.preprocess(img) for img in pil]
+    columns = _translate_all(adapter, inputs, condition, source)
+    result, targets = columns[0][1], [header for header, _ in columns]
     if side_by_side is None:
-        side_by_side = adapter.condition.kind == "attribute"
-    inputs, outputs = [], []
-    for img in pil:
-        x = adapter.preprocess(img)
-        y = adapter.translate(x[None], condition, source=source)
-        inputs.append(x)
-        outputs.append(y[0])
-    shapes = {tuple(y.shape) for y in outputs}
-    if len(shapes) > 1:
-        raise ZooError(
-            f"the {len(outputs)} --image inputs translate to different sizes ({', '.join(str(list(s)) for s in sorted(shapes))}); "
-            f"give them one at a time or resize them to one size",
-            exit_code=2,
-        )
-    result = torch.stack(outputs)
+        side_by_side = adapter.condition.kind == "attribute" or len(inputs) > 1 or len(columns) > 1
     if side_by_side:
         h, w = result.shape[-2:]
-        cells = []
-        for x, y in zip(inputs, outputs, strict=True):
-            shown = F.interpolate(_display(x, adapter)[None].float(), size=(h, w), mode="bicubic", align_corners=False)[0]
-            if shown.shape[0] != y.shape[0]:
-                shown = shown.expand(y.shape[0], -1, -1) if shown.shape[0] == 1 else shown.mean(0, keepdim=True)
-            cells += [shown.clamp(0, 1), y]
-        save_grid(torch.stack(cells), out, nrow=2, min_cell=1, quantise=adapter.quantise)
+        shown = []
+        for x in inputs:
+            s = _display(x, adapter)[None].float()
+            if tuple(s.shape[-2:]) != (h, w):
+                s = F.interpolate(s, size=(h, w), mode="bicubic", align_corners=False)
+            if s.shape[1] != result.shape[1]:
+                s = s.expand(-1, result.shape[1], -1, -1) if s.shape[1] == 1 else s.mean(1, keepdim=True)
+            shown.append(s[0].clamp(0, 1))
+        columns = [(_input_header(inputs[0], result), torch.stack(shown)), *columns]
+    if len(columns) == 1 and len(inputs) == 1:
+        save_grid(result, out, scale=1 if scale is None else scale, quantise=adapter.quantise)
     else:
-        save_grid(result, out, nrow=max(1, int(len(outputs) ** 0.5 + 0.999)), min_cell=1, quantise=adapter.quantise)
-    return {"inputs": names, "out": str(out), "shape": list(result.shape)}
+        grid = SampleGrid.side_by_side(columns, per_row=1, row_labels=rows)
+        kwargs = {"row_labels": grid.row_labels, "col_labels": grid.col_labels, "scale": scale}
+        save_grid(grid.images, out, nrow=grid.cols, quantise=adapter.quantise, **kwargs)
+    return {"inputs": names, "out": str(out), "shape": list(result.shape), "targets": targets}
