@@ -83,19 +83,15 @@ Checkpoints of the target runs go to a temporary directory in RAM (``/dev/shm`` 
 is one): the per-epoch checkpoint (weights + AdamW state, ~135 MB for ResNet-18) would
 otherwise take half of a K = 1 run's time on this machine's disk.
 
-**Duration** of the glyphs protocol on 2 idle cores, estimated (not yet run in full): about
-2 hours, up to 2.5 if two threads scale worse than twice one. The sources take about 16
-minutes once (printed digits 2.8, glyphs 4.0, autoencoder 5.2, greedy 4.3; per-seed sources
-would add about 65 minutes), then each seed about 21 minutes (digits 18: K = 1 3.1, K = 5
-4.1, K = 10 5.5, K = 20 8.2, all 7.5; faces 2.9). From one-thread CPU times measured on
-this machine while it was shared (``time.process_time``: ``zoo train`` 181 images/s at batch
-64; a ``zoo adapt`` epoch 0.6 s plus 7 ms per training image; ``zoo pretrain`` autoencoder
-129 and greedy 79 images/s per stage-epoch; ``zoo features`` + CV logistic 2-20 s), halved
-for two cores as the recorded speed table (371 images/s with 2 threads) allows. The
-``--quick`` smoke test took 17 minutes of wall time on the shared machine (load 4-7 on 2
-cores), which says nothing of the idle time. Two invocations side by side split it with
-``--threads 1 --only-seeds 0,2,4`` and ``--threads 1 --only-seeds 1,3`` (the sources are
-locked: trained once).
+**Duration** of the glyphs protocol: the recorded table was made by two invocations side
+by side, ``--threads 1 --only-seeds 0,2,4`` and ``--threads 1 --only-seeds 1,3 --reverse``
+(the sources are locked: trained once), in 213 minutes of wall time on 2 cores that other
+work shared (load 2-7; the page lists both invocations). On 2 idle cores it is about 2
+hours: the sources about 16 minutes once (printed digits 3, glyphs 4, autoencoder 5,
+greedy 4), then each seed about 21 minutes (digits K = 1 3, K = 5 4, K = 10 5.5, K = 20 8,
+all labels 7.5; faces 3), estimated from one-thread CPU times (``zoo train`` 181 images/s
+at batch 64; a ``zoo adapt`` epoch 0.6 s plus 7 ms per training image) and the demo's
+measured idle source training (5 epochs of printed digits in 175 s).
 """
 
 from __future__ import annotations
@@ -763,6 +759,10 @@ def main(argv: list[str] | None = None) -> int:
             for part in ("speed", "setup", "glyph_setup"):
                 if part in fresh:
                     store.setdefault(part, fresh[part])
+            mine = {json.dumps(x, sort_keys=True) for x in store.get("invocations", [])}
+            store["invocations"] = store.get("invocations", []) + [
+                x for x in fresh.get("invocations", []) if json.dumps(x, sort_keys=True) not in mine
+            ]
         atomic_write_text(runs_path, json.dumps(store, indent=1) + "\n")
 
     def skip(key: str, route: str | None) -> bool:
@@ -830,8 +830,21 @@ def main(argv: list[str] | None = None) -> int:
         args.protocol == "small-source" and "speed" not in store and wanted is None and not args.report_only and small_done
     ):
         store["speed"] = speed(args.speed_seconds, args.speed_rounds)
-    save()  # with what parallel invocations added
     seconds = time.perf_counter() - t0
+    cmd = "python benchmarks/transfer.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    if not (args.report_only or args.quick):  # how the runs file's runs were made, for the page's header
+        store.setdefault("invocations", []).append(
+            {
+                "command": cmd.strip(),
+                "ended": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+                "minutes": round(seconds / 60, 1),
+                "training_minutes": round(accuracy_seconds / 60, 1),
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "machine": platform.processor() or platform.machine(),
+            }
+        )
+    save()  # with what parallel invocations added
 
     # the small-source section comes from the recorded runs file (read-only in --quick, whose own file has none)
     old_store = json.loads(default_runs.read_text()) if args.quick and default_runs.exists() else store
@@ -840,14 +853,19 @@ def main(argv: list[str] | None = None) -> int:
         old_store, 5 if args.quick else args.seeds, old_ks, face_ks, default_runs.name
     )
     g_complete = complete_seeds(done, glyph_keys(gks, face_ks), args.seeds) if "glyph_setup" in store else []
-    cmd = "python benchmarks/transfer.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     lines = [
         "# When transfer pays: a large similar source (glyphs) against a small one (digits 0-4)",
         "",
-        f"Recorded {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with `{cmd.strip()}` (this invocation "
-        f"{seconds / 60:.0f} min, {accuracy_seconds / 60:.0f} of them training; every run's accuracy is kept in "
-        f"`{runs_path if args.quick else runs_path.name}`, so a run interrupted or split by `--routes` continues where it stopped; torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, CPU).",
+        f"Written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `{cmd.strip()}` from the runs kept in "
+        f"`{runs_path if args.quick else runs_path.name}` (every run's accuracy, so a run interrupted or split by "
+        "`--routes` / `--only-seeds` continues where it stopped). Those runs were made by:",
+        "",
+        *(
+            f"- `{x['command']}`: ended {x['ended']}, {x['minutes']:.0f} min wall ({x['training_minutes']:.0f} of them "
+            f"training), torch {x['torch']}, {x['threads']} thread(s), {x['machine']}, CPU" + (f"; {x['note']}" if x.get("note") else "")
+            for x in store.get("invocations", [])
+        ),
+        *(["- (invocations made before the runs file recorded them are not listed)"] if "invocations" not in store else []),
         "",
         "The glyphs protocol: `python benchmarks/transfer.py` (resumes from the runs file); the earlier small-source "
         "protocol: `python benchmarks/transfer.py --protocol small-source`; this page again from the recorded runs: "

@@ -25,6 +25,7 @@ an ``--out`` that holds an earlier demo is refused unless ``--overwrite``
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -130,8 +131,8 @@ def demo_cmd(
     # every option first: a bad value is the only line, before any work or file
     _positive(shots=shots, source_epochs=source_epochs, target_epochs=target_epochs, gan_steps=gan_steps)
     for flag, value in (("--bench-budget", bench_budget), ("--gan-max-minutes", gan_max_minutes)):
-        if value is not None and not value > 0:
-            raise ZooError(f"{flag} must be positive, got {value}", exit_code=2)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ZooError(f"{flag} must be a positive, finite number, got {value}; leave it out for the default", exit_code=2)
     check_training_args(device=device, seed=seed)
     get_spec(DEMO_BACKBONE).check_stage(freeze_until)
     resolve_device(device)

@@ -205,8 +205,8 @@ CASES = [
     ("demo --source-epochs 0", 2, "--source-epochs must be at least 1, got 0"),
     ("demo --target-epochs -1", 2, "--target-epochs must be at least 1, got -1"),
     ("demo --gan-steps 0", 2, "--gan-steps must be at least 1, got 0"),
-    ("demo --gan-max-minutes -1", 2, "--gan-max-minutes must be positive, got -1.0"),
-    ("demo --bench-budget 0", 2, "--bench-budget must be positive, got 0.0"),
+    ("demo --gan-max-minutes -1", 2, "--gan-max-minutes must be a positive, finite number, got -1.0; leave it out for the default"),
+    ("demo --bench-budget 0", 2, "--bench-budget must be a positive, finite number, got 0.0; leave it out for the default"),
     ("demo --seed -1", 2, "--seed must be between 0 and 4294967295, got -1"),
     ("demo --threads 0", 2, "--threads must be at least 1, got 0"),
     ("train resnet18 --data digits --threads 0", 2, "--threads must be at least 1, got 0"),
@@ -410,7 +410,11 @@ CASES = [
     ("adapt resnet18 --head 1000000000", 2, "--head must be at most 100,000 classes (a head of that many is already 819 MB for"),
     ("train resnet18 --data digits --lr inf", 2, "--lr must be a positive learning rate, got inf; typical: 1e-3 (AdamW), 2e-4 (GAN"),
     ("train resnet18 --data digits --lr nan", 2, "--lr must be a positive learning rate, got nan; typical: 1e-3 (AdamW), 2e-4 (GAN"),
-    ("train resnet18 --data digits --max-minutes inf", 2, "--max-minutes must be positive, got inf"),
+    (
+        "train resnet18 --data digits --max-minutes inf",
+        2,
+        "--max-minutes must be a positive, finite number of minutes, got inf; leave it out for no limit",
+    ),
     (
         "train resnet18 --data digits --resume @/badstate",
         1,

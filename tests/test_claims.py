@@ -95,7 +95,10 @@ def test_two_runs_started_together_on_one_out_one_is_refused(tmp_path):
     # the directory holds the winner's run, whole
     meta = json.loads((out / "model.json").read_text())
     assert f"saved{out}/model.safetensors" in "".join(winner.stderr.split()) and meta["model"] == "dcgan"
-    assert sorted(p.name for p in out.iterdir()) == ["last", "metrics.jsonl", "model.json", "model.safetensors", "samples"]
+    names = sorted(p.name for p in out.iterdir())
+    events = [n for n in names if n.startswith("events.out.tfevents.")]
+    assert len(events) == 1, names  # the winner's TensorBoard log, one writer only
+    assert [n for n in names if n not in events] == ["curves.png", "last", "metrics.jsonl", "model.json", "model.safetensors", "samples"]
     assert locks(tmp_path) == []
 
 

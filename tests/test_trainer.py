@@ -105,7 +105,11 @@ def counting_scaler(monkeypatch):
         ({"epochs": 0}, "epochs", "epochs must be at least 1, got 0"),
         ({"lr": 0.0}, "lr", "lr must be a positive learning rate, got 0.0; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)"),
         ({"batch_size": 0}, "batch_size", "batch_size must be at least 1, got 0"),
-        ({"max_minutes": -1.0}, "max_minutes", "max_minutes must be positive, got -1.0"),
+        (
+            {"max_minutes": -1.0},
+            "max_minutes",
+            "max_minutes must be a positive, finite number of minutes, got -1.0; leave it out for no limit",
+        ),
     ],
 )
 def test_check_training_args_name_the_parameter(kwargs, param, message):

@@ -5,6 +5,7 @@ shared by ``zoo train``, ``zoo adapt``, ``zoo pretrain`` and :class:`zoo.trainin
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
@@ -35,15 +36,15 @@ def check_training_args(
 
     Raises:
         ZooError: device not available here, unknown ``amp`` (both from
-            :mod:`zoo.utils.devices`), ``epochs < 1``, ``lr <= 0``, ``batch_size < 1`` or not a
-            multiple of the number of processes, ``max_minutes <= 0``, ``seed`` outside 0..2**32-1
+            :mod:`zoo.utils.devices`), ``epochs < 1``, ``lr`` not positive and finite, ``batch_size < 1`` or not a
+            multiple of the number of processes, ``max_minutes`` not positive and finite, ``seed`` outside 0..2**32-1
             (exit code 2 for usage errors).
     """
     dev = resolve_device(device)
     amp_dtype(amp)
     if epochs < 1:
         raise ZooError(f"{{param}} must be at least 1, got {epochs}", param="epochs", exit_code=2)
-    if lr is not None and not lr > 0:
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ZooError(
             f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
         )
@@ -53,6 +54,10 @@ def check_training_args(
         if batch_size < 1:
             raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
         check_batch_size(batch_size, context().world_size)
-    if max_minutes is not None and not max_minutes > 0:
-        raise ZooError(f"{{param}} must be positive, got {max_minutes}", param="max_minutes", exit_code=2)
+    if max_minutes is not None and not (max_minutes > 0 and math.isfinite(max_minutes)):
+        raise ZooError(
+            f"{{param}} must be a positive, finite number of minutes, got {max_minutes}; leave it out for no limit",
+            param="max_minutes",
+            exit_code=2,
+        )
     return dev
