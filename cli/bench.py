@@ -95,11 +95,13 @@ def bench_cmd(
 
     for r in rows:
         for note in r.notes:
-            err_console.print(f"[yellow]note[/yellow] {r.name}: {note}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[yellow]note[/yellow] {r.name}: {note}", markup=True, highlight=False, soft_wrap=not err_console.is_terminal
+            )
     failed = [r for r in rows if r.status != "ok"]
     if failed and len(rows) == 1:  # one model asked for: its reason is the one line
         raise ZooError(f"{failed[0].name}: {failed[0].error}")
     if failed:
         for r in failed:
-            err_console.print(f"[red]failed[/red] {r.name}: {r.error}", markup=True, highlight=False, soft_wrap=True)
+            err_console.print(f"[red]failed[/red] {r.name}: {r.error}", markup=True, highlight=False, soft_wrap=not err_console.is_terminal)
         raise ZooError(f"{len(failed)} of {len(rows)} model(s) failed: {', '.join(r.name for r in failed)}")

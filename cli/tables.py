@@ -197,6 +197,6 @@ def print_table(
             f"{show_all}, a wider terminal or piping the output (| cat) shows them",
             markup=False,
             highlight=False,
-            soft_wrap=True,
+            soft_wrap=not err_console.is_terminal,  # a terminal wraps it at words; piped it is one line
         )
     return dropped

@@ -29,6 +29,16 @@ def _tokens(text):
     return set(text.split())
 
 
+def _note(err, width):
+    """The ``note: ... shows them`` of stderr, whole; on a terminal it wraps at words, within ``width``."""
+    if width:
+        long = [ln for ln in err.splitlines() if len(ln) > width]
+        assert not long, long
+    found = re.findall(r"note: .*? shows them", " ".join(err.split()))
+    assert len(found) == 1, err
+    return found[0]
+
+
 def _check_lines_fit(text, width):
     if width:
         long = [ln for ln in text.splitlines() if len(ln) > width and "  " in ln]  # table lines (prose lines may wrap)
@@ -56,7 +66,7 @@ def test_list_never_cuts_names_or_numbers(width, wide):
             assert "source of top-1/top-5" in out.splitlines()[0]
             assert "huggingface/pytorch-image-models" in out  # the source column, whole
     else:
-        (note,) = [ln for ln in err.splitlines() if ln.startswith("note:")]
+        note = _note(err, width)
         assert f"to fit {width} characters" in note and "--json" in note
         left_out = note.split(": ", 2)[2].split(";")[0].split(", ")
         assert left_out and not set(left_out) & set(out.splitlines()[0].split("  "))
@@ -118,7 +128,7 @@ def test_bench_table_never_cuts(width, monkeypatch, capsys):
     for must in ("model", "params (M)", "GFLOPs", "ms p50", "img/s"):
         assert must in shown
     if width in (60, 80):
-        (note,) = [ln for ln in err.splitlines() if ln.startswith("note:")]
+        note = _note(err, width)
         dropped = [h for _, h in TABLE_COLUMNS if h not in shown]
         assert dropped and all(h in note for h in dropped) and "--json" in note and "--markdown" in note
     else:
