@@ -30,14 +30,7 @@ from zoo.training.trainer import Trainer
 NAME = "cyclegan"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These networks are tiny: one intra-op thread is faster than several, and unaffected by
-    a shared machine's load (two threads on two busy cores made each iteration 7x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 def small(seed: int = 0, **options):

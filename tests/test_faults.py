@@ -242,7 +242,7 @@ def earlier(tmp_path_factory):
     save_checkpoint(w / "srgan", build("srgan", image_size=16, ngf=8, n_blocks=1), {})
     _folder(w, n=5)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see test_resume.one_thread
+    torch.set_num_threads(1)  # see conftest.one_thread
     try:
         res = run(*ADAPT, "--data", w / "data", "--epochs", "1", "--img-size", "32", "--batch-size", "4", "--out", w / "cls")
         assert res.exit_code == 0, res.output

@@ -32,13 +32,7 @@ from zoo.training.trainer import Trainer
 CELEBA = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one intra-op thread is faster and unaffected by a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -264,15 +264,6 @@ def test_bad_options_are_one_line(options, param, message):
 # -- a short run on real data -----------------------------------------------------------
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread (restored afterwards): steadier timing on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_short_training_run_on_digits_keeps_losses_finite(one_thread):
     """Seeded: two epochs (22 batches of 64 each, about 17 s on one CPU thread) of scikit-learn's digits upsampled to 16x16."""
     from zoo.data import make_loaders, resolve_data

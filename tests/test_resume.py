@@ -25,15 +25,7 @@ from torch import nn
 
 from zoo.errors import ZooError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads wait on each other 100x
-    longer than the tiny models compute (measured: 2 ms vs 150 ms per step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 TINY_DATA = "digits:0-1"  # 288 training and 72 held-out images

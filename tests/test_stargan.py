@@ -31,14 +31,7 @@ from zoo.plugins.stargan.official import official_inference
 from zoo.registry import build, get_spec
 from zoo.training.optim import build_optimizer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks run fastest on one thread (and do not fight other processes for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 SMALL = {"image_size": 16, "g_conv_dim": 4, "d_conv_dim": 4, "g_repeat_num": 1}
