@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from zoo.errors import ZooError
 from zoo.utils.devices import amp_dtype, resolve_device
 from zoo.utils.dist import check_batch_size, context
+from zoo.utils.seeding import check_seed
 
 if TYPE_CHECKING:
     import torch
@@ -36,9 +37,10 @@ def check_training_args(
 
     Raises:
         ZooError: device not available here, unknown ``amp`` (both from
-            :mod:`zoo.utils.devices`), ``epochs < 1``, ``lr`` not positive and finite, ``batch_size < 1`` or not a
-            multiple of the number of processes, ``max_minutes`` not positive and finite, ``seed`` outside 0..2**32-1
-            (exit code 2 for usage errors).
+            :mod:`zoo.utils.devices`), ``epochs < 1``, ``lr`` not positive and finite,
+            ``batch_size < 1`` or not a multiple of the number of processes, ``max_minutes``
+            not positive and finite, ``seed`` outside 0..2**32-1
+            (:func:`zoo.utils.seeding.check_seed`) (exit code 2 for usage errors).
     """
     dev = resolve_device(device)
     amp_dtype(amp)
@@ -48,8 +50,7 @@ def check_training_args(
         raise ZooError(
             f"{{param}} must be a positive learning rate, got {lr}; typical: 1e-3 (AdamW), 2e-4 (GAN Adam)", param="lr", exit_code=2
         )
-    if seed is not None and not 0 <= seed < 2**32:  # NumPy's and scikit-learn's seeds are 32-bit unsigned
-        raise ZooError(f"{{param}} must be between 0 and 4294967295, got {seed}", param="seed", exit_code=2)
+    check_seed(seed)
     if batch_size is not None:
         if batch_size < 1:
             raise ZooError(f"{{param}} must be at least 1, got {batch_size}", param="batch_size", exit_code=2)
