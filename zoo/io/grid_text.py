@@ -1,6 +1,6 @@
 """Labelled image grids: where the cells and the labels go, and drawing the labels.
 
-:func:`zoo.io.images.grid_pixels` (the one grid writer, behind :func:`zoo.io.images.save_grid`)
+:func:`zoo.io.grids.grid_pixels` (the one grid writer, behind :func:`zoo.io.grids.save_grid`)
 places the cells with :func:`grid_layout` and draws the labels with :func:`draw_labels`. The
 rules, every length in pixels of the written PNG:
 

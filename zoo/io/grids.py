@@ -75,6 +75,33 @@ def grid_scale(scale: int | None, cell_h: int, cell_w: int, *, min_cell: int = 6
     return scale
 
 
+def _columns(n: int, nrow: int | None) -> int:
+    """Cells per row of an unlabelled grid of ``n``: ``nrow`` (default ``ceil(sqrt(n))``), at most ``n``."""
+    import math
+
+    return min(nrow or math.ceil(math.sqrt(n)), n)
+
+
+def _write_png(pixels: Any, path: Path) -> Path:
+    """Write ``(H, W, 3)`` uint8 ``pixels`` (a tensor or array) as an RGB PNG, atomically
+    (:func:`zoo.utils.fileio.atomic_path`); returns ``path``.
+
+    Raises:
+        ZooError: ``path`` cannot be written (exit code 1).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from zoo.utils.fileio import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.asarray(pixels)).save(tmp, format="PNG")
+    except OSError as exc:
+        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
+    return path
+
+
 def grid_pixels(
     images: Any,
     *,
@@ -131,8 +158,8 @@ def grid_pixels(
         x = torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
     x = x.expand(-1, 3, -1, -1)
     n, _, h, w = x.shape
-    cols = nrow or math.ceil(math.sqrt(n))
-    layout = grid_layout(n, cols if col_labels else min(cols, n), h, w, row_labels=row_labels, col_labels=col_labels)
+    cols = (nrow or math.ceil(math.sqrt(n))) if col_labels else _columns(n, nrow)
+    layout = grid_layout(n, cols, h, w, row_labels=row_labels, col_labels=col_labels)
     canvas = torch.ones(3, layout.height, layout.width)
     for i in range(n):
         top, left = layout.cell_origin(i)
@@ -153,21 +180,23 @@ def grid_geometry(
     images of ``height`` x ``width`` pixels: ``(grid height, grid width, cell scale)`` in pixels.
 
     The cell scale is :func:`grid_scale`'s (nearest-neighbour enlargement); the grid is
-    ``min(nrow, n)`` cells wide (default ``ceil(sqrt(n))``) with 2-pixel borders
-    (``torchvision.utils.make_grid``); one image has no border.
+    ``min(nrow, n)`` cells wide (default ``ceil(sqrt(n))``), laid out by
+    :func:`zoo.io.grid_text.grid_layout` without labels: 2-pixel borders
+    (``torchvision.utils.make_grid``), and one image has none.
 
     Raises:
         ZooError: a bad ``scale`` (:func:`grid_scale`).
     """
-    import math
-
     scale = grid_scale(scale, height, width, min_cell=min_cell)
-    h, w = height * scale, width * scale
-    if n == 1:
-        return h, w, scale
-    cols = min(nrow or math.ceil(math.sqrt(n)), n)
-    rows = math.ceil(n / cols)
-    return rows * (h + 2) + 2, cols * (w + 2) + 2, scale
+    layout = _unlabelled_layout(n, height * scale, width * scale, nrow)
+    return layout.height, layout.width, scale
+
+
+def _unlabelled_layout(n: int, cell_h: int, cell_w: int, nrow: int | None) -> Any:
+    """:func:`zoo.io.grid_text.grid_layout` of ``n`` unlabelled cells, :func:`_columns` per row."""
+    from zoo.io.grid_text import grid_layout
+
+    return grid_layout(n, _columns(n, nrow), cell_h, cell_w)
 
 
 def check_grid_size(
@@ -229,19 +258,18 @@ class GridCanvas:
         quantise: Callable[[Any], Any] | None = None,
         param: str = "n",
     ) -> None:
-        import math
-
         import torch
 
         check_grid_size(n, height, width, nrow=nrow, min_cell=min_cell, scale=scale, param=param)
         self.n, self.done = n, 0
         self.quantise = quantise or round_to_uint8
-        gh, gw, self.scale = grid_geometry(n, height, width, nrow=nrow, min_cell=min_cell, scale=scale)
+        self.scale = grid_scale(scale, height, width, min_cell=min_cell)
         self.cell = (height * self.scale, width * self.scale)
-        self.cols = 1 if n == 1 else min(nrow or math.ceil(math.sqrt(n)), n)
+        #: where each cell goes: :func:`grid_pixels`' layout of the same unlabelled grid
+        self.layout = _unlabelled_layout(n, *self.cell, nrow)
         border = self.quantise(torch.ones(1))
         #: the grid, ``(height, width, 3)`` uint8, as PIL takes it (no copy to save it)
-        self.pixels = torch.full((gh, gw, 3), int(border[0]), dtype=torch.uint8)
+        self.pixels = torch.full((self.layout.height, self.layout.width, 3), int(border[0]), dtype=torch.uint8)
 
     def add(self, images: Any) -> None:
         """Put ``images`` ``(B, C, H, W)`` float (clamped to ``[0, 1]``; ``C`` 1 or 3) in the next ``B`` cells.
@@ -264,10 +292,8 @@ class GridCanvas:
         h, w = self.cell
         if tuple(q.shape[-2:]) != (h, w):
             raise ValueError(f"the grid's cells are {h} x {w} pixels; images of {tuple(q.shape[-2:])} given")
-        pad = 0 if self.n == 1 else 2
         for cell in q:
-            row, col = divmod(self.done, self.cols)
-            top, left = pad + row * (h + pad), pad + col * (w + pad)
+            top, left = self.layout.cell_origin(self.done)
             self.pixels[top : top + h, left : left + w] = cell.permute(1, 2, 0)
             self.done += 1
 
@@ -278,19 +304,9 @@ class GridCanvas:
             ValueError: fewer images were added than the grid holds.
             ZooError: ``path`` cannot be written.
         """
-        from PIL import Image
-
-        from zoo.utils.fileio import atomic_path
-
         if self.done != self.n:
             raise ValueError(f"the grid holds {self.n} images; only {self.done} were added")
-        path = Path(path)
-        try:
-            with atomic_path(path) as tmp:
-                Image.fromarray(self.pixels.numpy()).save(tmp, format="PNG")
-        except OSError as exc:
-            raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
-        return path
+        return _write_png(self.pixels.numpy(), Path(path))
 
 
 def save_grid(
@@ -318,17 +334,8 @@ def save_grid(
         ZooError: ``path`` is a directory (exit code 2) or cannot be written; as :func:`grid_pixels`.
         TypeError: as :func:`grid_pixels`.
     """
-    from PIL import Image
-
-    from zoo.utils.fileio import atomic_path
-
     path = Path(path)
     if path.is_dir():
         raise ZooError(f"{{param}} {path} is a directory; give a file name such as {path / 'grid.png'}", param="path", exit_code=2)
     pixels = grid_pixels(images, nrow=nrow, min_cell=min_cell, scale=scale, quantise=quantise, row_labels=row_labels, col_labels=col_labels)
-    try:
-        with atomic_path(path) as tmp:
-            Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
-    except OSError as exc:
-        raise ZooError(f"cannot write {path} ({exc.strerror or exc}); choose another file", exit_code=1) from None
-    return path
+    return _write_png(pixels.permute(1, 2, 0).contiguous().numpy(), path)

@@ -96,7 +96,7 @@ class StepContext:
 
 @dataclass(frozen=True)
 class SampleGrid:
-    """A grid of images and its labels, as :func:`zoo.io.images.save_grid` writes it
+    """A grid of images and its labels, as :func:`zoo.io.grids.save_grid` writes it
     (:meth:`GANAdapter.sample_grid`; ``zoo sample`` and the per-epoch grids).
 
     Attributes:
@@ -344,7 +344,7 @@ class GANAdapter:
 
     def quantise(self, images: torch.Tensor) -> torch.Tensor:
         """The family's 8-bit quantisation of its ``[0, 1]`` images, the one ``zoo sample``
-        writes PNGs with (:func:`zoo.io.images.save_grid`).
+        writes PNGs with (:func:`zoo.io.grids.save_grid`).
 
         Each family declares the convention of its official test code, so that the same
         weights and input give the pixels the official code writes; the default is

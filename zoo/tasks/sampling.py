@@ -155,7 +155,7 @@ def load_gan(name: str, checkpoint: str | Path | None, *, weights: str | Path | 
 
 
 #: Images generated per forward pass of ``zoo sample``: memory stays that of one batch of
-#: activations plus the 8-bit grid (:class:`zoo.io.images.GridCanvas`), whatever ``--n``. The
+#: activations plus the 8-bit grid (:class:`zoo.io.grids.GridCanvas`), whatever ``--n``. The
 #: first batch is exactly ``adapter.sample(n, seed)`` for ``n`` up to it; a later batch ``i``
 #: draws from the seed ``SeedSequence([seed, i])`` (:func:`batch_seed`), so two seeds never share images.
 SAMPLE_BATCH = 256

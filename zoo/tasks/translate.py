@@ -124,7 +124,7 @@ def translate_images(
       ``adapter.translations`` (``"Blond_Hair"``, ``"A -> B"``, ``"SRResNet x4"``; StarGAN
       without a condition: every target of the official ``create_labels``, as its ``x_concat``).
       Cells are written at their own size unless ``scale`` asks otherwise or they are 32 px or
-      less (:func:`zoo.io.images.grid_scale`); labels are in bands outside the cells.
+      less (:func:`zoo.io.grids.grid_scale`); labels are in bands outside the cells.
 
     Args:
         adapter: a built :class:`zoo.models.gan.GANAdapter` that overrides ``translate`` (in eval mode).
