@@ -36,9 +36,10 @@ import pytest
 import safetensors
 import safetensors.torch
 from cli_helpers import assert_user_error, run
-from test_resume import one_thread  # noqa: F401  (fixture)
 
 import zoo.utils.fileio
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 ADAPT = ("adapt", "resnet18", "--head", "2", "--weights", "none")
 FULL = "No space left on device"
@@ -348,7 +349,7 @@ def test_read_only_output_directory_for_a_new_run_creates_nothing(tmp_path):
 TRAIN = ("--data", "digits:0-1", "--shots", "4", "--img-size", "32", "--batch-size", "8")
 
 
-def test_disk_full_at_the_first_checkpoint_of_a_new_run_leaves_nothing(tmp_path, monkeypatch, one_thread):  # noqa: F811
+def test_disk_full_at_the_first_checkpoint_of_a_new_run_leaves_nothing(tmp_path, monkeypatch, one_thread):
     out = tmp_path / "run"
     short_writes(monkeypatch, "train_state.json")
     res = run(*ADAPT, *TRAIN, "--epochs", "1", "--out", out)
@@ -356,7 +357,7 @@ def test_disk_full_at_the_first_checkpoint_of_a_new_run_leaves_nothing(tmp_path,
     assert not out.exists()  # not even the empty directory of the new run
 
 
-def test_disk_full_writing_the_metrics_log_is_one_line(tmp_path, monkeypatch, one_thread):  # noqa: F811
+def test_disk_full_writing_the_metrics_log_is_one_line(tmp_path, monkeypatch, one_thread):
     out = tmp_path / "run"
     short_writes(monkeypatch, "metrics.jsonl")
     res = run(*ADAPT, *TRAIN, "--epochs", "1", "--out", out)
@@ -364,7 +365,7 @@ def test_disk_full_writing_the_metrics_log_is_one_line(tmp_path, monkeypatch, on
     assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name == "metrics.jsonl"]
 
 
-def test_disk_full_during_training_keeps_the_last_complete_epoch(tmp_path, monkeypatch, one_thread):  # noqa: F811
+def test_disk_full_during_training_keeps_the_last_complete_epoch(tmp_path, monkeypatch, one_thread):
     """The training-state write of epoch 2 fails: one line, and ``last/`` still holds epoch 1, whole."""
     out = tmp_path / "run"
     real = safetensors.torch.save_file

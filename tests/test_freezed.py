@@ -15,11 +15,13 @@ import torch
 from cli_helpers import assert_user_error, run
 from PIL import Image
 from safetensors.torch import load_file
-from test_resume import assert_same_weights, one_thread  # noqa: F401  (fixture)
+from test_resume import assert_same_weights
 
 from zoo import tasks
 from zoo.registry import build
 from zoo.tasks.gan_transfer import discriminator_layers
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 SOURCE, TARGET = "digits:0,1", "digits:5,6"  # two classes: CycleGAN's two domains, StarGAN's domain mode
 TINY = {
@@ -66,7 +68,7 @@ def _layer_keys(layer):
 
 
 @pytest.mark.parametrize("name", list(TINY))
-def test_frozen_layers_come_out_of_an_adapt_run_bit_identical(name, sources, tmp_path, one_thread):  # noqa: F811
+def test_frozen_layers_come_out_of_an_adapt_run_bit_identical(name, sources, tmp_path, one_thread):
     """The deepest allowed ``--freeze-d``: every frozen tensor (weights, biases, BatchNorm statistics)
     equals the source's after training; the top layer of every discriminator trained."""
     src, target, shots = sources[name]
@@ -87,7 +89,7 @@ def test_frozen_layers_come_out_of_an_adapt_run_bit_identical(name, sources, tmp
     assert summary["freeze_d"] == n and summary["shots"] == (shots if shots is not None else "all")
 
 
-def test_freeze_d_0_fine_tunes_every_layer(sources, tmp_path, one_thread):  # noqa: F811
+def test_freeze_d_0_fine_tunes_every_layer(sources, tmp_path, one_thread):
     src, target, shots = sources["dcgan"]
     summary = tasks.adapt("dcgan", weights=str(src), freeze_d=0, data=target, shots=shots, epochs=1, out=tmp_path / "a", progress=False)
     before, after = load_file(str(src / "model.safetensors")), load_file(str(tmp_path / "a" / "model.safetensors"))
@@ -95,7 +97,7 @@ def test_freeze_d_0_fine_tunes_every_layer(sources, tmp_path, one_thread):  # no
     assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith(".weight")), "a layer did not train"
 
 
-def test_a_resumed_adapt_run_equals_an_uninterrupted_one(sources, tmp_path, one_thread):  # noqa: F811
+def test_a_resumed_adapt_run_equals_an_uninterrupted_one(sources, tmp_path, one_thread):
     """--freeze-d 2 freezes DCGAN's first two layers, BatchNorm included (FrozenBatchNorm2d); --resume keeps them frozen."""
     src, target, _ = sources["dcgan"]
     args = {"weights": str(src), "freeze_d": 2, "data": target, "shots": 8, "batch_size": 4, "progress": False}
@@ -172,7 +174,7 @@ def test_bad_freezed_inputs_are_one_exact_line(sources, tmp_path):
         assert not (tmp_path / "run").exists()
 
 
-def test_freeze_d_on_a_model_without_a_discriminator_is_one_line(tmp_path, one_thread):  # noqa: F811
+def test_freeze_d_on_a_model_without_a_discriminator_is_one_line(tmp_path, one_thread):
     data = _photos(tmp_path / "photos")
     tasks.train(
         "srresnet", data, epochs=1, img_size=16, batch_size=2, out=tmp_path / "src", progress=False, build_options={"ngf": 8, "n_blocks": 1}

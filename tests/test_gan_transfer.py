@@ -13,11 +13,13 @@ import pytest
 import torch
 from cli_helpers import assert_user_error, run
 from safetensors.torch import load_file
-from test_resume import GAN_ARGS, one_thread  # noqa: F401  (fixture)
+from test_resume import GAN_ARGS
 
 from zoo import tasks
 from zoo.registry import build
 from zoo.tasks.gan_transfer import discriminator_layers, freeze_discriminator
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from test_resume import TINY_ARGS, TINY_DATA, interrupt_at, one_thread, tiny  # noqa: F401  (fixtures)
+from test_resume import TINY_ARGS, TINY_DATA, interrupt_at, tiny  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 from zoo.errors import ZooError
 from zoo.utils.fileio import remove_stale_temps
 from zoo.utils.outputs import claim_output, numbered_dir
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d"
 

@@ -13,7 +13,7 @@ import json
 import pytest
 import torch
 from cli_helpers import assert_user_error, run
-from test_resume import TINY_DATA, one_thread, tiny  # noqa: F401  (fixtures)
+from test_resume import TINY_DATA, tiny  # noqa: F401  (fixtures)
 
 import zoo.registry as registry
 from zoo.models.weights import load_weights
@@ -21,6 +21,8 @@ from zoo.registry import list_models
 from zoo.tasks.pretrain import Reconstruction, StageTaps, decoder_for, freeze_for_stage, pretrain
 from zoo.training.trainer import Trainer
 from zoo.utils.seeding import seed_everything
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 BACKBONES = [s.name for s in list_models(kind="backbone")]
 

@@ -15,11 +15,13 @@ import pytest
 import torch
 from cli_helpers import assert_user_error, run
 from safetensors.torch import load_file
-from test_resume import TINY_DATA, assert_same_weights, interrupt_at, one_thread, tiny  # noqa: F401  (fixtures)
+from test_resume import TINY_DATA, assert_same_weights, interrupt_at, tiny  # noqa: F401  (fixtures)
 from torch import nn
 
 import zoo.registry as registry
 from zoo.models.transfer import AUGMENTS, check_lr_decay, check_strategy, gradual_frozen_until
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 COMMON = {"weights": "none", "data": TINY_DATA, "img_size": 8, "progress": False, "num_classes": 2}
 

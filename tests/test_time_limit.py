@@ -15,7 +15,9 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from test_resume import TINY_ARGS, TINY_DATA, assert_same_weights, losses, one_thread, tiny  # noqa: F401  (fixtures)
+from test_resume import TINY_ARGS, TINY_DATA, assert_same_weights, losses, tiny  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 
 def fake_clock(monkeypatch, *, per_step: float = 1.0, at_epoch_end: float = 0.0) -> SimpleNamespace:

@@ -12,8 +12,10 @@ import json
 import re
 
 import pytest
-from test_resume import GAN_ARGS, TINY_ARGS, TINY_DATA, interrupt_at, one_thread, tiny  # noqa: F401  (fixtures)
+from test_resume import GAN_ARGS, TINY_ARGS, TINY_DATA, interrupt_at, tiny  # noqa: F401  (fixtures)
 from test_time_limit import fake_clock, minutes, unwrapped
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread, for every test here
 
 
 def events(run):
