@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from zoo.errors import ZooError
+from zoo.utils.fileio import nearest_existing
 
 __all__ = ["cache_dir", "offline", "offline_variable"]
 
@@ -36,9 +37,7 @@ def cache_dir() -> Path:
         path, var = Path(xdg).expanduser() / "zoo", "XDG_CACHE_HOME"
     else:
         path, var = Path.home() / ".cache" / "zoo", None
-    found = path
-    while not found.exists() and found != found.parent:
-        found = found.parent
+    found = nearest_existing(path)
     if found.exists() and not found.is_dir():
         where = f"{var}={env if var == 'ZOO_CACHE' else xdg}" if var else f"the cache {path}"
         raise ZooError(
